@@ -1,0 +1,65 @@
+"""One LightningDataModule for every SequenceTask.
+
+Both splits are generated once, in memory. The validation split comes from its
+own fixed seed, so every model seed is measured on the same sequences; the
+training split from ``train_seed`` (the run's seed by default). Each epoch
+shuffles *samples* and slices them into batches, indexing the tensors directly
+rather than collating one sample at a time.
+"""
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+
+from contextual_rnn.data.base import Batch, SequenceTask, TaskSpec
+from contextual_rnn.errors import positive_int
+
+
+class TensorDictDataset(torch.utils.data.Dataset):
+    """Samples stored as a dict of tensors; a list of indices gives a whole batch."""
+
+    def __init__(self, tensors: Batch):
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return next(iter(self.tensors.values())).shape[0]
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        index = torch.as_tensor(indices)
+        return {key: value[index] for key, value in self.tensors.items()}
+
+
+def _as_batch(batch: Batch) -> Batch:
+    return batch
+
+
+class SequenceDataModule(pl.LightningDataModule):
+    def __init__(self, task: SequenceTask, batch_size: int = 128, val_batch_size: int = 1024,
+                 train_seed: int = 0, val_seed: int = 12345):
+        super().__init__()
+        self.task = task
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.val_batch_size = positive_int("val_batch_size", val_batch_size)
+        self.train_seed, self.val_seed = int(train_seed), int(val_seed)
+        self.spec: TaskSpec | None = None
+        self.raw: dict[str, Batch] = {}
+        self.splits: dict[str, TensorDictDataset] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        for split, seed in (("train", self.train_seed), ("val", self.val_seed)):
+            self.raw[split] = self.task.generate(split, torch.Generator().manual_seed(seed))
+        self.spec = self.task.make_spec(self.raw["train"])
+        self.splits = {split: TensorDictDataset(self.task.encode(raw, self.spec))
+                       for split, raw in self.raw.items()}
+
+    def _loader(self, split: str, sampler, batch_size: int) -> DataLoader:
+        return DataLoader(self.splits[split], batch_sampler=BatchSampler(sampler, batch_size, False),
+                          collate_fn=_as_batch)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", RandomSampler(self.splits["train"]), self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", SequentialSampler(self.splits["val"]), self.val_batch_size)

@@ -1,0 +1,36 @@
+"""Sequence classification from the last step (ART): cross-entropy, NLL and accuracy."""
+
+import torch
+from torch.nn import functional as F
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from contextual_rnn.modules.base import SequenceModule
+
+
+class SequenceClassifier(SequenceModule):
+    def __init__(self, model: dict, spec: dict):
+        super().__init__(model, spec)
+        classes = self.spec.output_size
+        self.train_acc = MulticlassAccuracy(classes, average="micro")
+        self.val_acc = MulticlassAccuracy(classes, average="micro")
+        self.val_loss = MeanMetric()
+
+    def logits(self, batch, sample=None) -> torch.Tensor:
+        return self(batch, sample)[:, -1]
+
+    def training_step(self, batch, batch_idx):
+        logits = self.logits(batch)
+        loss = F.cross_entropy(logits, batch["targets"])
+        self.train_acc(logits, batch["targets"])
+        size = len(logits)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=size)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=size)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        logits = self.logits(batch)
+        self.val_loss.update(F.cross_entropy(logits, batch["targets"]), weight=len(logits))
+        self.val_acc.update(logits, batch["targets"])
+        self.log("val/loss", self.val_loss, on_epoch=True, prog_bar=True)
+        self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True)

@@ -1,0 +1,91 @@
+"""train(cfg): compose data, model, callbacks, loggers and trainer from a Hydra config and fit.
+
+``train.py`` at the repository root is the command-line entry; tests call
+``train`` directly with a config composed by Hydra's compose API.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from contextual_rnn.data.datamodule import SequenceDataModule
+from contextual_rnn.errors import ConfigError, config_scope
+from contextual_rnn.modules import MODULES
+
+log = logging.getLogger(__name__)
+
+
+def build_datamodule(cfg: DictConfig) -> SequenceDataModule:
+    with config_scope("data.task"):
+        task = instantiate(cfg.data.task)
+    options = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k != "task"}
+    with config_scope("data"):
+        datamodule = SequenceDataModule(task, **options)
+    datamodule.setup("fit")
+    return datamodule
+
+
+def build_module(cfg: DictConfig, datamodule: SequenceDataModule) -> pl.LightningModule:
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    return MODULES[datamodule.spec.kind](model=model, spec=datamodule.spec.to_dict())
+
+
+def build_trainer(cfg: DictConfig) -> pl.Trainer:
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg]
+    with config_scope("trainer"):
+        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def finish_wandb() -> None:
+    """Close the W&B run so the next job of a multirun starts its own."""
+    if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
+        sys.modules["wandb"].finish()
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit one model; returns the final callback metrics as floats."""
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule = build_datamodule(cfg)
+    module = build_module(cfg, datamodule)
+    trainer = build_trainer(cfg)
+    try:
+        for logger in trainer.loggers:
+            logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    finally:
+        finish_wandb()
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    report(cfg, trainer, metrics)
+    return metrics
+
+
+def report(cfg: DictConfig, trainer: pl.Trainer, metrics: dict[str, float]) -> None:
+    """Say where the run's artefacts are."""
+    out = Path(cfg.paths.output_dir)
+    lines = [f"run folder: {out}"]
+    lines += [f"  {k} = {v:.6g}" for k, v in sorted(metrics.items()) if k.startswith("val/")]
+    if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path:
+        lines.append(f"best checkpoint: {trainer.checkpoint_callback.best_model_path}")
+    figures = sorted((out / "figures").glob("*.png"))
+    if figures:
+        lines.append(f"figures: {out / 'figures'} ({len(figures)} PNG)")
+    runs = sorted(out.glob("wandb/*run-*"))
+    if runs:
+        lines.append(f"W&B run: {runs[-1]}  (upload later with: wandb sync {runs[-1]})")
+    log.info("\n".join(lines))
+
+
+def run(cfg: DictConfig) -> float | None:
+    """The Hydra task: train, report bad configuration in one line, return the swept metric."""
+    try:
+        metrics = train(cfg)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    name = cfg.get("optimized_metric")
+    return metrics.get(name) if name else None

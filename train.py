@@ -1,0 +1,21 @@
+"""Train a contextual RNN: ``python train.py [overrides] [-m sweep]``; see conf/train.yaml."""
+
+import sys
+from pathlib import Path
+
+import hydra
+
+from contextual_rnn.overrides import check_group_choices
+from contextual_rnn.train import run
+
+CONFIG_DIR = "conf"
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg):
+    return run(cfg)
+
+
+if __name__ == "__main__":
+    check_group_choices(sys.argv[1:], Path(__file__).parent / CONFIG_DIR)
+    main()
