@@ -9,6 +9,50 @@ import sys
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import OverrideParseException
+
+# Hydra's flags that take a value (``--info`` takes one optionally, from a fixed set).
+VALUE_FLAGS = {
+    "-c",
+    "--cfg",
+    "-p",
+    "--package",
+    "-cp",
+    "--config-path",
+    "-cn",
+    "--config-name",
+    "-cd",
+    "--config-dir",
+    "--experimental-rerun",
+}
+INFO_CHOICES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(Hydra's flags with their values, the overrides), each in its original order."""
+    flags, overrides, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        takes_value = arg in VALUE_FLAGS or (
+            arg == "--info" and i + 1 < len(argv) and argv[i + 1] in INFO_CHOICES
+        )
+        if arg.startswith("-"):
+            flags += argv[i : i + 1 + takes_value]
+            i += 1 + takes_value
+        else:
+            overrides.append(arg)
+            i += 1
+    return flags, overrides
+
+
+def flags_first(argv: list[str]) -> list[str]:
+    """Move Hydra's flags before the overrides.
+
+    argparse cannot collect overrides on both sides of a flag, so Hydra alone rejects
+    ``train.py model/init=contextual data=lcd -m seed=0,1,2``; reordered, it runs.
+    """
+    flags, overrides = split_arguments(argv)
+    return flags + overrides
 
 
 def group_options(config_dir: Path, group: str) -> list[str] | None:
@@ -18,9 +62,9 @@ def group_options(config_dir: Path, group: str) -> list[str] | None:
     return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
-def bad_group_choice(overrides: list[str], config_dir: Path) -> str | None:
-    """The one-line complaint about the first unknown group choice, or None."""
-    parsed = OverridesParser.create().parse_overrides([o for o in overrides if not o.startswith("-")])
+def bad_group_choice(argv: list[str], config_dir: Path) -> str | None:
+    """The one-line complaint about the first unknown group choice in argv, or None."""
+    parsed = OverridesParser.create().parse_overrides(split_arguments(argv)[1])
     for override in parsed:
         group = override.key_or_group
         options = group_options(config_dir, group)
@@ -39,7 +83,7 @@ def bad_group_choice(overrides: list[str], config_dir: Path) -> str | None:
 def check_group_choices(argv: list[str], config_dir: Path) -> None:
     try:
         problem = bad_group_choice(argv, Path(config_dir))
-    except Exception:  # a syntax error: let Hydra report it in its own words
+    except OverrideParseException:  # a syntax error: Hydra reports it in its own words
         return
     if problem:
         print(f"error: {problem}", file=sys.stderr)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from contextual_rnn.data.datamodule import SequenceDataModule
 from contextual_rnn.errors import ConfigError, config_scope
@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 def build_datamodule(cfg: DictConfig) -> SequenceDataModule:
     with config_scope("data.task"):
         task = instantiate(cfg.data.task)
-    options = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k != "task"}
+    options = {
+        k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k != "task"
+    }
     with config_scope("data"):
         datamodule = SequenceDataModule(task, **options)
     datamodule.setup("fit")
@@ -41,6 +43,14 @@ def build_trainer(cfg: DictConfig) -> pl.Trainer:
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
+def plain_config(cfg: DictConfig) -> dict:
+    """The resolved run config as primitives, without Hydra's own node."""
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
 def finish_wandb() -> None:
     """Close the W&B run so the next job of a multirun starts its own."""
     if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
@@ -55,7 +65,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer = build_trainer(cfg)
     try:
         for logger in trainer.loggers:
-            logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+            logger.log_hyperparams(plain_config(cfg))
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     finally:
         finish_wandb()

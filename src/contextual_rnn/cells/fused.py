@@ -29,7 +29,9 @@ class FusedCell(RecurrentCell):
 
     def forward(self, inputs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         torch_state = tuple(s.transpose(0, 1).contiguous() for s in state)
-        outputs, new_state = self.rnn(inputs, torch_state if len(torch_state) > 1 else torch_state[0])
+        outputs, new_state = self.rnn(
+            inputs, torch_state if len(torch_state) > 1 else torch_state[0]
+        )
         if isinstance(new_state, torch.Tensor):
             new_state = (new_state,)
         return outputs, tuple(s.transpose(0, 1) for s in new_state)

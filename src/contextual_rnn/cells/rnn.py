@@ -9,7 +9,12 @@ from contextual_rnn.errors import require
 class RNN(FusedCell):
     module_class = nn.RNN
 
-    def __init__(self, input_size: int, hidden_size: int = 128, num_layers: int = 1,
-                 nonlinearity: str = "tanh"):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+    ):
         require(nonlinearity in ("tanh", "relu"), "nonlinearity", nonlinearity, "tanh or relu")
         super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity)

@@ -20,14 +20,25 @@ CONTEXTS = ("first_token", "none")
 class ART(SequenceTask):
     name = "art"
 
-    def __init__(self, k: int = 8, train_size: int = 100_000, val_size: int = 20_000,
-                 context: str = "first_token"):
-        require(isinstance(k, int) and k % 2 == 0 and 2 <= k <= 2 * NUM_LETTERS, "k", k,
-                f"an even integer from 2 to {2 * NUM_LETTERS}")
+    def __init__(
+        self,
+        k: int = 8,
+        train_size: int = 100_000,
+        val_size: int = 20_000,
+        context: str = "first_token",
+    ):
+        require(
+            isinstance(k, int) and k % 2 == 0 and 2 <= k <= 2 * NUM_LETTERS,
+            "k",
+            k,
+            f"an even integer from 2 to {2 * NUM_LETTERS}",
+        )
         require(context in CONTEXTS, "context", context, " or ".join(CONTEXTS))
         self.k = k
-        self.sizes = {"train": positive_int("train_size", train_size),
-                      "val": positive_int("val_size", val_size)}
+        self.sizes = {
+            "train": positive_int("train_size", train_size),
+            "val": positive_int("val_size", val_size),
+        }
         self.context = context
 
     @property
@@ -41,8 +52,10 @@ class ART(SequenceTask):
         query = torch.randint(0, pairs, (n,), generator=generator)
         rows = torch.arange(n)
         keys_values = torch.stack([letters, digits + NUM_LETTERS], dim=2).reshape(n, self.k)
-        tail = torch.stack([torch.full((n,), QUERY_TOKEN), torch.full((n,), QUERY_TOKEN),
-                            letters[rows, query]], dim=1)
+        tail = torch.stack(
+            [torch.full((n,), QUERY_TOKEN), torch.full((n,), QUERY_TOKEN), letters[rows, query]],
+            dim=1,
+        )
         return {"inputs": torch.cat([keys_values, tail], dim=1), "targets": digits[rows, query]}
 
     def generate(self, split, generator):
@@ -50,8 +63,12 @@ class ART(SequenceTask):
 
     def make_spec(self, train):
         return TaskSpec(
-            name=self.name, kind="classification", input_kind="tokens", input_size=len(ALPHABET),
-            output_size=NUM_DIGITS, sequence_length=self.sequence_length,
+            name=self.name,
+            kind="classification",
+            input_kind="tokens",
+            input_size=len(ALPHABET),
+            output_size=NUM_DIGITS,
+            sequence_length=self.sequence_length,
             context=None if self.context == "none" else "first_token",
             extra={"k": self.k},
         )

@@ -34,8 +34,14 @@ def _as_batch(batch: Batch) -> Batch:
 
 
 class SequenceDataModule(pl.LightningDataModule):
-    def __init__(self, task: SequenceTask, batch_size: int = 128, val_batch_size: int = 1024,
-                 train_seed: int = 0, val_seed: int = 12345):
+    def __init__(
+        self,
+        task: SequenceTask,
+        batch_size: int = 128,
+        val_batch_size: int = 1024,
+        train_seed: int = 0,
+        val_seed: int = 12345,
+    ):
         super().__init__()
         self.task = task
         self.batch_size = positive_int("batch_size", batch_size)
@@ -51,12 +57,17 @@ class SequenceDataModule(pl.LightningDataModule):
         for split, seed in (("train", self.train_seed), ("val", self.val_seed)):
             self.raw[split] = self.task.generate(split, torch.Generator().manual_seed(seed))
         self.spec = self.task.make_spec(self.raw["train"])
-        self.splits = {split: TensorDictDataset(self.task.encode(raw, self.spec))
-                       for split, raw in self.raw.items()}
+        self.splits = {
+            split: TensorDictDataset(self.task.encode(raw, self.spec))
+            for split, raw in self.raw.items()
+        }
 
     def _loader(self, split: str, sampler, batch_size: int) -> DataLoader:
-        return DataLoader(self.splits[split], batch_sampler=BatchSampler(sampler, batch_size, False),
-                          collate_fn=_as_batch)
+        return DataLoader(
+            self.splits[split],
+            batch_sampler=BatchSampler(sampler, batch_size, False),
+            collate_fn=_as_batch,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", RandomSampler(self.splits["train"]), self.batch_size)

@@ -20,8 +20,14 @@ from contextual_rnn.errors import positive_int, require
 CONTEXT_FEATURES = ("x0", "period")
 
 
-def lcd_curve(x0: torch.Tensor, period: torch.Tensor, length: int, decay_steps: float,
-              alpha: float = 0.0, beta: float = 0.001) -> torch.Tensor:
+def lcd_curve(
+    x0: torch.Tensor,
+    period: torch.Tensor,
+    length: int,
+    decay_steps: float,
+    alpha: float = 0.0,
+    beta: float = 0.001,
+) -> torch.Tensor:
     """x(t) for t = 0..length-1, one row per (x0, period) pair."""
     t = torch.arange(length, dtype=torch.float64).clamp(max=decay_steps)
     linear = (decay_steps - t) / decay_steps
@@ -57,20 +63,31 @@ class LCD(SequenceTask):
     ):
         self.steps = positive_int("steps", steps)
         require(decay_steps > 0, "decay_steps", decay_steps, "a number > 0")
-        for key, pair in (("x0_range", x0_range), ("state_range", state_range),
-                          ("period_range", period_range)):
-            require(len(pair) == 2 and pair[0] < pair[1], key, list(pair), "[low, high], low < high")
+        for key, pair in (
+            ("x0_range", x0_range),
+            ("state_range", state_range),
+            ("period_range", period_range),
+        ):
+            require(
+                len(pair) == 2 and pair[0] < pair[1], key, list(pair), "[low, high], low < high"
+            )
         for key, periods in (("train_periods", train_periods), ("val_periods", val_periods)):
             require(len(periods) > 0, key, list(periods), "a non-empty list of periods")
             require(all(p >= 0 for p in periods), key, list(periods), "periods >= 0")
-        require(all(c in CONTEXT_FEATURES for c in context), "context", list(context),
-                f"a subset of {list(CONTEXT_FEATURES)}")
+        require(
+            all(c in CONTEXT_FEATURES for c in context),
+            "context",
+            list(context),
+            f"a subset of {list(CONTEXT_FEATURES)}",
+        )
         self.decay_steps, self.alpha, self.beta = float(decay_steps), float(alpha), float(beta)
         self.x0_range, self.state_range = tuple(x0_range), tuple(state_range)
         self.period_range = tuple(period_range)
         self.periods = {"train": list(train_periods), "val": list(val_periods)}
-        self.per_period = {"train": positive_int("train_per_period", train_per_period),
-                           "val": positive_int("val_per_period", val_per_period)}
+        self.per_period = {
+            "train": positive_int("train_per_period", train_per_period),
+            "val": positive_int("val_per_period", val_per_period),
+        }
         self.context = tuple(c for c in CONTEXT_FEATURES if c in context)
         self.side = tuple(c for c in self.context if c != "x0")  # x0 is already input 0
 
@@ -88,15 +105,24 @@ class LCD(SequenceTask):
     def make_spec(self, train):
         changes = train["curve"].diff(dim=1)
         return TaskSpec(
-            name=self.name, kind="regression", input_kind="features", input_size=1,
-            output_size=1, sequence_length=self.steps,
-            context="features" if self.context else None, context_size=len(self.context),
+            name=self.name,
+            kind="regression",
+            input_kind="features",
+            input_size=1,
+            output_size=1,
+            sequence_length=self.steps,
+            context="features" if self.context else None,
+            context_size=len(self.context),
             side_size=len(self.side),
             extra={
-                "state_range": list(self.state_range), "period_range": list(self.period_range),
+                "state_range": list(self.state_range),
+                "period_range": list(self.period_range),
                 "target_range": [changes.min().item(), changes.max().item()],
-                "context": list(self.context), "side": list(self.side),
-                "decay_steps": self.decay_steps, "alpha": self.alpha, "beta": self.beta,
+                "context": list(self.context),
+                "side": list(self.side),
+                "decay_steps": self.decay_steps,
+                "alpha": self.alpha,
+                "beta": self.beta,
                 "train_periods": self.periods["train"],
             },
         )
@@ -105,20 +131,26 @@ class LCD(SequenceTask):
         return encode_lcd(raw["curve"], raw["x0"], raw["period"], spec)
 
 
-def lcd_features(x0: torch.Tensor, period: torch.Tensor, spec: TaskSpec,
-                 names: list[str]) -> torch.Tensor | None:
+def lcd_features(
+    x0: torch.Tensor, period: torch.Tensor, spec: TaskSpec, names: list[str]
+) -> torch.Tensor | None:
     """Scaled (x0, period) columns named in ``names``; None when empty."""
-    scaled = {"x0": to_unit(x0, *spec.extra["state_range"]),
-              "period": to_unit(period, *spec.extra["period_range"])}
+    scaled = {
+        "x0": to_unit(x0, *spec.extra["state_range"]),
+        "period": to_unit(period, *spec.extra["period_range"]),
+    }
     return torch.stack([scaled[n] for n in names], dim=1) if names else None
 
 
-def encode_lcd(curve: torch.Tensor, x0: torch.Tensor, period: torch.Tensor,
-               spec: TaskSpec) -> Batch:
+def encode_lcd(
+    curve: torch.Tensor, x0: torch.Tensor, period: torch.Tensor, spec: TaskSpec
+) -> Batch:
     batch = {
         "inputs": to_unit(curve[:, :-1], *spec.extra["state_range"]).unsqueeze(2),
         "targets": to_unit(curve.diff(dim=1), *spec.extra["target_range"]).unsqueeze(2),
-        "x0": x0, "period": period, "curve": curve,
+        "x0": x0,
+        "period": period,
+        "curve": curve,
     }
     for key, names in (("context", spec.extra["context"]), ("side", spec.extra["side"])):
         features = lcd_features(x0, period, spec, names)

@@ -37,21 +37,25 @@ class ContextualInit(InitialState):
         sigma_init: float = 0.25,
     ):
         super().__init__(cell, context_size)
-        require(distribution in DISTRIBUTIONS, "distribution", distribution,
-                " or ".join(DISTRIBUTIONS))
+        require(
+            distribution in DISTRIBUTIONS, "distribution", distribution, " or ".join(DISTRIBUTIONS)
+        )
         require(activation in ACTIVATIONS, "activation", activation, " or ".join(ACTIVATIONS))
         require(sigma_init > 0, "sigma_init", sigma_init, "a number > 0")
         layers, width = [], context_size
         for i, size in enumerate(hidden_sizes):
-            layers += [nn.Linear(width, positive_int(f"hidden_sizes[{i}]", size)),
-                       ACTIVATIONS[activation]()]
+            layers += [
+                nn.Linear(width, positive_int(f"hidden_sizes[{i}]", size)),
+                ACTIVATIONS[activation](),
+            ]
             width = size
         layers.append(nn.Linear(width, self.state_numel))
         self.net = nn.Sequential(*layers)
         self.distribution = distribution
         if distribution == "normal":
-            self.raw_scale = nn.Parameter(torch.full((self.state_numel,),
-                                                     inverse_softplus(sigma_init)))
+            self.raw_scale = nn.Parameter(
+                torch.full((self.state_numel,), inverse_softplus(sigma_init))
+            )
 
     @property
     def stochastic(self) -> bool:

@@ -27,8 +27,9 @@ class SequenceModule(pl.LightningModule):
         if spec.input_kind == "tokens":
             size = positive_int("model.embedding_dim", model.get("embedding_dim", 100))
             init = model.get("embedding_init", "normal")
-            require(init in EMBEDDING_INITS, "model.embedding_init", init,
-                    " or ".join(EMBEDDING_INITS))
+            require(
+                init in EMBEDDING_INITS, "model.embedding_init", init, " or ".join(EMBEDDING_INITS)
+            )
             self.embedding = nn.Embedding(spec.input_size, size)
             if init == "zeros":  # the authors' ART code
                 nn.init.zeros_(self.embedding.weight)
@@ -39,15 +40,22 @@ class SequenceModule(pl.LightningModule):
             init_class = instantiate({**model["init"], "_partial_": True}).func
         uses_context = getattr(init_class, "uses_context", False)
         if uses_context and spec.context is None:
-            raise ConfigError("model/init", init_class.__name__,
-                              f"an init without context: task '{spec.name}' has no context here")
+            raise ConfigError(
+                "model/init",
+                init_class.__name__,
+                f"an init without context: task '{spec.name}' has no context here",
+            )
         self.use_side = not uses_context and spec.side_size > 0 and model.get("side_input", True)
         with config_scope("model.cell"):
             cell = instantiate(model["cell"], input_size=step_size + spec.side_size * self.use_side)
         with config_scope("model.init"):
             initial_state = instantiate(model["init"], cell=cell, context_size=context_size)
-        readout = mlp(cell.output_size, model.get("readout_hidden", []), spec.output_size,
-                      key="model.readout_hidden")
+        readout = mlp(
+            cell.output_size,
+            model.get("readout_hidden", []),
+            spec.output_size,
+            key="model.readout_hidden",
+        )
         self.net = ContextualRNN(cell, initial_state, readout)
 
     def step_inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -37,8 +37,14 @@ class SequenceRegressor(SequenceModule):
         self.log("val/rollout_mse", self.val_rollout_mse, on_epoch=True)
 
     @torch.no_grad()
-    def rollout(self, x0: torch.Tensor, period: torch.Tensor, steps: int | None = None,
-                sample: bool | None = True, num_samples: int = 1) -> torch.Tensor:
+    def rollout(
+        self,
+        x0: torch.Tensor,
+        period: torch.Tensor,
+        steps: int | None = None,
+        sample: bool | None = True,
+        num_samples: int = 1,
+    ) -> torch.Tensor:
         """Trajectories (B, num_samples, steps + 1) in the task's units, starting at x0.
 
         ``sample=True`` draws an initial state per trajectory; ``False`` uses the mean.

@@ -1,0 +1,34 @@
+"""Shared fixtures: compose the real config with tiny sizes, writing under tmp_path."""
+
+import os
+
+import pytest
+
+from contextual_rnn.config import compose_config
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+# Sizes small enough that a full fit takes a second or two.
+TINY = [
+    "debug=tiny",
+    "logger=csv",
+    "data.task.train_size=256",
+    "data.task.val_size=128",
+]
+TINY_LCD = ["data.task.train_per_period=20", "data.task.val_per_period=10"]
+
+
+def tiny_overrides(data: str, *extra: str) -> list[str]:
+    sizes = TINY_LCD if data == "lcd" else TINY[2:]
+    return [*TINY[:2], f"data={data}", *sizes, *extra]
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    """tiny_config(data, *overrides) -> a composed config writing under tmp_path."""
+
+    def make(data: str = "lcd", *overrides: str):
+        return compose_config(tiny_overrides(data, *overrides), output_dir=tmp_path)
+
+    return make

@@ -1,0 +1,130 @@
+import pytest
+import torch
+from torch.nn import functional as F
+
+from contextual_rnn.cells.fast_weights import FastWeights
+from contextual_rnn.cells.gru import GRU
+from contextual_rnn.cells.lstm import LSTM
+from contextual_rnn.cells.rnn import RNN
+from contextual_rnn.errors import ConfigError
+
+CELLS = {
+    "lstm": lambda: LSTM(3, 6, num_layers=2),
+    "gru": lambda: GRU(3, 6),
+    "rnn": lambda: RNN(3, 6, nonlinearity="relu"),
+    "fast_weights": lambda: FastWeights(3, 6, inner_steps=2),
+}
+EXPECTED_SHAPES = {
+    "lstm": ((2, 6), (2, 6)),
+    "gru": ((1, 6),),
+    "rnn": ((1, 6),),
+    "fast_weights": ((6,), (6, 6)),
+}
+
+
+def random_state(cell, batch):
+    return tuple(torch.randn(batch, *shape, requires_grad=True) for shape in cell.state_shapes)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_shapes_and_gradients(name):
+    torch.manual_seed(0)
+    cell = CELLS[name]()
+    assert cell.state_shapes == EXPECTED_SHAPES[name]
+    state = random_state(cell, 4)
+    inputs = torch.randn(4, 5, 3, requires_grad=True)
+    outputs, final = cell(inputs, state)
+    assert outputs.shape == (4, 5, 6)
+    assert [s.shape for s in final] == [torch.Size([4, *sh]) for sh in cell.state_shapes]
+    (outputs.sum() + sum(s.sum() for s in final)).backward()
+    for tensor in (inputs, *state):
+        assert tensor.grad is not None and tensor.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in cell.parameters())
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "rnn"])
+def test_fused_cell_continues_its_own_state(name):
+    """Running T steps at once equals running them one at a time (generation relies on it)."""
+    torch.manual_seed(1)
+    cell = CELLS[name]()
+    inputs, state = torch.randn(2, 4, 3), random_state(cell, 2)
+    whole, _ = cell(inputs, state)
+    parts = []
+    for t in range(4):
+        out, state = cell(inputs[:, t : t + 1], state)
+        parts.append(out)
+    torch.testing.assert_close(torch.cat(parts, 1), whole)
+
+
+def reference_fast_weights(cell, x, h, A):
+    """Ba et al.'s equations written out for one sample at a time."""
+    W, C, b = cell.recurrent.weight, cell.input.weight, cell.input.bias
+    gain, shift = cell.norm.weight, cell.norm.bias
+    outs = []
+    for t in range(x.shape[0]):
+        z = W @ h + C @ x[t] + b
+        hs = torch.relu(z)
+        u = h if cell.update == "previous" else hs
+        A = cell.decay * A + cell.eta * torch.outer(u, u)
+        for _ in range(cell.inner_steps):
+            a = z + A @ hs
+            normed = (a - a.mean()) / torch.sqrt(a.var(unbiased=False) + cell.norm.eps)
+            hs = torch.relu(gain * normed + shift)
+        h = hs
+        outs.append(h)
+    return torch.stack(outs), h, A
+
+
+@pytest.mark.parametrize("update", ["previous", "preliminary"])
+@pytest.mark.parametrize("weight_init", ["identity", "uniform"])
+def test_fast_weights_matches_the_formulas(update, weight_init):
+    torch.manual_seed(2)
+    cell = FastWeights(3, 5, inner_steps=2, update=update, weight_init=weight_init).double()
+    with torch.no_grad():  # non-trivial LayerNorm parameters
+        cell.norm.weight.uniform_(0.5, 1.5)
+        cell.norm.bias.uniform_(-0.1, 0.1)
+    x = torch.randn(3, 6, 3, dtype=torch.double)
+    h0, A0 = torch.randn(3, 5, dtype=torch.double), torch.randn(3, 5, 5, dtype=torch.double)
+    outputs, (h, A) = cell(x, (h0, A0))
+    for i in range(3):
+        ref_out, ref_h, ref_A = reference_fast_weights(cell, x[i], h0[i], A0[i])
+        torch.testing.assert_close(outputs[i], ref_out)
+        torch.testing.assert_close(h[i], ref_h)
+        torch.testing.assert_close(A[i], ref_A)
+
+
+def test_fast_weights_initialisation():
+    cell = FastWeights(4, 4, weight_init="identity")
+    torch.testing.assert_close(cell.recurrent.weight, 0.05 * torch.eye(4))
+    torch.testing.assert_close(cell.input.weight, 0.05 * torch.eye(4))
+
+
+def test_layer_norm_is_per_sample():
+    """One sample's output must not depend on the other samples in the batch."""
+    torch.manual_seed(3)
+    cell = FastWeights(3, 5)
+    x, h, A = torch.randn(4, 2, 3), torch.randn(4, 5), torch.randn(4, 5, 5)
+    together, _ = cell(x, (h, A))
+    alone, _ = cell(x[:1], (h[:1], A[:1]))
+    torch.testing.assert_close(together[:1], alone)
+
+
+@pytest.mark.parametrize(
+    "kwargs,key",
+    [
+        ({"update": "latest"}, "update"),
+        ({"hidden_size": 0}, "hidden_size"),
+        ({"decay": 1.5}, "decay"),
+    ],
+)
+def test_fast_weights_refuses_bad_options(kwargs, key):
+    with pytest.raises(ConfigError) as error:
+        FastWeights(3, **{"hidden_size": 4, **kwargs})
+    assert error.value.key == key
+
+
+def test_relu_rnn_is_relu():
+    cell = RNN(2, 3, nonlinearity="relu")
+    out, _ = cell(torch.randn(5, 4, 2), (torch.zeros(5, 1, 3),))
+    assert (out >= 0).all()
+    assert F.relu(out).equal(out)
