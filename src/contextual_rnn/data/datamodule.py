@@ -3,15 +3,17 @@
 Both splits are generated once, in memory. The validation split comes from its
 own fixed seed, so every model seed is measured on the same sequences; the
 training split from ``train_seed`` (the run's seed by default). Each epoch
-shuffles *samples* and slices them into batches, indexing the tensors directly
+shuffles *samples* (in an order fixed by the seed and the epoch, so a killed run
+resumes exactly) and slices them into batches, indexing the tensors directly
 rather than collating one sample at a time.
 """
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 
 from contextual_rnn.data.base import Batch, SequenceTask, TaskSpec
+from contextual_rnn.data.resumable import EpochShuffle, ResumableDataLoader
 from contextual_rnn.errors import positive_int
 
 
@@ -62,15 +64,19 @@ class SequenceDataModule(pl.LightningDataModule):
             for split, raw in self.raw.items()
         }
 
-    def _loader(self, split: str, sampler, batch_size: int) -> DataLoader:
-        return DataLoader(
+    def _loader(self, split: str, sampler, batch_size: int, loader_class=DataLoader):
+        # The loader's own generator keeps its per-iterator seed draw off the global RNG,
+        # which training (sampled initial states) must have to itself to resume exactly.
+        return loader_class(
             self.splits[split],
             batch_sampler=BatchSampler(sampler, batch_size, False),
             collate_fn=_as_batch,
+            generator=torch.Generator(),
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", RandomSampler(self.splits["train"]), self.batch_size)
+        shuffle = EpochShuffle(len(self.splits["train"]), self.train_seed)
+        return self._loader("train", shuffle, self.batch_size, ResumableDataLoader)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", SequentialSampler(self.splits["val"]), self.val_batch_size)

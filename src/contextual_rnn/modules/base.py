@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from torch import nn
+from torchmetrics import Metric
 
 from contextual_rnn.data.base import Batch, TaskSpec
 from contextual_rnn.errors import ConfigError, config_scope, positive_int, require
@@ -18,7 +19,10 @@ EMBEDDING_INITS = ("normal", "zeros")
 
 
 class SequenceModule(pl.LightningModule):
-    def __init__(self, model: dict, spec: dict):
+    """``model``: the model config; ``spec``: the TaskSpec; ``data``: the data config, kept
+    only so that a checkpoint can regenerate the task's data (evaluation, generation)."""
+
+    def __init__(self, model: dict, spec: dict, data: dict | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.spec = spec = TaskSpec(**spec)
@@ -57,6 +61,13 @@ class SequenceModule(pl.LightningModule):
             key="model.readout_hidden",
         )
         self.net = ContextualRNN(cell, initial_state, readout)
+
+    @staticmethod
+    def resumable(metric: Metric) -> Metric:
+        """A training metric whose running state goes into checkpoints, so an epoch cut by a
+        kill and resumed reports the same value as one that ran through."""
+        metric.persistent(True)
+        return metric
 
     def step_inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(inputs (B, T, I), context or None) as the cell and the init see them."""

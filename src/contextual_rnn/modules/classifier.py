@@ -9,10 +9,11 @@ from contextual_rnn.modules.base import SequenceModule
 
 
 class SequenceClassifier(SequenceModule):
-    def __init__(self, model: dict, spec: dict):
-        super().__init__(model, spec)
+    def __init__(self, model: dict, spec: dict, data: dict | None = None):
+        super().__init__(model, spec, data)
         classes = self.spec.output_size
-        self.train_acc = MulticlassAccuracy(classes, average="micro")
+        self.train_loss = self.resumable(MeanMetric())
+        self.train_acc = self.resumable(MulticlassAccuracy(classes, average="micro"))
         self.val_acc = MulticlassAccuracy(classes, average="micro")
         self.val_loss = MeanMetric()
 
@@ -22,10 +23,11 @@ class SequenceClassifier(SequenceModule):
     def training_step(self, batch, batch_idx):
         logits = self.logits(batch)
         loss = F.cross_entropy(logits, batch["targets"])
-        self.train_acc(logits, batch["targets"])
-        size = len(logits)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=size)
-        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=size)
+        self.train_loss.update(loss.detach(), weight=len(logits))
+        self.train_acc.update(logits, batch["targets"])
+        # Metric objects: averaged over the epoch, synced across DDP ranks, kept in checkpoints.
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch, batch_idx):

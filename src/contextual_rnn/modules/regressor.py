@@ -14,15 +14,17 @@ from contextual_rnn.modules.base import SequenceModule
 
 
 class SequenceRegressor(SequenceModule):
-    def __init__(self, model: dict, spec: dict):
-        super().__init__(model, spec)
+    def __init__(self, model: dict, spec: dict, data: dict | None = None):
+        super().__init__(model, spec, data)
+        self.train_loss = self.resumable(MeanMetric())
         self.val_loss = MeanMetric()
         self.val_mse = MeanSquaredError()
         self.val_rollout_mse = MeanSquaredError()
 
     def training_step(self, batch, batch_idx):
         loss = F.mse_loss(self(batch), batch["targets"])
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["inputs"]))
+        self.train_loss.update(loss.detach(), weight=len(batch["inputs"]))
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
