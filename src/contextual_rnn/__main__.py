@@ -1,0 +1,3 @@
+from contextual_rnn.cli import main
+
+main()
