@@ -43,11 +43,14 @@ def read_checkpoint(path: Path) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise CheckpointError(f"{path} holds more than tensors and primitives: not loaded "
-                              "(weights_only=True refuses pickled code)") from None
+        raise CheckpointError(
+            f"{path} holds more than tensors and primitives: not loaded "
+            "(weights_only=True refuses pickled code)"
+        ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile) as error:
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt: "
-                              f"{type(error).__name__})") from None
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or corrupt: {type(error).__name__})"
+        ) from None
     except OSError as error:
         raise CheckpointError(f"{path} cannot be read: {error.strerror or error}") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:

@@ -56,15 +56,27 @@ def evaluation_data(module, test_size: int | None, test_seed: int | None) -> Seq
 def evaluate(args) -> dict:
     module = load_module(args.checkpoint, args.which)
     datamodule = evaluation_data(module, args.test_size, args.test_seed)
-    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, accelerator="cpu", devices=1)
-    metrics = {k: float(v) for k, v in trainer.validate(module, datamodule, verbose=False)[0].items()}
+    trainer = pl.Trainer(
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+    )
+    metrics = {
+        k: float(v) for k, v in trainer.validate(module, datamodule, verbose=False)[0].items()
+    }
     split = "validation" if args.test_seed is None else "test"
     suffix = "" if split == "validation" else f".test-seed{args.test_seed}"
     suffix += "" if args.test_size is None else f"-size{args.test_size}"
     out = module.checkpoint_path.with_name(module.checkpoint_path.stem + suffix + ".eval.json")
-    report = {"checkpoint": str(module.checkpoint_path), "split": split,
-              "sequences": len(datamodule.splits["val"]), "metrics": metrics}
+    report = {
+        "checkpoint": str(module.checkpoint_path),
+        "split": split,
+        "sequences": len(datamodule.splits["val"]),
+        "metrics": metrics,
+    }
     out.write_text(json.dumps(report, indent=2) + "\n")
     for key, value in sorted(metrics.items()):
         print(f"{key} = {value:.6g}")
@@ -77,8 +89,7 @@ def evaluate(args) -> dict:
 
 def contexts(periods: list[float], x0s: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
     if len(x0s) not in (1, len(periods)):
-        raise InputError(f"--x0 takes one value or one per period ({len(periods)}), "
-                         f"got {len(x0s)}")
+        raise InputError(f"--x0 takes one value or one per period ({len(periods)}), got {len(x0s)}")
     x0s = x0s * len(periods) if len(x0s) == 1 else x0s
     return torch.tensor(x0s, dtype=torch.float32), torch.tensor(periods, dtype=torch.float32)
 
@@ -88,9 +99,12 @@ def outside_training_range(module, x0: torch.Tensor, period: torch.Tensor) -> li
     ranges = {"period": (min(extra["train_periods"]), max(extra["train_periods"]), period)}
     if "x0_range" in task:
         ranges["x0"] = (*task["x0_range"], x0)
-    return [f"{name}={v:g} is outside the training range [{low:g}, {high:g}]"
-            for name, (low, high, values) in ranges.items() for v in values.tolist()
-            if not low <= v <= high]
+    return [
+        f"{name}={v:g} is outside the training range [{low:g}, {high:g}]"
+        for name, (low, high, values) in ranges.items()
+        for v in values.tolist()
+        if not low <= v <= high
+    ]
 
 
 def generate(args) -> dict:
@@ -102,8 +116,11 @@ def generate(args) -> dict:
         print(f"warning: {warning}: extrapolating", file=sys.stderr)
     initial = module.net.initial_state
     if not initial.stochastic:
-        print(f"note: {type(initial).__name__} gives one initial state per context: "
-              f"all {args.samples} samples coincide", file=sys.stderr)
+        print(
+            f"note: {type(initial).__name__} gives one initial state per context: "
+            f"all {args.samples} samples coincide",
+            file=sys.stderr,
+        )
     torch.manual_seed(args.seed)
     steps = args.steps or module.spec.sequence_length
     samples = module.rollout(x0, period, steps, sample=True, num_samples=args.samples).cpu()
@@ -111,8 +128,13 @@ def generate(args) -> dict:
     truth = lcd_curve(x0, period, steps + 1, extra["decay_steps"], extra["alpha"], extra["beta"])
     out = Path(args.out or module.checkpoint_path.parent.parent / "generated")
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "trajectories.npz", samples=samples.numpy(), truth=truth.numpy(),
-             x0=x0.numpy(), period=period.numpy())
+    np.savez(
+        out / "trajectories.npz",
+        samples=samples.numpy(),
+        truth=truth.numpy(),
+        x0=x0.numpy(),
+        period=period.numpy(),
+    )
     figure = fan_grid(samples, truth, x0, period)
     save(figure, out / "trajectories.png")
     print(f"written: {out / 'trajectories.png'} and {out / 'trajectories.npz'}")
@@ -143,8 +165,9 @@ def check_art_sequence(text: str, k: int) -> None:
     length = k + 3
     form = f"{k // 2} letter-digit pairs, '??', then one of the letters (like c9k8j3f1??c)"
     if len(text) != length:
-        raise InputError(f"{text!r} has {len(text)} characters; this model (k={k}) needs "
-                         f"{length}: {form}")
+        raise InputError(
+            f"{text!r} has {len(text)} characters; this model (k={k}) needs {length}: {form}"
+        )
     if bad := sorted({ch for ch in text if ch not in ALPHABET}):
         raise InputError(f"{text!r}: characters {bad} are not lowercase letters, digits or '?'")
     letters, digits = text[0:k:2], text[1:k:2]
@@ -154,7 +177,7 @@ def check_art_sequence(text: str, k: int) -> None:
         raise InputError(f"{text!r}: positions 2, 4, ... of the pairs must be digits: {form}")
     if len(set(letters)) != len(letters):
         raise InputError(f"{text!r}: the letters of the pairs must be distinct")
-    if text[k:k + 2] != "??":
+    if text[k : k + 2] != "??":
         raise InputError(f"{text!r}: expected '??' after the pairs: {form}")
     if text[-1] not in letters:
         raise InputError(f"{text!r}: the query {text[-1]!r} is not one of the keys {letters!r}")
@@ -185,8 +208,12 @@ def parser() -> argparse.ArgumentParser:
     def command(name, function, help_text):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("checkpoint", help="a .ckpt file or a run folder")
-        sub.add_argument("--which", choices=("best", "last"), default="best",
-                         help="for a run folder: its best (default) or last checkpoint")
+        sub.add_argument(
+            "--which",
+            choices=("best", "last"),
+            default="best",
+            help="for a run folder: its best (default) or last checkpoint",
+        )
         sub.set_defaults(function=function)
         return sub
 

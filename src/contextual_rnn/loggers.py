@@ -31,8 +31,9 @@ class SafeWandbLogger(WandbLogger):
 
     def _disable(self, reason: str) -> DummyExperiment:
         if self._disabled_reason is None:
-            warnings.warn(f"W&B logging turned off: {reason}; the CSV log keeps the metrics",
-                          stacklevel=2)
+            warnings.warn(
+                f"W&B logging turned off: {reason}; the CSV log keeps the metrics", stacklevel=2
+            )
             self._disabled_reason = reason
         self._experiment = DummyExperiment()
         return self._experiment

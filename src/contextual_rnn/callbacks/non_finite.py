@@ -26,5 +26,6 @@ class StopOnNonFiniteLoss(Callback):
 
     def on_before_backward(self, trainer, pl_module, loss):
         if not torch.isfinite(loss).all():
-            raise NonFiniteLoss(loss.item(), trainer.global_step, trainer.current_epoch,
-                                self._batch)
+            raise NonFiniteLoss(
+                loss.item(), trainer.global_step, trainer.current_epoch, self._batch
+            )

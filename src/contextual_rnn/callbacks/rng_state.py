@@ -31,7 +31,8 @@ class RNGState(Callback):
         version, python_keys, gauss = state["python"]
         random.setstate((version, tuple(python_keys.tolist()), gauss))
         numpy_keys, position, has_gauss, cached = state["numpy"]
-        np.random.set_state(("MT19937", numpy_keys.numpy().astype(np.uint32), position,
-                             has_gauss, cached))
+        np.random.set_state(
+            ("MT19937", numpy_keys.numpy().astype(np.uint32), position, has_gauss, cached)
+        )
         if "cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])
