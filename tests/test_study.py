@@ -82,6 +82,8 @@ def test_study_dry_run_prints_one_multirun_per_sweep(tmp_path, capsys):
     assert "name=lcd_paper" in sweeps["lcd"]["command"]
     assert "trainer.max_epochs=2" in sweeps["art_zeros"]["command"]
     assert "++trainer.val_check_interval=0.25" in sweeps["art_normal"]["command"]
+    # patience counts validations: 4 per epoch must not stop a 3-epoch run early
+    assert "callbacks.stop_at_perfect_accuracy.patience=13" in sweeps["art_normal"]["command"]
     assert not any("val_check" in arg for arg in sweeps["lcd"]["command"])
     assert sweeps["art_zeros"]["cuts"] == ["max epochs 2 instead of 200", "2 seeds instead of 3"]
     assert sweeps["lcd"]["cuts"] == ["2 seeds instead of 3"]

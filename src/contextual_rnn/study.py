@@ -16,6 +16,7 @@ Run it as ``python scripts/study.py --help``.
 
 import argparse
 import json
+import math
 import os
 import platform
 import shlex
@@ -93,7 +94,13 @@ def sweep_plan(args, study_dir: Path) -> list[dict]:
             epochs = args.art_epochs
             if regime == "zeros" and args.art_zeros_epochs is not None:
                 epochs = args.art_zeros_epochs
-            extra = [f"++trainer.val_check_interval={args.art_val_every}"]
+            # Early stopping's patience counts validations, not epochs: keep it from ever
+            # ending a run that validates several times an epoch (only 100% accuracy does).
+            checks = math.ceil(epochs / args.art_val_every) + 1
+            extra = [
+                f"++trainer.val_check_interval={args.art_val_every}",
+                f"callbacks.stop_at_perfect_accuracy.patience={checks}",
+            ]
             sweeps.append(
                 {
                     "name": f"art_{regime}",
