@@ -13,8 +13,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from contextual_rnn.data.datamodule import SequenceDataModule
+from contextual_rnn.distributed import DestroyProcessGroup, ShardedData
 from contextual_rnn.errors import ConfigError, config_scope
 from contextual_rnn.modules import MODULES
+from contextual_rnn.sweeps import exit_with, save_metrics
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ def build_datamodule(cfg: DictConfig) -> SequenceDataModule:
         k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k != "task"
     }
     with config_scope("data"):
-        datamodule = SequenceDataModule(task, **options)
+        datamodule = ShardedData(task, **options)  # its own loaders under DDP: distributed.py
     datamodule.setup("fit")
     return datamodule
 
@@ -38,6 +40,7 @@ def build_module(cfg: DictConfig, datamodule: SequenceDataModule) -> pl.Lightnin
 
 def build_trainer(cfg: DictConfig) -> pl.Trainer:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    callbacks.append(DestroyProcessGroup())  # multi-process runs only; see distributed.py
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg]
     with config_scope("trainer"):
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -95,7 +98,7 @@ def run(cfg: DictConfig) -> float | None:
     try:
         metrics = train(cfg)
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        exit_with(2, f"error: {error}")  # in a multirun: this job fails, the sweep goes on
+    save_metrics(cfg.paths.output_dir, metrics)  # the sweep summary's row
     name = cfg.get("optimized_metric")
     return metrics.get(name) if name else None

@@ -1,0 +1,222 @@
+"""Sweeps and scale-out: Optuna, parallel jobs (joblib), submitit, DDP, the sweep summary."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from contextual_rnn import wandb_files
+from contextual_rnn.config import compose_config
+from contextual_rnn.distributed import ShardedData
+from contextual_rnn.train import build_datamodule
+
+from .conftest import TINY_LCD
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = ["debug=tiny", *TINY_LCD, "trainer.max_epochs=1"]
+
+
+def train_command(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+
+
+def summary(sweep_dir: Path) -> list[dict]:
+    with (sweep_dir / "summary.csv").open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def job_dirs(sweep_dir: Path) -> list[Path]:
+    return sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def test_a_failing_job_is_reported_and_the_others_still_run(tmp_path):
+    # Four jobs: one trains; hidden_size=0 is a bad config (exit 2 in a single run);
+    # lr=-1 fails inside training with an ordinary exception.
+    result = train_command(
+        "-m", *QUICK, "logger=csv", "model.optimizer.lr=0.01,-1", "model.cell.hidden_size=8,0",
+        f"hydra.sweep.dir={tmp_path}",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "error: 3 of 4 jobs failed: #1, #2, #3" in result.stderr
+    rows = summary(tmp_path)
+    assert [r["job"] for r in rows] == ["0", "1", "2", "3"]
+    assert [r["status"] for r in rows] == [
+        "completed",
+        "failed (exit 2)",
+        "failed",
+        "failed (exit 2)",
+    ]
+    assert float(rows[0]["val/loss"]) > 0 and rows[0]["error"] == ""
+    assert rows[1]["error"].startswith("model.cell.hidden_size=0 is not allowed: expected")
+    assert "Invalid learning rate" in rows[2]["error"]
+    assert rows[2]["overrides"].split()[-2:] == [
+        "model.optimizer.lr=-1",
+        "model.cell.hidden_size=8",
+    ]
+    assert all(r["val/loss"] == "" for r in rows[1:])
+    markdown = (tmp_path / "summary.md").read_text()
+    assert markdown in result.stdout  # printed as well
+    assert markdown.count("\n| ") == 2 + 4  # header, separator, one row per job
+    assert "Invalid learning rate" in (tmp_path / "2" / "train.log").read_text()  # traceback
+    assert (tmp_path / "0" / "checkpoints" / "last.ckpt").exists()
+
+
+def test_optuna_sweep_three_trials(tmp_path):
+    result = train_command(
+        "hparams_search=lcd_optuna", "-m", *QUICK, "logger=csv", "callbacks=none",
+        "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [p.name for p in job_dirs(tmp_path)] == ["0", "1", "2"]
+    rows = summary(tmp_path)
+    assert [r["status"] for r in rows] == ["completed"] * 3
+    searched = yaml.safe_load((ROOT / "conf/hparams_search/lcd_optuna.yaml").read_text())
+    for row in rows:
+        chosen = dict(o.split("=", 1) for o in row["overrides"].split())
+        assert set(searched["hydra"]["sweeper"]["params"]) <= set(chosen)
+        assert 1e-4 <= float(chosen["model.optimizer.lr"]) <= 1e-2
+        assert chosen["model.cell.hidden_size"] in {"32", "64", "128", "256"}
+    assert len({r["overrides"] for r in rows}) == 3  # three different trials
+    best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert best["best_value"] == pytest.approx(min(float(r["val/loss"]) for r in rows))
+
+
+def test_search_and_launcher_configs_compose():
+    art = compose_config(["experiment=art_paper", "hparams_search=art_optuna"])
+    assert art.data.task._target_.endswith("ART") and art.model.cell.hidden_size == 50
+    assert art.hydra.sweeper.direction == "minimize" and art.optimized_metric == "val/loss"
+    assert "model.embedding_dim" in art.hydra.sweeper.params
+    slurm = compose_config(
+        ["hydra/launcher=slurm", "trainer=ddp_slurm", "hydra.launcher.tasks_per_node=4"]
+    )
+    assert slurm.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert slurm.trainer.devices == 4 and slurm.trainer.num_nodes == 1
+    local = compose_config(["hydra/launcher=slurm_local"])
+    assert local.hydra.launcher._target_.endswith("LocalLauncher")
+    assert compose_config(["trainer=ddp"]).trainer.strategy == "ddp_spawn"
+
+
+class FakeTrainer:
+    def __init__(self, world_size: int, global_rank: int):
+        self.world_size, self.global_rank = world_size, global_rank
+
+
+def test_sharded_loaders_keep_the_batch_size_and_validate_each_sample_once(tiny_config):
+    cfg = tiny_config("art", "data.task.val_size=127")
+    datamodule = build_datamodule(cfg)
+    assert isinstance(datamodule, ShardedData)
+    seen_val, seen_train = [], []
+    for rank in (0, 1):
+        datamodule.trainer = FakeTrainer(2, rank)
+        val = [b["targets"] for b in datamodule.val_dataloader()]
+        train_batches = [b["targets"] for b in datamodule.train_dataloader()]
+        assert len(train_batches[0]) == datamodule.batch_size  # not batches of one
+        seen_val.append(torch.cat(val))
+        seen_train.append(sum(len(b) for b in train_batches))
+    datamodule.trainer = None
+    whole = torch.cat([b["targets"] for b in datamodule.val_dataloader()])
+    # Interleaved shares, no padding: together exactly the validation split.
+    assert len(seen_val[0]) + len(seen_val[1]) == len(whole) == 127
+    torch.testing.assert_close(seen_val[0], whole[0::2])
+    torch.testing.assert_close(seen_val[1], whole[1::2])
+    assert seen_train == [128, 128]  # 256 training samples, half each
+
+
+def logged(run_dir: Path) -> dict[str, float]:
+    """The last logged value of every metric in the run's CSV log, and the last step."""
+    values = {}
+    with (run_dir / "csv" / "metrics.csv").open(newline="") as file:
+        for row in csv.DictReader(file):
+            values.update({k: float(v) for k, v in row.items() if v != ""})
+    return values
+
+
+@pytest.mark.slow
+def test_two_process_ddp_logs_what_one_process_logs(tmp_path):
+    """Same data, lr=0 (same weights throughout): every logged metric must agree."""
+    same = [
+        "debug=tiny",
+        "model.optimizer.lr=0.0",
+        "model.context_net.distribution=deterministic",  # no sampled h0 while training
+        "data.task.train_per_period=32",  # 160 sequences: 10 batches, or 5 on each of 2 ranks
+        "data.task.val_periods=[1.0,2.0,3.0]",
+        "data.task.val_per_period=9",  # 27 validation sequences: padding would show
+        "data.val_batch_size=8",
+        "++trainer.limit_train_batches=null",
+        "++trainer.limit_val_batches=null",
+        "++trainer.max_epochs=2",
+        "++trainer.enable_progress_bar=false",
+    ]
+    for name, extra in (("single", []), ("ddp", ["trainer=ddp"])):
+        result = train_command(*same, *extra, f"hydra.run.dir={tmp_path / name}")
+        assert result.returncode == 0, result.stderr[-3000:]
+    final = [json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("single", "ddp")]
+    one, two = logged(tmp_path / "single"), logged(tmp_path / "ddp")
+    for name in ("val/loss", "val/mse", "val/rollout_mse", "train/loss"):
+        assert final[1][name] == pytest.approx(final[0][name], rel=1e-5), name
+        assert two[name] == pytest.approx(one[name], rel=1e-5), name
+    assert two["step"] + 1 == (one["step"] + 1) / 2  # each rank takes half the batches
+    # Rank 0 alone writes figures and W&B media, all in the run folder: one W&B run, one
+    # image per validation period and epoch.
+    files = list((tmp_path / "ddp").glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(files) == 1
+    media = list(files[0].parent.glob("files/media/images/val/trajectories/*.png"))
+    assert len(media) == 3 * 2
+    assert len(list((tmp_path / "ddp" / "figures").glob("*.png"))) == 3
+
+
+@pytest.mark.slow
+def test_parallel_seeds_with_joblib_get_their_own_folders_and_runs(tmp_path):
+    result = train_command(
+        "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", *QUICK,
+        f"hydra.sweep.dir={tmp_path}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    infos = []
+    for seed, job in enumerate(job_dirs(tmp_path)):
+        files = list(job.glob("wandb/offline-run-*/run-*.wandb"))
+        assert len(files) == 1
+        infos.append(wandb_files.run_info(files[0]))
+        assert wandb_files.run_config(files[0])["seed"] == seed
+        assert (job / "checkpoints" / "last.ckpt").exists()
+    assert len(infos) == 2 and len({i["id"] for i in infos}) == 2
+    assert {i["group"] for i in infos} == {"lcd_lstm"}
+    assert [r["status"] for r in summary(tmp_path)] == ["completed"] * 2
+
+
+@pytest.mark.slow
+def test_submitit_local_runs_the_slurm_path(tmp_path):
+    result = train_command(
+        "-m", "hydra/launcher=slurm_local", "seed=3", *QUICK, "logger=csv",
+        f"hydra.sweep.dir={tmp_path}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [p.name for p in job_dirs(tmp_path)] == ["0"]
+    assert list((tmp_path / ".submitit").glob("*/*_result.pkl"))  # went through submitit
+    rows = summary(tmp_path)
+    assert rows[0]["status"] == "completed" and float(rows[0]["val/loss"]) > 0
+    assert (tmp_path / "0" / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_a_failing_single_run_still_exits_non_zero(tmp_path):
+    result = train_command(
+        *QUICK, "logger=csv", "model.optimizer.lr=-1", f"hydra.run.dir={tmp_path}"
+    )
+    assert result.returncode == 1
+    assert "Invalid learning rate" in result.stderr
+    assert not (tmp_path / "sweep_job.json").exists()
