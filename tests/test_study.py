@@ -29,6 +29,7 @@ def test_art_paper_config_has_the_setup_values():
     assert cfg.data.batch_size == 128 and cfg.trainer.max_epochs == 200
     stop = cfg.callbacks.stop_at_perfect_accuracy
     assert (stop.monitor, stop.mode, stop.stopping_threshold) == ("val/acc", "max", 1.0)
+    assert stop.patience >= 100_000  # counted in validations: only 100% accuracy stops a run
     zeros = compose_config(["experiment=art_paper", "model.embedding_init=zeros"])
     assert zeros.model.embedding_init == "zeros" and zeros.model.cell.hidden_size == 50
 
@@ -65,11 +66,13 @@ def test_study_dry_run_prints_one_multirun_per_sweep(tmp_path, capsys):
             "0.25",
             "--lcd-epochs",
             "65",
+            "--lcd-figures-every",
+            "5",
         ]
     )
     printed = capsys.readouterr().out
     sweeps = {s["name"]: s for s in record["sweeps"]}
-    assert list(sweeps) == ["art_normal", "art_zeros", "lcd"]
+    assert list(sweeps) == ["art_normal", "lcd", "art_zeros"]  # the optional regime last
     for name, sweep in sweeps.items():
         command = sweep["command"]
         assert command[1:3] == ["train.py", "-m"]
@@ -82,8 +85,7 @@ def test_study_dry_run_prints_one_multirun_per_sweep(tmp_path, capsys):
     assert "name=lcd_paper" in sweeps["lcd"]["command"]
     assert "trainer.max_epochs=2" in sweeps["art_zeros"]["command"]
     assert "++trainer.val_check_interval=0.25" in sweeps["art_normal"]["command"]
-    # patience counts validations: 4 per epoch must not stop a 3-epoch run early
-    assert "callbacks.stop_at_perfect_accuracy.patience=13" in sweeps["art_normal"]["command"]
+    assert "callbacks.trajectory_figures.every_n_epochs=5" in sweeps["lcd"]["command"]
     assert not any("val_check" in arg for arg in sweeps["lcd"]["command"])
     assert sweeps["art_zeros"]["cuts"] == ["max epochs 2 instead of 200", "2 seeds instead of 3"]
     assert sweeps["lcd"]["cuts"] == ["2 seeds instead of 3"]
