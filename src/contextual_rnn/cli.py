@@ -1,4 +1,4 @@
-"""Use a trained model: ``contextual-rnn evaluate | generate | answer`` (or ``python -m contextual_rnn``).
+"""Use a trained model: ``contextual-rnn evaluate | generate | answer`` (or python -m ...).
 
     evaluate CKPT_OR_RUN [--which best|last] [--test-size N --test-seed S]
     generate CKPT_OR_RUN --period 1 2.5 --x0 3 [--samples 10] [--steps 25] [--out DIR]

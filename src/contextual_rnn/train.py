@@ -9,13 +9,16 @@ import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from contextual_rnn.callbacks.non_finite import NonFiniteLoss
 from contextual_rnn.data.datamodule import SequenceDataModule
 from contextual_rnn.distributed import DestroyProcessGroup, ShardedData
 from contextual_rnn.errors import ConfigError, config_scope
 from contextual_rnn.modules import MODULES
+from contextual_rnn.resume import existing_wandb_id, latest_checkpoint
 from contextual_rnn.sweeps import exit_with, save_metrics
 
 log = logging.getLogger(__name__)
@@ -34,14 +37,28 @@ def build_datamodule(cfg: DictConfig) -> SequenceDataModule:
 
 
 def build_module(cfg: DictConfig, datamodule: SequenceDataModule) -> pl.LightningModule:
+    """The module for the task's kind; it keeps the data config so a checkpoint can rebuild it."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    return MODULES[datamodule.spec.kind](model=model, spec=datamodule.spec.to_dict())
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    return MODULES[datamodule.spec.kind](model=model, spec=datamodule.spec.to_dict(), data=data)
 
 
-def build_trainer(cfg: DictConfig) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, resume_from: Path | None = None) -> pl.Trainer:
+    """Callbacks, loggers and Trainer from config; loggers continue the run being resumed."""
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     callbacks.append(DestroyProcessGroup())  # multi-process runs only; see distributed.py
-    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg]
+    continuing = {}
+    if resume_from:
+        step = torch.load(resume_from, map_location="cpu", weights_only=True)["global_step"]
+        continuing = {
+            "wandb": {"id": existing_wandb_id(cfg.paths.output_dir)},
+            "csv": {"resume_step": step},
+        }
+    loggers = [
+        instantiate(lg, **continuing.get(name, {}))
+        for name, lg in (cfg.get("logger") or {}).items()
+        if lg
+    ]
     with config_scope("trainer"):
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
@@ -61,15 +78,22 @@ def finish_wandb() -> None:
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit one model; returns the final callback metrics as floats."""
+    """Fit one model; returns the final callback metrics as floats.
+
+    A run folder that already holds checkpoints (``hydra.run.dir=<run folder>``) is
+    continued from its newest one, in the same W&B run.
+    """
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule)
-    trainer = build_trainer(cfg)
+    ckpt_path = cfg.get("ckpt_path") or latest_checkpoint(cfg.paths.output_dir)
+    if ckpt_path:
+        log.info(f"resuming from {ckpt_path}")
+    trainer = build_trainer(cfg, ckpt_path)
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams(plain_config(cfg))
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:
         finish_wandb()
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
@@ -94,11 +118,18 @@ def report(cfg: DictConfig, trainer: pl.Trainer, metrics: dict[str, float]) -> N
 
 
 def run(cfg: DictConfig) -> float | None:
-    """The Hydra task: train, report bad configuration in one line, return the swept metric."""
+    """The Hydra task: train, report failures in one line, return the swept metric.
+
+    Exit codes: 2 for bad configuration (nothing trained), 3 for a non-finite loss
+    (the last good checkpoint is kept).
+    """
     try:
         metrics = train(cfg)
     except ConfigError as error:
         exit_with(2, f"error: {error}")  # in a multirun: this job fails, the sweep goes on
+    except NonFiniteLoss as error:
+        kept = latest_checkpoint(cfg.paths.output_dir)
+        exit_with(3, f"error: {error}; last good checkpoint: {kept or 'none yet'}")
     save_metrics(cfg.paths.output_dir, metrics)  # the sweep summary's row
     name = cfg.get("optimized_metric")
     return metrics.get(name) if name else None
