@@ -26,8 +26,7 @@ class SequenceClassifier(SequenceModule):
         self.train_loss.update(loss.detach(), weight=len(logits))
         self.train_acc.update(logits, batch["targets"])
         # Metric objects: averaged over the epoch, synced across DDP ranks, kept in checkpoints.
-        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True)
-        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
+        self.log_train_metrics({"train/loss": self.train_loss, "train/acc": self.train_acc})
         return loss
 
     def validation_step(self, batch, batch_idx):

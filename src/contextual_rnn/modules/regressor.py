@@ -24,7 +24,7 @@ class SequenceRegressor(SequenceModule):
     def training_step(self, batch, batch_idx):
         loss = F.mse_loss(self(batch), batch["targets"])
         self.train_loss.update(loss.detach(), weight=len(batch["inputs"]))
-        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True)
+        self.log_train_metrics({"train/loss": self.train_loss})
         return loss
 
     def validation_step(self, batch, batch_idx):
