@@ -152,6 +152,11 @@ def last_logged(folder: Path, metric: str) -> float:
         return [float(r[metric]) for r in csv.DictReader(file) if r[metric]][-1]
 
 
+def first_logged(folder: Path, metric: str) -> float:
+    with (folder / "csv" / "metrics.csv").open() as file:
+        return [float(r[metric]) for r in csv.DictReader(file) if r[metric]][0]
+
+
 def test_aggregate_writes_every_figure_and_table(aggregated):
     out, summary = aggregated
     for name in ("fig2_art_normal.png", "fig5_lcd.png", "fig6_lcd_trajectories.png"):
@@ -182,6 +187,10 @@ def test_table_values_match_the_runs_own_logs(aggregated, runs):
             logged = [last_logged(f, metric) for f in folders]
             assert group["stats"][f"final {metric}"]["mean"] == pytest.approx(sum(logged) / 2)
         assert group["stats"]["epochs"]["mean"] == 2
+        if group["task"] == "art":  # the early curve: accuracy at the first validation
+            first = [first_logged(f, "val/acc") for f in folders]
+            assert group["stats"]["val/acc at 1 ep"]["mean"] == pytest.approx(sum(first) / 2)
+            assert group["stats"]["val/acc at 4 ep"]["n"] == 0  # 2-epoch runs: no value
         assert group["stats"]["wall_s"]["mean"] > 0
         hydra = group["task"] == "art"
         assert group["wall_source"] == ["file mtimes" + ("" if hydra else ", from the first file")]

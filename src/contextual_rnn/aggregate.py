@@ -30,6 +30,7 @@ INIT_ORDER = ("zero", "free", "contextual")
 ART_METRICS = ("val/loss", "val/acc")
 LCD_METRICS = ("val/loss", "val/mse", "val/rollout_mse")
 THRESHOLDS = (0.99, 1.0)  # val accuracy the ART table counts epochs to
+EARLY_EPOCHS = (1, 2, 4)  # the ART table's val accuracy after this many epochs: the early curve
 
 
 # --- reading runs ---------------------------------------------------------------------------
@@ -156,6 +157,9 @@ def run_numbers(run: dict) -> dict:
     if run["task"] == "art":
         for threshold in THRESHOLDS:
             numbers[f"epochs to {threshold:.0%}"] = epochs_to(curve, threshold)
+        for epochs in EARLY_EPOCHS:
+            at = [p["val/acc"] for p in curve if p["epochs"] == epochs and "val/acc" in p]
+            numbers[f"val/acc at {epochs} ep"] = at[0] if at else None
     return numbers
 
 
@@ -226,6 +230,7 @@ def table_columns(task: str) -> list[str]:
     metrics = ART_METRICS if task == "art" else LCD_METRICS
     columns = [f"{which} {m}" for m in metrics for which in ("final", "best")]
     if task == "art":
+        columns += [f"val/acc at {e} ep" for e in EARLY_EPOCHS]
         columns += [f"epochs to {t:.0%}" for t in THRESHOLDS]
     return ["epochs", *columns, "wall_s"]
 
