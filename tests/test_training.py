@@ -99,3 +99,11 @@ def test_full_fit_art_reports_accuracy(tiny_config):
     metrics = train(tiny_config("art", "model/cell=fast_weights", "model/init=contextual"))
     assert 0.0 <= metrics["val/acc"] <= 1.0
     assert metrics["val/loss"] > 0
+
+
+def test_experiments_name_their_runs(tmp_path):
+    from contextual_rnn.config import compose_config
+
+    assert compose_config(["experiment=art_paper"], tmp_path).name == "art_paper_normal"
+    assert compose_config(["experiment=lcd_paper"], tmp_path).name == "lcd_paper"
+    assert compose_config([], tmp_path).name == "lcd_lstm"
