@@ -57,7 +57,8 @@ CASES = {
         ["data.task.train_per_period=40", "data.task.val_per_period=8"],
     ),
 }
-DEFAULT_EPOCHS = {"ART": 1, "LCD": 5}  # per repeat: an ART epoch takes seconds, an LCD one less
+PATHS = ("project", "plain")
+DEFAULT_EPOCHS = {"ART": 1, "LCD": 5}  # per run: an LCD epoch is ~20x shorter than an ART one
 
 
 @dataclass
@@ -222,7 +223,7 @@ def cell_step_times(args, steps: int) -> tuple[float, float]:
 
     per_step(loop), per_step(fast)  # warm-up
     times = {"loop": [], "fast": []}
-    for _ in range(max(args.repeats, 3)):
+    for _ in range(max(args.repeats, 5)):
         times["loop"].append(per_step(loop))
         times["fast"].append(per_step(fast))
     return statistics.median(times["loop"]), statistics.median(times["fast"])
@@ -242,6 +243,9 @@ def table(results: list[dict]) -> str:
             f"{r['steps'] / project:>15.1f} {r['steps'] / plain:>13.1f} {project / plain:>13.2f} "
             f"{statistics.median(r['project'].setup):>11.2f} {r['gen']:>10.2f}"
         )
+    for r in results:  # every epoch, so that a disturbed one is visible
+        project, plain = (" ".join(f"{t:.2f}" for t in r[path].epochs) for path in PATHS)
+        lines.append(f"{r['name']} epochs (s): project {project} | plain {plain}")
     return "\n".join(lines)
 
 
@@ -281,9 +285,10 @@ def main(argv=None) -> list[dict]:
     for r in results:
         print(f"peak resident memory (ru_maxrss) after {r['name']}: {r['peak_rss_mib']:.0f} MiB")
     for r in results if args.device == "cuda" else []:
-        project, plain = (r[path].peak_gpu_bytes / 2**20 for path in ("project", "plain"))
+        project, plain = (r[path].peak_gpu_bytes / 2**20 for path in PATHS)
         print(f"peak CUDA memory {r['name']}: project {project:.0f} MiB, plain {plain:.0f} MiB")
-    print(f"wall time {time.perf_counter() - began:.0f} s")
+    load = os.getloadavg()
+    print(f"wall time {time.perf_counter() - began:.0f} s, load average at the end {load[0]:.2f}")
     return results
 
 

@@ -39,6 +39,12 @@ IMPLEMENTATIONS = ("fast", "loop")
 
 
 class FastWeights(RecurrentCell):
+    """The cell of the equations above; state (h, A).
+
+    ``implementation`` says how they run: ``fast`` (the default, memory kept as the
+    u's) or ``loop`` (A_t materialised, the reference). Both give the same numbers.
+    """
+
     def __init__(
         self,
         input_size: int,
