@@ -179,7 +179,7 @@ class FastWeightsSequence(torch.autograd.Function):
             h = h_s
             outputs[:, t] = h
         ctx.save_for_backward(
-            driven, initial_h, fast, weight, gain, shift, weights, stored, outputs, pre,
+            initial_h, fast, weight, gain, shift, weights, stored, outputs, pre,
             probes, recalls, norm_inputs, means, rstds,
         )  # fmt: skip
         ctx.decay, ctx.inner_steps, ctx.prelim = decay, inner_steps, prelim
@@ -188,9 +188,9 @@ class FastWeightsSequence(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_outputs, grad_stored):
-        driven, initial_h, fast, weight, gain, shift, weights = ctx.saved_tensors[:7]
-        stored, outputs, pre, probes, recalls, norm_inputs, means, rstds = ctx.saved_tensors[7:]
-        batch, steps, hidden = outputs.shape
+        initial_h, fast, weight, gain, shift, weights = ctx.saved_tensors[:6]
+        stored, outputs, pre, probes, recalls, norm_inputs, means, rstds = ctx.saved_tensors[6:]
+        _, steps, hidden = outputs.shape
         inner_steps, decay, prelim = ctx.inner_steps, ctx.decay, ctx.prelim
         grad_stored = grad_stored.clone()  # accumulates dL/du_tau from every later step
         grad_pre = torch.empty_like(pre)
