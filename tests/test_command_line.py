@@ -1,28 +1,11 @@
 """The command users type, run as a subprocess, and its bad-input errors."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from contextual_rnn import wandb_files
 from contextual_rnn.train import run
 
-from .conftest import TINY_LCD
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def train_command(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "train.py", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**__import__("os").environ, "WANDB_MODE": "offline"},
-    )
+from .conftest import TINY_LCD, train_command
 
 
 def test_the_users_multirun_command(tmp_path):
@@ -80,7 +63,7 @@ def test_the_users_multirun_command(tmp_path):
     ],
 )
 def test_unknown_choice_is_one_line(override, expected, tmp_path):
-    result = train_command(override, cwd=ROOT)
+    result = train_command(override)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {expected}"
 

@@ -1,9 +1,7 @@
 """Resume after SIGKILL, determinism, the NaN guard, and W&B failures."""
 
 import csv
-import os
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -11,9 +9,8 @@ import torch
 
 from contextual_rnn.train import train
 
-from .conftest import TINY_LCD
+from .conftest import TINY_LCD, train_command
 
-ROOT = Path(__file__).resolve().parents[1]
 # 100 training sequences in batches of 16: 7 steps an epoch, 3 epochs; a checkpoint every 2 steps.
 SMALL_RUN = [
     "debug=tiny",
@@ -27,16 +24,7 @@ SMALL_RUN = [
 ]
 
 
-def run_train(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "train.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+run_train = partial(train_command, one_thread=True, timeout=300)
 
 
 def metrics_rows(run_dir: Path) -> list[dict]:

@@ -2,9 +2,7 @@
 
 import csv
 import json
-import os
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,22 +14,13 @@ from contextual_rnn.config import compose_config
 from contextual_rnn.distributed import ShardedData
 from contextual_rnn.train import build_datamodule
 
-from .conftest import TINY_LCD
+from .conftest import ROOT, TINY_LCD
+from .conftest import train_command as train_any_threads
 
-ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["debug=tiny", *TINY_LCD, "trainer.max_epochs=1"]
 
 
-def train_command(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "train.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+train_command = partial(train_any_threads, one_thread=True)
 
 
 def summary(sweep_dir: Path) -> list[dict]:
