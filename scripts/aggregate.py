@@ -3,7 +3,7 @@
 python scripts/aggregate.py outputs/study/<time> --out docs/figures
 """
 
-from contextual_rnn.aggregate import main
+from contextual_rnn.analysis.aggregate import main
 
 if __name__ == "__main__":
     main()

@@ -40,12 +40,11 @@ from dataclasses import dataclass, field
 
 import pytorch_lightning as pl
 import torch
-from torch import nn
-from torch.nn import functional as F
-
 from contextual_rnn.cells.fast_weights import FastWeights
 from contextual_rnn.config import compose_config
 from contextual_rnn.train import build_datamodule, build_module, build_trainer
+from torch import nn
+from torch.nn import functional as F
 
 QUIET = ["logger=none", "callbacks=none", "trainer.enable_progress_bar=false"]
 QUIET += [f"++trainer.{key}" for key in ("enable_model_summary=false", "limit_val_batches=0")]

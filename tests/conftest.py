@@ -1,4 +1,4 @@
-"""Shared fixtures: compose the real config with tiny sizes, writing under tmp_path."""
+"""Shared fixtures: compose the real config with tiny sizes, run train.py as a user would."""
 
 import os
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contextual_rnn.config import compose_config
+from contextual_rnn.training.compose import compose_config
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -15,18 +15,13 @@ os.environ.setdefault("WANDB_SILENT", "true")
 ROOT = Path(__file__).resolve().parents[1]
 
 # Sizes small enough that a full fit takes a second or two.
-TINY = [
-    "debug=tiny",
-    "logger=csv",
-    "data.task.train_size=256",
-    "data.task.val_size=128",
-]
+TINY_ART = ["data.task.train_size=256", "data.task.val_size=128"]
 TINY_LCD = ["data.task.train_per_period=20", "data.task.val_per_period=10"]
 
 
 def tiny_overrides(data: str, *extra: str) -> list[str]:
-    sizes = TINY_LCD if data == "lcd" else TINY[2:]
-    return [*TINY[:2], f"data={data}", *sizes, *extra]
+    sizes = TINY_LCD if data == "lcd" else TINY_ART
+    return ["debug=tiny", "logger=csv", f"data={data}", *sizes, *extra]
 
 
 @pytest.fixture
@@ -39,18 +34,16 @@ def tiny_config(tmp_path):
     return make
 
 
-def train_command(*args: str, one_thread: bool = False, timeout: int = 600):
-    """``python train.py <args>`` from the repository root, W&B offline, output captured."""
-    env = {
-        **os.environ,
-        "WANDB_MODE": "offline",
-        **({"OMP_NUM_THREADS": "1"} if one_thread else {}),
-    }
-    return subprocess.run(
-        [sys.executable, "train.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+def run_command(args: list[str], cwd: Path, timeout: int = 600, env: dict | None = None):
+    """A command run as a user would (W&B offline), with its output captured."""
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def train_command(*args: str, cwd: Path | None = None, timeout: int = 600, env=None):
+    """``python <repo>/train.py <args>``, from ``cwd`` (a fresh temporary folder by default)."""
+    if cwd is None:
+        import tempfile
+
+        cwd = Path(tempfile.mkdtemp(prefix="cwd-"))
+    return run_command([sys.executable, str(ROOT / "train.py"), *args], cwd, timeout, env)

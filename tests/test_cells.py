@@ -1,12 +1,14 @@
+"""Every cell: its state's shapes, gradients, step-by-step continuation, and the formulas."""
+
 import pytest
 import torch
 from torch.nn import functional as F
 
-from contextual_rnn.cells.fast_weights import FastWeights
-from contextual_rnn.cells.gru import GRU
-from contextual_rnn.cells.lstm import LSTM
-from contextual_rnn.cells.rnn import RNN
-from contextual_rnn.errors import ConfigError
+from contextual_rnn.core.cells.fast_weights import FastWeights
+from contextual_rnn.core.cells.gru import GRU
+from contextual_rnn.core.cells.lstm import LSTM
+from contextual_rnn.core.cells.rnn import RNN
+from contextual_rnn.core.errors import ConfigError
 
 CELLS = {
     "lstm": lambda: LSTM(3, 6, num_layers=2),
@@ -42,18 +44,32 @@ def test_shapes_and_gradients(name):
     assert all(p.grad is not None for p in cell.parameters())
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "rnn"])
-def test_fused_cell_continues_its_own_state(name):
+@pytest.mark.parametrize("name", CELLS)
+def test_a_state_of_batch_one_is_shared_by_the_batch(name):
+    """Zero and free initial states come with batch size 1; cells broadcast them."""
+    torch.manual_seed(4)
+    cell = CELLS[name]()
+    shared = random_state(cell, 1)
+    inputs = torch.randn(3, 4, 3)
+    broadcast, _ = cell(inputs, shared)
+    tiled, _ = cell(inputs, tuple(s.expand(3, *s.shape[1:]).contiguous() for s in shared))
+    torch.testing.assert_close(broadcast, tiled)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_a_cell_continues_its_own_state(name):
     """Running T steps at once equals running them one at a time (generation relies on it)."""
     torch.manual_seed(1)
-    cell = CELLS[name]()
-    inputs, state = torch.randn(2, 4, 3), random_state(cell, 2)
+    cell = CELLS[name]().double()
+    inputs = torch.randn(2, 4, 3, dtype=torch.double)
+    state = tuple(s.detach().double() for s in random_state(cell, 2))
     whole, _ = cell(inputs, state)
     parts = []
-    for t in range(4):
-        out, state = cell(inputs[:, t : t + 1], state)
-        parts.append(out)
-    torch.testing.assert_close(torch.cat(parts, 1), whole)
+    with torch.no_grad():
+        for t in range(4):
+            out, state = cell(inputs[:, t : t + 1], state)
+            parts.append(out)
+    torch.testing.assert_close(torch.cat(parts, 1), whole.detach())
 
 
 def reference_fast_weights(cell, x, h, A):
@@ -75,11 +91,14 @@ def reference_fast_weights(cell, x, h, A):
     return torch.stack(outs), h, A
 
 
+@pytest.mark.parametrize("implementation", ["fast", "reference"])
 @pytest.mark.parametrize("update", ["previous", "preliminary"])
 @pytest.mark.parametrize("weight_init", ["identity", "uniform"])
-def test_fast_weights_matches_the_formulas(update, weight_init):
+def test_fast_weights_matches_the_formulas(implementation, update, weight_init):
     torch.manual_seed(2)
-    cell = FastWeights(3, 5, inner_steps=2, update=update, weight_init=weight_init).double()
+    cell = FastWeights(
+        3, 5, inner_steps=2, update=update, weight_init=weight_init, implementation=implementation
+    ).double()
     with torch.no_grad():  # non-trivial LayerNorm parameters
         cell.norm.weight.uniform_(0.5, 1.5)
         cell.norm.bias.uniform_(-0.1, 0.1)
@@ -91,12 +110,6 @@ def test_fast_weights_matches_the_formulas(update, weight_init):
         torch.testing.assert_close(outputs[i], ref_out)
         torch.testing.assert_close(h[i], ref_h)
         torch.testing.assert_close(A[i], ref_A)
-
-
-def test_fast_weights_initialisation():
-    cell = FastWeights(4, 4, weight_init="identity")
-    torch.testing.assert_close(cell.recurrent.weight, 0.05 * torch.eye(4))
-    torch.testing.assert_close(cell.input.weight, 0.05 * torch.eye(4))
 
 
 def test_layer_norm_is_per_sample():
@@ -115,6 +128,8 @@ def test_layer_norm_is_per_sample():
         ({"update": "latest"}, "update"),
         ({"hidden_size": 0}, "hidden_size"),
         ({"decay": 1.5}, "decay"),
+        ({"input_bias": "ones"}, "input_bias"),
+        ({"implementation": "compiled"}, "implementation"),
     ],
 )
 def test_fast_weights_refuses_bad_options(kwargs, key):

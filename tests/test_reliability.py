@@ -1,109 +1,156 @@
-"""Resume after SIGKILL, determinism, the NaN guard, and W&B failures."""
+"""Determinism, the NaN guard, honest run status, W&B failures and the figures' own randomness."""
 
 import csv
-from functools import partial
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from contextual_rnn.train import train
+from contextual_rnn.analysis import wandb_files
+from contextual_rnn.training.compose import compose_config
+from contextual_rnn.training.train import train
 
-from .conftest import TINY_LCD, train_command
+from .conftest import ROOT, TINY_LCD, train_command
 
-# 100 training sequences in batches of 16: 7 steps an epoch, 3 epochs; a checkpoint every 2 steps.
+# 100 training sequences in batches of 16: 7 steps an epoch, 3 epochs.
 SMALL_RUN = [
     "debug=tiny",
-    "logger=csv",
     *TINY_LCD,
     "trainer.max_epochs=3",
     "trainer.limit_train_batches=null",
     "trainer.limit_val_batches=null",
-    "callbacks.step_checkpoint.every_n_train_steps=2",
+    "callbacks.resume_checkpoint.every_n_train_steps=2",
     "model.optimizer.lr=0.01",
+    "threads=1",
+]
+POISON = [
+    "+callbacks.poison._target_=tests.fault_injection.PoisonAtStep",
+    "+callbacks.poison.step=5",
 ]
 
 
-run_train = partial(train_command, one_thread=True, timeout=300)
-
-
-def metrics_rows(run_dir: Path) -> list[dict]:
+def metrics_rows(run_dir: Path, keep_time: bool = False) -> list[dict]:
     with (run_dir / "csv" / "metrics.csv").open() as file:
-        return list(csv.DictReader(file))
+        rows = list(csv.DictReader(file))
+    return [{k: v for k, v in r.items() if keep_time or not k.startswith("time/")} for r in rows]
 
 
-def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    assert run_train(*SMALL_RUN, f"hydra.run.dir={whole}").returncode == 0
-    kill = [
-        "+callbacks.kill._target_=tests.fault_injection.KillAtStep",
-        "+callbacks.kill.step=10",
-    ]  # epoch 1, batch 3: mid-epoch
-    first = run_train(*SMALL_RUN, *kill, f"hydra.run.dir={killed}")
-    assert first.returncode == -9  # really killed
-    assert (killed / "checkpoints" / "steps").exists()
-    resumed = run_train(*SMALL_RUN, f"hydra.run.dir={killed}")  # same command, same folder
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "resuming from" in resumed.stderr + resumed.stdout
-    # Bit-identical: every logged value, including the epoch cut by the kill.
-    assert metrics_rows(killed) == metrics_rows(whole)
-    final = [
-        torch.load(d / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-        for d in (whole, killed)
-    ]
-    for key in final[0]:
-        assert torch.equal(final[0][key], final[1][key]), key
+def exit_record(run_dir: Path) -> dict:
+    """The exit record of the run's (last) W&B file: its exit code."""
+    path = wandb_files.run_files(run_dir)[-1]
+    for record in wandb_files.records(path):
+        if record.WhichOneof("record_type") == "exit":
+            return {"exit_code": record.exit.exit_code}
+    return {}
 
 
-def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
-    poison = [
-        "+callbacks.poison._target_=tests.fault_injection.PoisonAtStep",
-        "+callbacks.poison.step=5",
-    ]
-    result = run_train(*SMALL_RUN, *poison, f"hydra.run.dir={tmp_path}")
+def summary(run_dir: Path) -> dict:
+    values = {}
+    for record in wandb_files.records(wandb_files.run_files(run_dir)[-1]):
+        if record.WhichOneof("record_type") == "summary":
+            for item in record.summary.update:
+                values[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
+    return values
+
+
+def test_nan_loss_stops_with_one_line_and_is_recorded_as_failed(tmp_path):
+    result = train_command(*SMALL_RUN, *POISON, f"hydra.run.dir={tmp_path}")
     assert result.returncode == 3
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("error: training loss is nan at step 5 (epoch 0, batch 5)")
-    kept = tmp_path / "checkpoints" / "steps" / "step0000004.ckpt"
+    kept = sorted((tmp_path / "checkpoints" / "resume").glob("*.ckpt"))[-1]
     assert error.endswith(f"last good checkpoint: {kept}")
     state = torch.load(kept, weights_only=True)
     assert state["global_step"] == 4
     assert all(torch.isfinite(t).all() for t in state["state_dict"].values())
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["status"] == "failed" and "training loss is nan" in status["reason"]
+    assert exit_record(tmp_path)["exit_code"] == 1  # W&B shows the run as failed
+    assert summary(tmp_path)["status"] == "failed"
 
 
-def test_same_seed_same_metrics_and_different_seed_differs(tiny_config, tmp_path):
+def test_ctrl_c_is_recorded_as_interrupted_and_resumes(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
+    env.pop("WANDB_SERVICE", None)
+    args = [*SMALL_RUN, "trainer.max_epochs=500", f"hydra.run.dir={tmp_path}"]
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=tmp_path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    resume = tmp_path / "checkpoints" / "resume"
+    deadline = time.time() + 120
+    while not list(resume.glob("*.ckpt")) and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert stderr.strip().splitlines()[-1].startswith("error: interrupted; last good checkpoint: ")
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["status"] == "interrupted" and "KeyboardInterrupt" in status["reason"]
+    assert exit_record(tmp_path)["exit_code"] == 1
+    assert summary(tmp_path)["status"] == "interrupted"
+
+
+def test_a_finished_run_is_recorded_as_finished(tmp_path):
+    train(compose_config(SMALL_RUN, output_dir=tmp_path))
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["status"] == "finished" and status["max_epochs"] == 3
+    assert not status["stopped_early"] and status["epoch"] == 3
+    assert exit_record(tmp_path)["exit_code"] == 0 and summary(tmp_path)["status"] == "finished"
+    assert not (tmp_path / "wandb" / "journal").exists()  # the journal goes with a finished run
+
+
+def test_same_seed_same_metrics_and_different_seed_differs(tmp_path):
     def logged(seed: int, name: str) -> list[dict]:
-        out = tmp_path / name
-        cfg = tiny_config("lcd", f"seed={seed}", "trainer.max_epochs=2")
-        cfg.paths.output_dir = str(out)
-        train(cfg)
-        return metrics_rows(out)
+        train(
+            compose_config([*SMALL_RUN, "logger=csv", f"seed={seed}"], output_dir=tmp_path / name)
+        )
+        return metrics_rows(tmp_path / name)
 
     first, again, other = logged(0, "a"), logged(0, "b"), logged(1, "c")
     assert first == again
     assert [r["val/loss"] for r in first] != [r["val/loss"] for r in other]
 
 
-def test_unwritable_wandb_folder_warns_and_training_goes_on(tiny_config, tmp_path):
+def test_figure_cadence_changes_no_training_number(tmp_path):
+    """The fans draw from their own random stream: drawing them more often changes nothing."""
+    rows = []
+    for every in (1, 2):
+        out = tmp_path / f"every{every}"
+        cfg = compose_config(
+            [*SMALL_RUN, "logger=csv", f"callbacks.trajectory_figures.every_n_epochs={every}"],
+            output_dir=out,
+        )
+        train(cfg)
+        rows.append(metrics_rows(out))
+    assert rows[0] == rows[1]
+
+
+def test_unwritable_wandb_folder_warns_and_training_goes_on(tmp_path):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("a file where W&B wants a folder: even root cannot write below it")
-    cfg = tiny_config("lcd", "logger=wandb", f"logger.wandb.save_dir={blocker / 'wandb'}")
+    cfg = compose_config(
+        [*SMALL_RUN, f"logger.wandb.save_dir={blocker / 'wandb'}"], output_dir=tmp_path / "run"
+    )
     with pytest.warns(UserWarning, match="W&B logging turned off: cannot write to its folder"):
         metrics = train(cfg)
     assert "val/loss" in metrics
-    rows = metrics_rows(tmp_path)
-    assert sum(1 for r in rows if r["val/loss"]) == 2  # both epochs in the CSV log
+    assert sum(1 for r in metrics_rows(tmp_path / "run") if r["val/loss"]) == 3
 
 
-def test_wandb_failing_mid_run_warns_and_training_goes_on(tiny_config, tmp_path, monkeypatch):
+def test_wandb_failing_mid_run_warns_and_training_goes_on(tmp_path, monkeypatch):
     import wandb
-
-    cfg = tiny_config("lcd", "logger=wandb")
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(wandb.sdk.wandb_run.Run, "log", disk_full)
     with pytest.warns(UserWarning, match="No space left on device"):
-        train(cfg)
-    assert sum(1 for r in metrics_rows(tmp_path) if r["val/loss"]) == 2
+        train(compose_config(SMALL_RUN, output_dir=tmp_path))
+    assert sum(1 for r in metrics_rows(tmp_path) if r["val/loss"]) == 3

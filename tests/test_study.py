@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 
 import pytest
+from contextual_rnn.config import compose_config
+from contextual_rnn.train import train
 from omegaconf import OmegaConf
 
 from contextual_rnn import aggregate, study
-from contextual_rnn.config import compose_config
-from contextual_rnn.train import train
 
 from .conftest import tiny_overrides
 

@@ -1,26 +1,32 @@
-"""Sweeps and scale-out: Optuna, parallel jobs (joblib), submitit, DDP, the sweep summary."""
+"""Sweeps and scale-out: the sweep folder, the summary, Optuna, parallel jobs, submitit, DDP.
+
+Every multirun here runs as a user types it, from a fresh working directory, without
+``hydra.sweep.dir`` (except the test of resuming a sweep, whose recipe passes it).
+"""
 
 import csv
 import json
-from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-from contextual_rnn import wandb_files
-from contextual_rnn.config import compose_config
-from contextual_rnn.distributed import ShardedData
-from contextual_rnn.train import build_datamodule
+from contextual_rnn.analysis import wandb_files
+from contextual_rnn.training.compose import compose_config
+from contextual_rnn.training.distributed import ShardedData
+from contextual_rnn.training.train import build_datamodule
 
-from .conftest import ROOT, TINY_LCD
-from .conftest import train_command as train_any_threads
+from .conftest import ROOT, TINY_LCD, train_command
 
 QUICK = ["debug=tiny", *TINY_LCD, "trainer.max_epochs=1"]
 
 
-train_command = partial(train_any_threads, one_thread=True)
+def sweep_folder(cwd: Path, name: str | None = None) -> Path:
+    """The one sweep folder a multirun made under ``cwd``."""
+    folders = list(cwd.glob(f"outputs/{name or '*'}/multiruns/*"))
+    assert len(folders) == 1, folders
+    return folders[0]
 
 
 def summary(sweep_dir: Path) -> list[dict]:
@@ -29,59 +35,95 @@ def summary(sweep_dir: Path) -> list[dict]:
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
-    return sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit())
+    return sorted(
+        (p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()),
+        key=lambda p: int(p.name),
+    )
 
 
 def test_a_failing_job_is_reported_and_the_others_still_run(tmp_path):
-    # Four jobs: one trains; hidden_size=0 is a bad config (exit 2 in a single run);
-    # lr=-1 fails inside training with an ordinary exception.
+    # Four jobs: one trains; hidden_size=0 is a bad config (exit 2 in a single run); a
+    # non-finite loss stops another (exit 3 in a single run).
     result = train_command(
-        "-m", *QUICK, "logger=csv", "model.optimizer.lr=0.01,-1", "model.cell.hidden_size=8,0",
-        f"hydra.sweep.dir={tmp_path}",
+        "-m", *QUICK, "logger=csv", "model.optimizer.lr=0.01,1e30", "model.cell.hidden_size=8,0",
+        "hydra/launcher=basic", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr[-3000:]
     assert "error: 3 of 4 jobs failed: #1, #2, #3" in result.stderr
-    rows = summary(tmp_path)
+    sweep = sweep_folder(tmp_path, "lcd_lstm")
+    rows = summary(sweep)
     assert [r["job"] for r in rows] == ["0", "1", "2", "3"]
     assert [r["status"] for r in rows] == [
         "completed",
         "failed (exit 2)",
-        "failed",
+        "failed (exit 3)",
         "failed (exit 2)",
     ]
     assert float(rows[0]["val/loss"]) > 0 and rows[0]["error"] == ""
     assert rows[1]["error"].startswith("model.cell.hidden_size=0 is not allowed: expected")
-    assert "Invalid learning rate" in rows[2]["error"]
-    assert rows[2]["overrides"].split()[-2:] == [
-        "model.optimizer.lr=-1",
-        "model.cell.hidden_size=8",
-    ]
+    assert "training loss is" in rows[2]["error"]
     assert all(r["val/loss"] == "" for r in rows[1:])
-    markdown = (tmp_path / "summary.md").read_text()
+    markdown = (sweep / "summary.md").read_text()
     assert markdown in result.stdout  # printed as well
     assert markdown.count("\n| ") == 2 + 4  # header, separator, one row per job
-    assert "Invalid learning rate" in (tmp_path / "2" / "train.log").read_text()  # traceback
-    assert (tmp_path / "0" / "checkpoints" / "last.ckpt").exists()
+    assert (sweep / "0" / "checkpoints" / "last.ckpt").exists()
 
 
 def test_optuna_sweep_three_trials(tmp_path):
     result = train_command(
         "hparams_search=lcd_optuna", "-m", *QUICK, "logger=csv", "callbacks=none",
-        "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path}",
+        "hydra.sweeper.n_trials=3", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert [p.name for p in job_dirs(tmp_path)] == ["0", "1", "2"]
-    rows = summary(tmp_path)
+    sweep = sweep_folder(tmp_path, "lcd_lstm")
+    assert [p.name for p in job_dirs(sweep)] == ["0", "1", "2"]
+    rows = summary(sweep)
     assert [r["status"] for r in rows] == ["completed"] * 3
     searched = yaml.safe_load((ROOT / "conf/hparams_search/lcd_optuna.yaml").read_text())
     for row in rows:
         chosen = dict(o.split("=", 1) for o in row["overrides"].split())
         assert set(searched["hydra"]["sweeper"]["params"]) <= set(chosen)
-        assert 1e-4 <= float(chosen["model.optimizer.lr"]) <= 1e-2
+        assert 1e-4 <= float(chosen["model.optimizer.lr"]) <= 1e-2  # from the shared base
         assert chosen["model.cell.hidden_size"] in {"32", "64", "128", "256"}
     assert len({r["overrides"] for r in rows}) == 3  # three different trials
-    best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert best["best_value"] == pytest.approx(min(float(r["val/loss"]) for r in rows))
+
+
+def test_a_sweep_over_what_names_it_gets_one_folder(tmp_path):
+    result = train_command("-m", *QUICK, "logger=csv", "model/cell=lstm,gru", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep = sweep_folder(tmp_path, "lcd_lstm+gru")
+    assert [p.name for p in job_dirs(sweep)] == ["0", "1"]
+    (tmp_path / "experiments").mkdir()
+    result = train_command(
+        "-m", "experiment=lcd_paper,art_paper", "debug=tiny", "trainer.max_epochs=1",
+        "logger=csv", cwd=tmp_path / "experiments",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep = sweep_folder(tmp_path / "experiments", "lcd_paper+art_paper")
+    assert [r["status"] for r in summary(sweep)] == ["completed", "completed"]
+
+
+def test_resuming_a_sweep_reruns_only_unfinished_jobs_and_keeps_every_result(tmp_path):
+    folder = tmp_path / "sweep"
+    first = train_command(
+        "-m", *QUICK, "logger=csv", "seed=0,1", f"hydra.sweep.dir={folder}", cwd=tmp_path
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = summary(folder)
+    (folder / "1" / "status.json").unlink()  # job 1 as if it had been killed before its end
+    (folder / "1" / "metrics.json").unlink()
+    job0 = (folder / "0" / "csv" / "metrics.csv").read_text()
+    again = train_command(
+        "-m", *QUICK, "logger=csv", "seed=0,1", f"hydra.sweep.dir={folder}", cwd=tmp_path
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "holds a finished run: nothing to do" in again.stdout + again.stderr
+    assert (folder / "0" / "csv" / "metrics.csv").read_text() == job0  # not trained again
+    after = summary(folder)
+    assert [r["status"] for r in after] == ["completed", "completed"]
+    assert [r["val/loss"] for r in after] == [r["val/loss"] for r in before]
 
 
 def test_search_and_launcher_configs_compose():
@@ -89,6 +131,7 @@ def test_search_and_launcher_configs_compose():
     assert art.data.task._target_.endswith("ART") and art.model.cell.hidden_size == 50
     assert art.hydra.sweeper.direction == "minimize" and art.optimized_metric == "val/loss"
     assert "model.embedding_dim" in art.hydra.sweeper.params
+    assert "model.optimizer.lr" in art.hydra.sweeper.params  # from the shared optuna base
     slurm = compose_config(
         ["hydra/launcher=slurm", "trainer=ddp_slurm", "hydra.launcher.tasks_per_node=4"]
     )
@@ -97,6 +140,7 @@ def test_search_and_launcher_configs_compose():
     local = compose_config(["hydra/launcher=slurm_local"])
     assert local.hydra.launcher._target_.endswith("LocalLauncher")
     assert compose_config(["trainer=ddp"]).trainer.strategy == "ddp_spawn"
+    assert compose_config([]).hydra.launcher._target_.endswith("JoblibLauncher")
 
 
 class FakeTrainer:
@@ -145,12 +189,12 @@ def test_two_process_ddp_logs_what_one_process_logs(tmp_path):
         "data.task.val_periods=[1.0,2.0,3.0]",
         "data.task.val_per_period=9",  # 27 validation sequences: padding would show
         "data.val_batch_size=8",
-        "++trainer.limit_train_batches=null",
-        "++trainer.limit_val_batches=null",
-        "++trainer.max_epochs=2",
-        "++trainer.enable_progress_bar=false",
+        "trainer.limit_train_batches=null",
+        "trainer.limit_val_batches=null",
+        "trainer.max_epochs=2",
     ]
     for name, extra in (("single", []), ("ddp", ["trainer=ddp"])):
+        # hydra.run.dir: two runs compared side by side need known folders
         result = train_command(*same, *extra, f"hydra.run.dir={tmp_path / name}")
         assert result.returncode == 0, result.stderr[-3000:]
     final = [json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("single", "ddp")]
@@ -161,51 +205,39 @@ def test_two_process_ddp_logs_what_one_process_logs(tmp_path):
     assert two["step"] + 1 == (one["step"] + 1) / 2  # each rank takes half the batches
     # Rank 0 alone writes figures and W&B media, all in the run folder: one W&B run, one
     # image per validation period and epoch.
-    files = list((tmp_path / "ddp").glob("wandb/offline-run-*/run-*.wandb"))
+    files = wandb_files.run_files(tmp_path / "ddp")
     assert len(files) == 1
     media = list(files[0].parent.glob("files/media/images/val/trajectories/*.png"))
     assert len(media) == 3 * 2
     assert len(list((tmp_path / "ddp" / "figures").glob("*.png"))) == 3
 
 
-@pytest.mark.slow
-def test_parallel_seeds_with_joblib_get_their_own_folders_and_runs(tmp_path):
-    result = train_command(
-        "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", *QUICK,
-        f"hydra.sweep.dir={tmp_path}",
-    )  # fmt: skip
+def test_the_default_launcher_runs_seeds_in_parallel_in_their_own_folders(tmp_path):
+    result = train_command("-m", "seed=0,1", *QUICK, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    sweep = sweep_folder(tmp_path, "lcd_lstm")
     infos = []
-    for seed, job in enumerate(job_dirs(tmp_path)):
-        files = list(job.glob("wandb/offline-run-*/run-*.wandb"))
+    for seed, job in enumerate(job_dirs(sweep)):
+        files = wandb_files.run_files(job)
         assert len(files) == 1
         infos.append(wandb_files.run_info(files[0]))
         assert wandb_files.run_config(files[0])["seed"] == seed
         assert (job / "checkpoints" / "last.ckpt").exists()
     assert len(infos) == 2 and len({i["id"] for i in infos}) == 2
     assert {i["group"] for i in infos} == {"lcd_lstm"}
-    assert [r["status"] for r in summary(tmp_path)] == ["completed"] * 2
+    assert [r["status"] for r in summary(sweep)] == ["completed"] * 2
+    assert "JoblibLauncher" in (sweep / "multirun.yaml").read_text()
 
 
 @pytest.mark.slow
 def test_submitit_local_runs_the_slurm_path(tmp_path):
     result = train_command(
-        "-m", "hydra/launcher=slurm_local", "seed=3", *QUICK, "logger=csv",
-        f"hydra.sweep.dir={tmp_path}",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert [p.name for p in job_dirs(tmp_path)] == ["0"]
-    assert list((tmp_path / ".submitit").glob("*/*_result.pkl"))  # went through submitit
-    rows = summary(tmp_path)
-    assert rows[0]["status"] == "completed" and float(rows[0]["val/loss"]) > 0
-    assert (tmp_path / "0" / "metrics.json").exists()
-
-
-@pytest.mark.slow
-def test_a_failing_single_run_still_exits_non_zero(tmp_path):
-    result = train_command(
-        *QUICK, "logger=csv", "model.optimizer.lr=-1", f"hydra.run.dir={tmp_path}"
+        "-m", "hydra/launcher=slurm_local", "seed=3", *QUICK, "logger=csv", cwd=tmp_path
     )
-    assert result.returncode == 1
-    assert "Invalid learning rate" in result.stderr
-    assert not (tmp_path / "sweep_job.json").exists()
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep = sweep_folder(tmp_path)
+    assert [p.name for p in job_dirs(sweep)] == ["0"]
+    assert list((sweep / ".submitit").glob("*/*_result.pkl"))  # went through submitit
+    rows = summary(sweep)
+    assert rows[0]["status"] == "completed" and float(rows[0]["val/loss"]) > 0
+    assert (sweep / "0" / "metrics.json").exists()

@@ -1,12 +1,13 @@
 import math
+import re
 
 import pytest
 import torch
 
-from contextual_rnn.data.art import ALPHABET, ART, NUM_LETTERS, QUERY_TOKEN, decode_tokens
-from contextual_rnn.data.datamodule import SequenceDataModule
-from contextual_rnn.data.lcd import LCD, from_unit, lcd_curve
-from contextual_rnn.errors import ConfigError
+from contextual_rnn.core.data import SequenceDataModule
+from contextual_rnn.core.errors import ConfigError, InputError
+from contextual_rnn.core.tasks.art import ALPHABET, ART, NUM_LETTERS, QUERY_TOKEN, decode_tokens
+from contextual_rnn.core.tasks.lcd import LCD, from_unit, lcd_curve
 
 
 def test_art_sequences_follow_the_rules():
@@ -79,19 +80,20 @@ def test_lcd_splits_scaling_and_context():
     dm.setup()
     train, val = dm.splits["train"].tensors, dm.splits["val"].tensors
     assert train["inputs"].shape == (5000, 25, 1) and val["inputs"].shape == (2000, 25, 1)
-    assert sorted(train["period"].unique().tolist()) == [0.5, 1.5, 2.5, 3.5, 4.5]
+    raw = dm.raw["train"]
+    assert sorted(raw["period"].unique().tolist()) == [0.5, 1.5, 2.5, 3.5, 4.5]
     assert sorted(val["period"].unique().tolist()) == [1.0, 2.0, 3.0, 4.0]
-    assert (train["x0"] >= 2).all() and (train["x0"] <= 4).all()
+    assert (raw["x0"] >= 2).all() and (raw["x0"] <= 4).all()
     assert train["targets"].min() == pytest.approx(-1) and train["targets"].max() == pytest.approx(
         1
     )
     assert train["inputs"].abs().max() <= 1.002  # x(0) = 1.001 x0 may pass 4 by beta
-    spec = dm.spec
-    changes = from_unit(train["targets"][..., 0], *spec.extra["target_range"])
-    torch.testing.assert_close(changes, train["curve"].diff(dim=1), atol=1e-6, rtol=0)
-    assert spec.context_size == 2 and spec.side_size == 1
+    changes = from_unit(train["targets"][..., 0], *task.target_range)
+    torch.testing.assert_close(changes, dm.raw["train"]["curve"].diff(dim=1), atol=1e-6, rtol=0)
+    assert task.layout.context_size == 2 and task.layout.side_size == 1
     torch.testing.assert_close(train["side"][:, 0], train["context"][:, 1])
     assert set(train["context"][:, 1].unique().tolist()) == {-1.0, -0.5, 0.0, 0.5, 1.0}
+    assert set(val) >= {"x0", "period"} and "x0" not in train  # training reads only what it needs
 
 
 @pytest.mark.parametrize(
@@ -108,3 +110,65 @@ def test_lcd_refuses_bad_values(kwargs, key):
     with pytest.raises(ConfigError) as error:
         LCD(**kwargs)
     assert error.value.key == key
+
+
+def test_art_classes_digits_or_the_whole_vocabulary():
+    raw = ART().sample(50, torch.Generator().manual_seed(1))
+    digits, tokens = ART(classes="digits"), ART(classes="vocabulary")
+    assert digits.layout.output_size == 10 and tokens.layout.output_size == 37
+    assert torch.equal(tokens.encode(raw)["targets"], digits.encode(raw)["targets"] + NUM_LETTERS)
+    assert digits.describe_class(9) == tokens.describe_class(NUM_LETTERS + 9) == "9"
+
+
+@pytest.mark.parametrize(
+    "sequence,message",
+    [
+        ("c9k8j3f1?c", "has 10 characters; this model (k=8) needs 11"),
+        ("c9k8j3f1??C", "characters ['C'] are not lowercase letters"),
+        ("c9k8j3ff??c", "positions 2, 4, ... of the pairs must be digits"),
+        ("c9c8j3f1??c", "the letters of the pairs must be distinct"),
+        ("c9k8j3f1?1c", "expected '??' after the pairs"),
+        ("c9k8j3f1??x", "the query 'x' is not one of the keys"),
+    ],
+)
+def test_art_refuses_malformed_queries(sequence, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        ART().parse_query(sequence)
+    assert ART().parse_query("c9k8j3f1??c").shape == (1, 11)
+
+
+def test_lcd_generation_api_rebuilds_the_validation_curves():
+    task = LCD()
+    dm = SequenceDataModule(task)
+    dm.setup()
+    raw = dm.raw["val"]
+    conditions = task.conditions(raw)
+    torch.testing.assert_close(task.truth(conditions, 25), raw["curve"])
+    x0 = task.start_value(conditions)
+    torch.testing.assert_close(x0, raw["curve"][:, 0])  # x(0) = x0 (1 + beta), the first input
+    # one step with the true change reproduces the next value
+    change = dm.splits["val"].tensors["targets"][:, 0]
+    torch.testing.assert_close(task.advance(x0, change), raw["curve"][:, 1], atol=1e-5, rtol=0)
+    examples = task.figure_examples(raw)
+    assert [task.example_name(conditions, int(i)) for i in examples] == [
+        "period_1",
+        "period_2",
+        "period_3",
+        "period_4",
+    ]
+
+
+@pytest.mark.parametrize(
+    "values,message",
+    [
+        ({"period": [float("nan")]}, "--period nan: expected a finite number"),
+        ({"period": [1.0], "x0": [float("inf")]}, "--x0 inf: expected a finite number"),
+        ({"period": [-1.0]}, "expected a period >= 0"),
+        ({"x0": [3.0]}, "--period: give at least one period"),
+        ({"period": [1.0, 2.0], "x0": [1.0, 2.0, 3.0]}, "--x0 takes one value or one per period"),
+        ({"period": [1.0], "phase": [0.0]}, "--phase is not a condition of LCD"),
+    ],
+)
+def test_lcd_refuses_malformed_conditions(values, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        LCD().parse_conditions(values)

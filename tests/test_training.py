@@ -1,19 +1,26 @@
-"""Every cell x init x task composes from the real configs and learns."""
+"""Every cell x init x task, as the config files under conf/ list them, composes and learns."""
+
+from pathlib import Path
 
 import pytest
 import torch
 
-from contextual_rnn.errors import ConfigError
-from contextual_rnn.train import build_datamodule, build_module, train
-
-CELLS = ["lstm", "gru", "rnn", "fast_weights"]
-INITS = ["zero", "free", "contextual"]
+from contextual_rnn.core.errors import ConfigError
+from contextual_rnn.training.compose import CONFIG_DIR, compose_config
+from contextual_rnn.training.train import build_datamodule, build_module, train
 
 
-@pytest.mark.parametrize("data", ["art", "lcd"])
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+
+
+CELLS, INITS, TASKS = options("model/cell"), options("model/init"), options("data")
+
+
+@pytest.mark.parametrize("data", TASKS)
 @pytest.mark.parametrize("init", INITS)
 @pytest.mark.parametrize("cell", CELLS)
-def test_every_combination_composes_and_trains(tiny_config, cell, init, data):
+def test_every_combination_composes_and_learns(tiny_config, cell, init, data):
     cfg = tiny_config(data, f"model/cell={cell}", f"model/init={init}", "model.optimizer.lr=0.01")
     torch.manual_seed(0)
     datamodule = build_datamodule(cfg)
@@ -55,13 +62,6 @@ def test_art_context_is_the_embedded_first_token(tiny_config):
     assert module.net.initial_state.context_size == 12
 
 
-def test_zero_embedding_option(tiny_config):
-    module = build_module(
-        tiny_config("art", "model.embedding_init=zeros"), build_datamodule(tiny_config("art"))
-    )
-    assert (module.embedding.weight == 0).all()
-
-
 def test_contextual_init_on_a_task_without_context_is_refused(tiny_config):
     cfg = tiny_config("lcd", "model/init=contextual", "data.task.context=[]")
     with pytest.raises(ConfigError, match="model/init"):
@@ -77,7 +77,7 @@ def test_full_fit_logs_metrics_and_learns_lcd(tiny_config, tmp_path):
         "model.optimizer.lr=0.01",
     )
     metrics = train(cfg)
-    for key in ("train/loss", "val/loss", "val/mse", "val/rollout_mse"):
+    for key in ("train/loss", "val/loss", "val/mse", "val/rollout_mse", "time/wall_s"):
         assert key in metrics
     assert metrics["val/loss"] == pytest.approx(metrics["val/mse"], rel=1e-4)
     csv = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
@@ -92,18 +92,33 @@ def test_full_fit_logs_metrics_and_learns_lcd(tiny_config, tmp_path):
         f"trajectories_period_{p}.png" for p in (1, 2, 3, 4)
     ]
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert checkpoint["hyper_parameters"]["spec"]["name"] == "lcd"
+    assert checkpoint["hyper_parameters"]["task"]["_target_"].endswith(".LCD")
 
 
 def test_full_fit_art_reports_accuracy(tiny_config):
-    metrics = train(tiny_config("art", "model/cell=fast_weights", "model/init=contextual"))
+    metrics = train(tiny_config("art", "model/init=contextual"))
     assert 0.0 <= metrics["val/acc"] <= 1.0
     assert metrics["val/loss"] > 0
 
 
-def test_experiments_name_their_runs(tmp_path):
-    from contextual_rnn.config import compose_config
+def test_choosing_a_task_gives_its_paper_settings():
+    art, lcd = compose_config(["data=art"]), compose_config([])
+    assert art.model.cell._target_.endswith(".FastWeights") and art.model.cell.hidden_size == 50
+    assert art.model.optimizer.lr == 1e-3 and list(art.model.readout_hidden) == [100]
+    assert art.trainer.max_epochs == 200 and art.trainer.gradient_clip_val is None
+    assert "stop_at_perfect_accuracy" in art.callbacks and "trajectory_figures" not in art.callbacks
+    assert lcd.model.cell._target_.endswith(".LSTM") and lcd.model.cell.hidden_size == 128
+    assert lcd.model.optimizer.lr == 2e-4 and lcd.trainer.max_epochs == 65
+    assert lcd.trainer.gradient_clip_val == 10.0 and "trajectory_figures" in lcd.callbacks
+    # the user's choices still win over the task's
+    mine = compose_config(["data=art", "model/cell=lstm", "model.optimizer.lr=0.01"])
+    assert mine.model.cell._target_.endswith(".LSTM") and mine.model.optimizer.lr == 0.01
 
-    assert compose_config(["experiment=art_paper"], tmp_path).name == "art_paper_normal"
-    assert compose_config(["experiment=lcd_paper"], tmp_path).name == "lcd_paper"
-    assert compose_config([], tmp_path).name == "lcd_lstm"
+
+def test_experiments_hold_only_their_diff():
+    for name, data in (("art_paper", "art"), ("lcd_paper", "lcd")):
+        experiment = compose_config([f"experiment={name}"])
+        task = compose_config([f"data={data}"])
+        assert experiment.name == name
+        for key in ("model", "data", "trainer", "callbacks"):
+            assert experiment[key] == task[key], key

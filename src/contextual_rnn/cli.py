@@ -4,11 +4,15 @@
     generate CKPT_OR_RUN --period 1 2.5 --x0 3 [--samples 10] [--steps 25] [--out DIR]
     answer   CKPT_OR_RUN c9k8j3f1??c [more sequences]
 
-Every failure (bad path, truncated or foreign checkpoint, wrong task, malformed
-input) is one line on stderr and exit code 2.
+A checkpoint is rebuilt only from the project's registered classes (``core.registry``);
+``--import MODULE`` first imports a module of yours that defines more (a cell or an
+initial state you trained with). ``generate`` takes the task's conditions as options
+(LCD: ``--period``, ``--x0``). Every failure (bad path, truncated, foreign or unsafe
+checkpoint, wrong task, malformed input) is one line on stderr and exit code 2.
 """
 
 import argparse
+import importlib
 import json
 import math
 import sys
@@ -17,22 +21,19 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
 
-from contextual_rnn.checkpoints import CheckpointError, load_module
-from contextual_rnn.data.art import ALPHABET, NUM_LETTERS, encode_text
-from contextual_rnn.data.datamodule import SequenceDataModule
-from contextual_rnn.data.lcd import lcd_curve
-from contextual_rnn.plotting import save, trajectory_fan
+from contextual_rnn.analysis.plotting import save, trajectory_fan
+from contextual_rnn.core.checkpoints import CheckpointError, load_module
+from contextual_rnn.core.data import SequenceDataModule
+from contextual_rnn.core.errors import ConfigError, InputError
+from contextual_rnn.core.registry import build
+from contextual_rnn.core.tasks.base import SequenceTask
 
-
-class InputError(ValueError):
-    """Malformed user input; the message is one line."""
+MAX_SAMPLES = 10_000  # generate: initial states per condition
+MAX_STEPS = 10_000  # generate: rollout length
 
 
 # --- evaluate -------------------------------------------------------------------------------
-
-SPLIT_SIZE_KEYS = ("val_size", "val_per_period")  # ART, LCD: how big the validation split is
 
 
 def evaluation_data(module, test_size: int | None, test_seed: int | None) -> SequenceDataModule:
@@ -40,15 +41,20 @@ def evaluation_data(module, test_size: int | None, test_seed: int | None) -> Seq
     data = dict(module.hparams.get("data") or {})
     if not data:
         raise CheckpointError("this checkpoint does not record its data config")
-    task_cfg = dict(data.pop("task"))
+    task_config = dict(module.hparams["task"])
     if test_size is not None:
-        key = next((k for k in SPLIT_SIZE_KEYS if k in task_cfg), None)
-        if key is None:
-            raise InputError("--test-size: this task has no validation size to change")
-        task_cfg[key] = test_size
+        if test_size < 1:
+            raise InputError(f"--test-size {test_size}: expected a positive integer")
+        task_config[type(module.task).val_size_option] = test_size
     if test_seed is not None:
+        if test_seed < 0:
+            raise InputError(f"--test-seed {test_seed}: expected an integer >= 0")
         data["val_seed"] = test_seed
-    datamodule = SequenceDataModule(instantiate(task_cfg), **data)
+    try:
+        task = build(task_config, SequenceTask, "task")
+        datamodule = SequenceDataModule(task, **data)
+    except (ConfigError, TypeError) as error:
+        raise CheckpointError(f"its data config cannot be rebuilt: {error}") from None
     datamodule.setup("validate")
     return datamodule
 
@@ -87,64 +93,69 @@ def evaluate(args) -> dict:
 # --- generate -------------------------------------------------------------------------------
 
 
-def contexts(periods: list[float], x0s: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
-    if len(x0s) not in (1, len(periods)):
-        raise InputError(f"--x0 takes one value or one per period ({len(periods)}), got {len(x0s)}")
-    x0s = x0s * len(periods) if len(x0s) == 1 else x0s
-    return torch.tensor(x0s, dtype=torch.float32), torch.tensor(periods, dtype=torch.float32)
+def condition_options(extra: list[str]) -> dict[str, list[float]]:
+    """``--name v1 v2 --other v3`` -> {name: [v1, v2], other: [v3]}, numbers only."""
+    values: dict[str, list[float]] = {}
+    name = None
+    for item in extra:
+        if item.startswith("--") and not is_number(item):
+            name = item[2:]
+            values.setdefault(name, [])
+        elif name is None:
+            raise InputError(f"unexpected argument {item!r}")
+        else:
+            try:
+                values[name].append(float(item))
+            except ValueError:
+                raise InputError(f"--{name} {item}: expected a number") from None
+    return values
 
 
-def outside_training_range(module, x0: torch.Tensor, period: torch.Tensor) -> list[str]:
-    extra, task = module.spec.extra, (module.hparams.get("data") or {}).get("task", {})
-    ranges = {"period": (min(extra["train_periods"]), max(extra["train_periods"]), period)}
-    if "x0_range" in task:
-        ranges["x0"] = (*task["x0_range"], x0)
-    return [
-        f"{name}={v:g} is outside the training range [{low:g}, {high:g}]"
-        for name, (low, high, values) in ranges.items()
-        for v in values.tolist()
-        if not low <= v <= high
-    ]
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
-def generate(args) -> dict:
+def generate(args, extra: list[str]) -> dict:
     module = load_module(args.checkpoint, args.which, kind="regression")
-    if args.samples < 1 or (args.steps is not None and args.steps < 1):
-        raise InputError("--samples and --steps must be positive")
-    x0, period = contexts(args.period, args.x0)
-    for warning in outside_training_range(module, x0, period):
+    if not 1 <= args.samples <= MAX_SAMPLES:
+        raise InputError(f"--samples {args.samples}: expected an integer from 1 to {MAX_SAMPLES}")
+    if args.steps is not None and not 1 <= args.steps <= MAX_STEPS:
+        raise InputError(f"--steps {args.steps}: expected an integer from 1 to {MAX_STEPS}")
+    task = module.task
+    conditions = task.parse_conditions(condition_options(extra))
+    for warning in task.outside_training(conditions):
         print(f"warning: {warning}: extrapolating", file=sys.stderr)
-    initial = module.net.initial_state
-    if not initial.stochastic:
+    if not module.net.stochastic:
         print(
-            f"note: {type(initial).__name__} gives one initial state per context: "
-            f"all {args.samples} samples coincide",
+            f"note: {type(module.net.initial_state).__name__} gives one initial state per "
+            f"condition: all {args.samples} samples coincide",
             file=sys.stderr,
         )
     torch.manual_seed(args.seed)
-    steps = args.steps or module.spec.sequence_length
-    samples = module.rollout(x0, period, steps, sample=True, num_samples=args.samples).cpu()
-    extra = module.spec.extra
-    truth = lcd_curve(x0, period, steps + 1, extra["decay_steps"], extra["alpha"], extra["beta"])
+    steps = args.steps or module.layout.sequence_length
+    samples = module.rollout(conditions, steps, sample=True, num_samples=args.samples).cpu()
+    truth = task.truth(conditions, steps)
     out = Path(args.out or module.checkpoint_path.parent.parent / "generated")
     out.mkdir(parents=True, exist_ok=True)
     np.savez(
         out / "trajectories.npz",
         samples=samples.numpy(),
         truth=truth.numpy(),
-        x0=x0.numpy(),
-        period=period.numpy(),
+        **{name: value.numpy() for name, value in conditions.items()},
     )
-    figure = fan_grid(samples, truth, x0, period)
-    save(figure, out / "trajectories.png")
+    save(fan_grid(task, samples, truth, conditions), out / "trajectories.png")
     print(f"written: {out / 'trajectories.png'} and {out / 'trajectories.npz'}")
     return {"samples": samples, "truth": truth, "out": out}
 
 
-def fan_grid(samples, truth, x0, period):
+def fan_grid(task, samples, truth, conditions):
     import matplotlib.pyplot as plt
 
-    count = len(period)
+    count = len(samples)
     cols = min(count, 3)
     rows = math.ceil(count / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False, dpi=100)
@@ -152,7 +163,7 @@ def fan_grid(samples, truth, x0, period):
         if i >= count:
             ax.axis("off")
             continue
-        trajectory_fan(samples[i], truth[i], f"period {period[i]:g}, x0 {x0[i]:g}", ax=ax)
+        trajectory_fan(samples[i], truth[i], task.describe(conditions, i), ax=ax)
     fig.tight_layout()
     return fig
 
@@ -160,41 +171,12 @@ def fan_grid(samples, truth, x0, period):
 # --- answer ---------------------------------------------------------------------------------
 
 
-def check_art_sequence(text: str, k: int) -> None:
-    """Raise InputError unless ``text`` is an ART query for a model trained with this k."""
-    length = k + 3
-    form = f"{k // 2} letter-digit pairs, '??', then one of the letters (like c9k8j3f1??c)"
-    if len(text) != length:
-        raise InputError(
-            f"{text!r} has {len(text)} characters; this model (k={k}) needs {length}: {form}"
-        )
-    if bad := sorted({ch for ch in text if ch not in ALPHABET}):
-        raise InputError(f"{text!r}: characters {bad} are not lowercase letters, digits or '?'")
-    letters, digits = text[0:k:2], text[1:k:2]
-    if not all(ch in ALPHABET[:NUM_LETTERS] for ch in letters):
-        raise InputError(f"{text!r}: positions 1, 3, ... of the pairs must be letters: {form}")
-    if not all(ch.isdigit() for ch in digits):
-        raise InputError(f"{text!r}: positions 2, 4, ... of the pairs must be digits: {form}")
-    if len(set(letters)) != len(letters):
-        raise InputError(f"{text!r}: the letters of the pairs must be distinct")
-    if text[k : k + 2] != "??":
-        raise InputError(f"{text!r}: expected '??' after the pairs: {form}")
-    if text[-1] not in letters:
-        raise InputError(f"{text!r}: the query {text[-1]!r} is not one of the keys {letters!r}")
-
-
-def answer(args) -> list[tuple[int, float]]:
+def answer(args) -> list[tuple[str, float]]:
     module = load_module(args.checkpoint, args.which, kind="classification")
-    k = module.spec.extra["k"]
     answers = []
     for text in args.sequences:
-        check_art_sequence(text, k)
-        with torch.no_grad():
-            logits = module.logits({"inputs": encode_text(text)[None]}, sample=False)
-        probabilities = logits.softmax(dim=-1)[0]
-        digit = int(probabilities.argmax())
-        answers.append((digit, float(probabilities[digit])))
-        print(f"{text} -> {digit} (p={probabilities[digit]:.3f})")
+        answers.append(module.answer(text))
+        print(f"{text} -> {answers[-1][0]} (p={answers[-1][1]:.3f})")
     return answers
 
 
@@ -203,6 +185,14 @@ def answer(args) -> list[tuple[int, float]]:
 
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="contextual-rnn", description=__doc__.splitlines()[0])
+    main.add_argument(
+        "--import",
+        dest="modules",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import this module first (it registers cells, inits or tasks of yours)",
+    )
     commands = main.add_subparsers(dest="command", required=True)
 
     def command(name, function, help_text):
@@ -221,23 +211,34 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--test-size", type=int, help="a fresh split of this size (LCD: per period)")
     sub.add_argument("--test-seed", type=int, help="a fresh split from this seed")
     sub = command("generate", generate, "sample initial states and roll out trajectories (LCD)")
-    sub.add_argument("--period", type=float, nargs="+", required=True)
-    sub.add_argument("--x0", type=float, nargs="+", default=[3.0])
-    sub.add_argument("--samples", type=int, default=10, help="initial states per context")
+    sub.add_argument(
+        "--samples", type=int, default=10, help=f"initial states per condition (<= {MAX_SAMPLES})"
+    )
     sub.add_argument("--steps", type=int, help="rollout length (default: the task's)")
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--out", help="folder for the figure and .npz (default: <run>/generated)")
-    sub = command("answer", answer, "the digit an ART model retrieves for a query")
+    sub.epilog = "conditions: the task's, e.g. LCD: --period 1 2.5 --x0 3"
+    sub = command("answer", answer, "the answer a classification model (ART) gives a query")
     sub.add_argument("sequences", nargs="+", metavar="SEQUENCE")
     return main
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    args, extra = parser().parse_known_args(argv)
+    if args.command != "generate" and extra:
+        parser().error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "evaluate" and args.test_size is not None and args.test_seed is None:
         args.test_seed = 0  # a fresh split always has a seed
     try:
-        args.function(args)
+        for module in args.modules:
+            importlib.import_module(module)
+        if args.command == "generate":
+            args.function(args, extra)
+        else:
+            args.function(args)
+    except ImportError as error:
+        print(f"error: --import: {error}", file=sys.stderr)
+        sys.exit(2)
     except (CheckpointError, InputError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -1,0 +1,1 @@
+"""After-the-fact analysis: the paper's study, aggregation of finished runs, figures."""

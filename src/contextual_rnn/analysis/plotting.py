@@ -1,0 +1,66 @@
+"""Figures: trajectory fans (the paper's Fig. 6).
+
+``trajectory_fan`` draws one fan on an axes; ``FanFigure`` keeps one figure and redraws
+it, which is what a callback drawing a fan per example every epoch wants (creating a
+figure costs about as much as drawing one).
+"""
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+PNG = {"compress_level": 3}  # zlib level: the same pixels, written faster than the default 6
+
+
+def trajectory_fan(samples, truth=None, title: str = "", ax=None):
+    """Sampled trajectories (N, T+1), their mean and +-1 / +-2 std bands, truth dashed."""
+    samples = np.asarray(samples, dtype=float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+    t = np.arange(samples.shape[1])
+    mean, std = samples.mean(axis=0), samples.std(axis=0)
+    ax.fill_between(t, mean - 2 * std, mean + 2 * std, color="C0", alpha=0.15, label="±2 std")
+    ax.fill_between(t, mean - std, mean + std, color="C0", alpha=0.3, label="±1 std")
+    ax.plot(t, samples.T, color="C0", lw=0.6, alpha=0.6)
+    ax.plot(t, mean, color="C0", lw=2, label=f"mean of {len(samples)}")
+    if truth is not None:
+        ax.plot(t, np.asarray(truth, dtype=float), "k--", lw=1.5, label="true")
+    ax.set(xlabel="t", ylabel="x(t)", title=title)
+    ax.legend(fontsize=7, loc="upper right")
+    return ax.figure
+
+
+class FanFigure:
+    """One figure, redrawn for each fan and saved."""
+
+    def __init__(self):
+        self.fig, self.ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+
+    def draw(self, samples, truth, title: str) -> None:
+        self.ax.clear()
+        trajectory_fan(samples, truth, title, ax=self.ax)
+
+    def save(self, path) -> None:
+        write_png(self.fig, path)
+
+    def close(self) -> None:
+        plt.close(self.fig)
+
+
+def write_png(fig, path) -> None:
+    """Save to a new file that then replaces ``path``: a reader never sees half a file,
+    and a hard link to the previous version keeps its content."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.png")
+    fig.savefig(partial, bbox_inches="tight", pil_kwargs=PNG)
+    os.replace(partial, path)
+
+
+def save(fig, path) -> None:
+    write_png(fig, path)
+    plt.close(fig)

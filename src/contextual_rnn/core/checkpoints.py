@@ -1,0 +1,109 @@
+"""Load a trained model from a checkpoint safely, with one clear error when it cannot be.
+
+A checkpoint holds only tensors and plain values, so it loads with
+``torch.load(weights_only=True)``; the module is rebuilt from the stored configs
+through ``core.registry``, which builds only registered cells, initial states and
+tasks with plain options, and only the listed optimizers. Nothing a checkpoint
+stores can name other code to run.
+"""
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from contextual_rnn.core.errors import ConfigError
+from contextual_rnn.core.modules import MODULES
+from contextual_rnn.core.modules.base import SequenceModule
+from contextual_rnn.core.registry import resolve
+from contextual_rnn.core.tasks.base import SequenceTask
+
+HPARAMS = {"model", "task", "fitted", "data"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable, unsafe or not one of ours; one line."""
+
+
+def find_checkpoint(path: str | Path, which: str = "best") -> Path:
+    """A checkpoint file, or the ``best`` / ``last`` one in a run folder."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint or run folder at {path}")
+    folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+    if which == "last":
+        if (folder / "last.ckpt").is_file():
+            return folder / "last.ckpt"
+        raise CheckpointError(f"no last.ckpt in {folder}")
+    best = sorted(p for p in folder.glob("*.ckpt") if p.name != "last.ckpt")
+    if len(best) == 1:
+        return best[0]
+    if not best:
+        raise CheckpointError(f"no best checkpoint in {folder} (try --which last)")
+    raise CheckpointError(f"{len(best)} candidate checkpoints in {folder}: pass one file")
+
+
+def read_checkpoint(path: Path) -> dict:
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path} holds more than tensors and plain values: not loaded "
+            "(weights_only=True refuses pickled code)"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as error:
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or corrupt: {type(error).__name__})"
+        ) from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file") from None
+    except OSError as error:
+        raise CheckpointError(f"{path} cannot be read: {error.strerror or error}") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path} is not a Lightning checkpoint")
+    hparams = checkpoint.get("hyper_parameters")
+    if not isinstance(hparams, dict) or not {"model", "task"} <= set(hparams):
+        raise CheckpointError(f"{path} is not a contextual_rnn checkpoint")
+    return checkpoint
+
+
+def module_class(path: Path, hparams: dict) -> type[SequenceModule]:
+    task = hparams["task"]
+    try:
+        kind = resolve(
+            task.get("_target_") if isinstance(task, dict) else None, SequenceTask, "task"
+        ).kind
+    except ConfigError as error:
+        raise CheckpointError(f"{path}: refused: {error}") from None
+    return MODULES[kind]
+
+
+def load_module(path: str | Path, which: str = "best", kind: str | None = None) -> SequenceModule:
+    """The trained module in eval mode. ``kind`` ("classification"/"regression") is checked."""
+    path = find_checkpoint(path, which)
+    checkpoint = read_checkpoint(path)
+    hparams = checkpoint["hyper_parameters"]
+    unknown = sorted(set(hparams) - HPARAMS)
+    if unknown:
+        raise CheckpointError(f"{path}: refused: unknown stored entry {unknown[0]!r}")
+    cls = module_class(path, hparams)
+    task_name = hparams["task"]["_target_"].rsplit(".", 1)[-1]
+    if kind is not None and cls.__name__ != MODULES[kind].__name__:
+        wanted = {"classification": "ART-like (classification)", "regression": "LCD-like"}[kind]
+        raise CheckpointError(f"{path} was trained on {task_name}; this needs an {wanted} model")
+    try:
+        module = cls(**{k: hparams[k] for k in HPARAMS if k in hparams})
+    except ConfigError as error:
+        raise CheckpointError(f"{path}: refused: {error}") from None
+    try:
+        module.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:
+        first = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), "")
+        raise CheckpointError(
+            f"{path}: its stored config does not match its weights ({first.rstrip('.')})"
+        ) from None
+    module.checkpoint_path = path
+    return module.eval()

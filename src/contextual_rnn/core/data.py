@@ -1,0 +1,90 @@
+"""One LightningDataModule for every SequenceTask.
+
+Both splits are generated once, in memory. The validation split comes from its
+own fixed seed, so every model seed is measured on the same sequences; the
+training split from ``train_seed`` (the run's seed by default). Each epoch
+shuffles *samples* (in an order fixed by the seed and the epoch, so a killed run
+resumes exactly) and slices them into batches, indexing the tensors directly
+rather than collating one sample at a time.
+"""
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
+
+from contextual_rnn.core.errors import is_int, positive_int, require
+from contextual_rnn.core.sampling import EpochShuffle, ResumableDataLoader
+from contextual_rnn.core.tasks.base import Batch, SequenceTask
+
+TRAINING_KEYS = ("inputs", "targets", "context", "side")  # what a training step reads
+
+
+class TensorDictDataset(torch.utils.data.Dataset):
+    """Samples stored as a dict of tensors; a list of indices gives a whole batch."""
+
+    def __init__(self, tensors: Batch):
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return next(iter(self.tensors.values())).shape[0]
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        index = torch.as_tensor(indices)
+        return {key: value[index] for key, value in self.tensors.items()}
+
+
+def as_batch(batch: Batch) -> Batch:
+    return batch
+
+
+def seed_value(key: str, value: object) -> int:
+    require(is_int(value) and 0 <= value < 2**63, key, value, "an integer >= 0")
+    return value
+
+
+class SequenceDataModule(pl.LightningDataModule):
+    def __init__(
+        self,
+        task: SequenceTask,
+        batch_size: int = 128,
+        val_batch_size: int = 1024,
+        train_seed: int = 0,
+        val_seed: int = 12345,
+    ):
+        super().__init__()
+        self.task = task
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.val_batch_size = positive_int("val_batch_size", val_batch_size)
+        self.train_seed = seed_value("train_seed", train_seed)
+        self.val_seed = seed_value("val_seed", val_seed)
+        self.raw: dict[str, Batch] = {}
+        self.splits: dict[str, TensorDictDataset] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        for split, seed in (("train", self.train_seed), ("val", self.val_seed)):
+            self.raw[split] = self.task.generate(split, torch.Generator().manual_seed(seed))
+        self.task.fit(self.raw["train"])
+        train = self.task.encode(self.raw["train"])
+        self.splits = {
+            "train": TensorDictDataset({k: v for k, v in train.items() if k in TRAINING_KEYS}),
+            "val": TensorDictDataset(self.task.encode(self.raw["val"])),
+        }
+
+    def _loader(self, split: str, sampler, batch_size: int, loader_class=DataLoader):
+        # The loader's own generator keeps its per-iterator seed draw off the global RNG,
+        # which training (sampled initial states) must have to itself to resume exactly.
+        return loader_class(
+            self.splits[split],
+            batch_sampler=BatchSampler(sampler, batch_size, False),
+            collate_fn=as_batch,
+            generator=torch.Generator(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        shuffle = EpochShuffle(len(self.splits["train"]), self.train_seed)
+        return self._loader("train", shuffle, self.batch_size, ResumableDataLoader)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", SequentialSampler(self.splits["val"]), self.val_batch_size)

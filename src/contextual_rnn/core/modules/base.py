@@ -1,0 +1,156 @@
+"""The LightningModule shared by all tasks: embedding + ContextualRNN + optimizer.
+
+Built only from plain values (the model config, the task config, what the task
+learned from its training split, the data config), which are what
+``save_hyperparameters`` stores: checkpoints load with ``torch.load(weights_only=True)``
+and the module is rebuilt from them through ``core.registry``, which builds only
+registered classes. ``trusted=True`` (training from the user's own configs) may
+import the modules those configs name; a checkpoint is never trusted.
+"""
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torchmetrics import Metric
+
+from contextual_rnn.core.cells.base import RecurrentCell
+from contextual_rnn.core.errors import ConfigError, one_of, positive_int, positive_ints
+from contextual_rnn.core.initializers import LINEAR_INITS, mlp
+from contextual_rnn.core.inits.base import InitialState
+from contextual_rnn.core.network import ContextualRNN
+from contextual_rnn.core.registry import build, build_optimizer, check_plain, resolve
+from contextual_rnn.core.tasks.base import Batch, SequenceTask
+
+EMBEDDING_INITS = ("normal", "zeros")
+MODEL_OPTIONS = (
+    "cell",
+    "init",
+    "optimizer",
+    "embedding_dim",
+    "embedding_init",
+    "readout_hidden",
+    "readout_init",
+    "side_input",
+    "context_net",  # read by conf/model/init/contextual.yaml, not here
+)
+
+
+def check_model_options(model: dict) -> None:
+    for key, value in model.items():
+        if key not in MODEL_OPTIONS:
+            raise ConfigError(
+                f"model.{key}", value, "one of the model options: " + ", ".join(MODEL_OPTIONS)
+            )
+        if key not in ("cell", "init", "optimizer"):
+            check_plain(value, f"model.{key}")
+
+
+class SequenceModule(pl.LightningModule):
+    """``model``: the model config; ``task``: the task config (with ``_target_``);
+    ``fitted``: what the task learned from its training split; ``data``: the data
+    config, kept so that a checkpoint can regenerate its validation split."""
+
+    logged_metrics: tuple[str, ...] = ()  # what the module logs (a sweeper may optimise one)
+
+    def __init__(
+        self,
+        model: dict,
+        task: dict,
+        fitted: dict | None = None,
+        data: dict | None = None,
+        trusted: bool = False,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["trusted"])
+        check_model_options(model)
+        self.task = build(task, SequenceTask, "data.task", trusted)
+        self.task.load_fitted(fitted or {})
+        layout = self.layout = self.task.layout
+        step_size = layout.input_size
+        self.embedding = None
+        if layout.input_kind == "tokens":
+            size = positive_int("model.embedding_dim", model.get("embedding_dim", 100))
+            init = one_of(
+                "model.embedding_init", model.get("embedding_init", "normal"), EMBEDDING_INITS
+            )
+            self.embedding = nn.Embedding(layout.input_size, size)
+            if init == "zeros":  # the authors' ART code
+                nn.init.zeros_(self.embedding.weight)
+            step_size = size
+        context_size = step_size if layout.context == "first_token" else layout.context_size
+
+        init_class = resolve(model["init"].get("_target_"), InitialState, "model.init", trusted)
+        if init_class.uses_context and layout.context is None:
+            raise ConfigError(
+                "model/init",
+                init_class.__name__,
+                f"an init without context: task {type(self.task).__name__} has no context here",
+            )
+        side_input = model.get("side_input", True)
+        if not isinstance(side_input, bool):
+            raise ConfigError("model.side_input", side_input, "true or false")
+        self.use_side = not init_class.uses_context and layout.side_size > 0 and side_input
+        cell = build(
+            model["cell"],
+            RecurrentCell,
+            "model.cell",
+            trusted,
+            input_size=step_size + layout.side_size * self.use_side,
+        )
+        initial_state = build(
+            model["init"], InitialState, "model.init", trusted, cell=cell, context_size=context_size
+        )
+        readout = mlp(
+            cell.output_size,
+            positive_ints("model.readout_hidden", model.get("readout_hidden", [])),
+            layout.output_size,
+            one_of("model.readout_init", model.get("readout_init", "torch"), LINEAR_INITS),
+        )
+        self.net = ContextualRNN(cell, initial_state, readout)
+        self.optimizer_config = model["optimizer"]
+        build_optimizer(
+            self.optimizer_config, [torch.zeros(1, requires_grad=True)], "model.optimizer"
+        )
+        self.train_metrics_logged = False
+
+    @staticmethod
+    def resumable(metric: Metric) -> Metric:
+        """A training metric whose running state goes into checkpoints, so an epoch cut by a
+        kill and resumed reports the same value as one that ran through."""
+        metric.persistent(True)
+        return metric
+
+    def on_train_epoch_start(self) -> None:
+        self.train_metrics_logged = False
+
+    def log_train_metrics(self, metrics: dict[str, Metric]) -> None:
+        """Hand Lightning the epoch's training metrics once; they accumulate every step.
+
+        Lightning computes, logs and resets a logged Metric at the epoch's end from the
+        reference it holds, so logging it again each step changes nothing but costs
+        about a millisecond on CPU (docs/performance.md).
+        """
+        if not self.train_metrics_logged:
+            for name, metric in metrics.items():
+                self.log(name, metric, on_step=False, on_epoch=True)
+            self.train_metrics_logged = True
+
+    def step_inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(inputs (B, T, I), context or None) as the cell and the init see them."""
+        inputs, context = batch["inputs"], batch.get("context")
+        if self.embedding is not None:
+            inputs = self.embedding(inputs)
+            if self.layout.context == "first_token":
+                context = inputs[:, 0]
+        if self.use_side:
+            side = batch["side"][:, None, :].expand(-1, inputs.shape[1], -1)
+            inputs = torch.cat([inputs, side], dim=2)
+        return inputs, context
+
+    def forward(self, batch: Batch, sample: bool | None = None) -> torch.Tensor:
+        inputs, context = self.step_inputs(batch)
+        outputs, _ = self.net(inputs, context, sample=sample, return_state=False)
+        return outputs
+
+    def configure_optimizers(self):
+        return build_optimizer(self.optimizer_config, self.parameters(), "model.optimizer")

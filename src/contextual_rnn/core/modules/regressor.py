@@ -1,0 +1,78 @@
+"""Per-step regression (LCD) and autoregressive generation, for any GenerativeTask.
+
+The model predicts each step's change; a rollout starts from the task's start value,
+builds each step's input from the current value, advances the value by the model's
+output and feeds it back. Sampling several initial states for one condition gives a
+distribution of trajectories.
+"""
+
+import torch
+from torch.nn import functional as F
+from torchmetrics import MeanMetric, MeanSquaredError
+
+from contextual_rnn.core.modules.base import SequenceModule
+from contextual_rnn.core.tasks.base import Conditions
+
+
+class SequenceRegressor(SequenceModule):
+    logged_metrics = ("val/loss", "val/mse", "val/rollout_mse", "train/loss")
+
+    def __init__(self, model, task, fitted=None, data=None, trusted=False):
+        super().__init__(model, task, fitted, data, trusted)
+        self.train_loss = self.resumable(MeanMetric())
+        self.val_loss = MeanMetric()
+        self.val_mse = MeanSquaredError()
+        self.val_rollout_mse = MeanSquaredError()
+
+    def training_step(self, batch, batch_idx):
+        loss = F.mse_loss(self(batch), batch["targets"])
+        self.train_loss.update(loss.detach(), weight=len(batch["inputs"]))
+        self.log_train_metrics({"train/loss": self.train_loss})
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        outputs = self(batch)
+        size = len(outputs)
+        self.val_loss.update(F.mse_loss(outputs, batch["targets"]), weight=size)
+        self.val_mse.update(outputs, batch["targets"])
+        conditions = self.task.conditions(batch)
+        rollout = self.rollout(conditions, sample=False)[:, 0, 1:]
+        truth = self.task.truth(conditions, self.layout.sequence_length)[:, 1:]
+        self.val_rollout_mse.update(rollout.contiguous(), truth.to(rollout).contiguous())
+        self.log("val/loss", self.val_loss, on_epoch=True, prog_bar=True)
+        self.log("val/mse", self.val_mse, on_epoch=True)
+        self.log("val/rollout_mse", self.val_rollout_mse, on_epoch=True)
+
+    @torch.no_grad()
+    def rollout(
+        self,
+        conditions: Conditions,
+        steps: int | None = None,
+        sample: bool | None = True,
+        num_samples: int = 1,
+    ) -> torch.Tensor:
+        """Trajectories (B, num_samples, steps + 1) in the task's units, from the start value.
+
+        ``sample=True`` draws an initial state per trajectory; ``False`` uses the mean.
+        """
+        steps = self.layout.sequence_length if steps is None else steps
+        repeated = {
+            k: v.to(self.device).repeat_interleave(num_samples) for k, v in conditions.items()
+        }
+        value = self.task.start_value(repeated)
+        side = self.task.side(repeated) if self.use_side else None
+
+        def step_input(value):
+            inputs = self.task.step_input(value)
+            return (inputs if side is None else torch.cat([inputs, side], dim=1)).unsqueeze(1)
+
+        inputs = step_input(value)
+        state = self.net.start(inputs, self.task.context(repeated), sample)
+        path = [value]
+        for _ in range(steps):
+            change, state = self.net.step(inputs, state)
+            value = self.task.advance(value, change[:, 0])
+            path.append(value)
+            inputs = step_input(value)
+        batch = len(next(iter(conditions.values())))
+        return torch.stack(path, dim=1).view(batch, num_samples, steps + 1)

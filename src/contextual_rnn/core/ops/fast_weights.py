@@ -1,0 +1,203 @@
+"""The fast-weights recurrence without forming A_t, with a hand-written backward.
+
+Unrolling A_t = decay A_{t-1} + eta u_t u_t^T gives, for any probe vector h,
+
+    A_t h = decay^(t+1) A_0 h + eta * sum_{tau <= t} decay^(t - tau) u_tau (u_tau . h)
+
+so a step needs one product with the initial A_0 and two small ones with the stored
+u's (B x T x H); A_T is formed once at the end, and only when asked for. A_0 comes in
+three forms, each with its cheapest product: absent (a zero initial state: no term at
+all), shared by the batch (batch size 1: one matrix product), or one per sequence
+(a batched product). The backward walks the steps in reverse; gradients that sum over
+steps (A_0, W) are reduced once at the end, and gradients nobody needs are skipped.
+
+Tested against ``ops.fast_weights_reference`` (outputs, final state, every gradient).
+"""
+
+import torch
+from torch.autograd.function import once_differentiable
+
+threshold_backward = torch.ops.aten.threshold_backward
+layer_norm_backward = torch.ops.aten.native_layer_norm_backward
+
+
+def memory_weights(steps: int, decay: float, eta: float, like: torch.Tensor) -> torch.Tensor:
+    """(T, T): row t weighs u_tau by eta * decay^(t - tau) for tau <= t, 0 for the future."""
+    age = torch.arange(steps, dtype=torch.float64)
+    age = age[:, None] - age[None, :]
+    weights = torch.where(age >= 0, eta * torch.pow(decay, age.clamp(min=0)), 0.0)
+    return weights.to(like)
+
+
+def fast_weights_sequence(
+    driven: torch.Tensor,
+    h: torch.Tensor,
+    fast: torch.Tensor,
+    weight: torch.Tensor,
+    norm: torch.nn.LayerNorm,
+    decay: float,
+    eta: float,
+    inner_steps: int,
+    preliminary: bool,
+    return_state: bool = True,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+    """Outputs (B, T, H) and the final (h, A) (None unless ``return_state``).
+
+    ``h`` and ``fast`` may have batch size 1 (a state the whole batch shares). A
+    ``fast`` of zeros that needs no gradient is treated as absent.
+    """
+    batch, steps, _ = driven.shape
+    h = h.expand(batch, -1)
+    initial = None if not fast.requires_grad and not fast.any() else fast
+    weights = memory_weights(steps, decay, eta, driven)
+    outputs, stored = FastWeightsSequence.apply(
+        driven, h, initial, weight, norm.weight, norm.bias, weights,
+        norm.eps, decay, inner_steps, preliminary,
+    )  # fmt: skip
+    if not return_state:
+        return outputs, None
+    recent = stored.transpose(1, 2) * weights[-1]
+    if initial is None:
+        final = torch.bmm(recent, stored)
+    else:
+        final = torch.baddbmm(initial.expand(batch, -1, -1), recent, stored, beta=decay**steps)
+    return outputs, (outputs[:, -1], final)
+
+
+class FastWeightsSequence(torch.autograd.Function):
+    """All T steps with the memory kept as the u's; returns the outputs and the u's
+    (the u's feed the final A_T, so gradients may come back through them too).
+
+    Per-step buffers are laid out step-major (K, B, H), K = T * inner_steps, so every
+    slice is contiguous: ``native_layer_norm_backward`` needs contiguous mean/rstd.
+    """
+
+    @staticmethod
+    def forward(
+        ctx, driven, h, fast, weight, gain, shift, weights, eps, decay, inner_steps, prelim
+    ):
+        batch, steps, hidden = driven.shape
+        size = steps * inner_steps
+        stored = driven.new_zeros(batch, steps, hidden)  # u_tau; rows not yet taken stay 0
+        outputs = driven.new_empty(batch, steps, hidden)
+        pre = driven.new_empty(steps, batch, hidden)  # z_t
+        probes = driven.new_empty(size, batch, hidden)  # h^s, what the memory is asked
+        recalls = driven.new_empty(size, batch, 1, steps)  # weights[t] * (U h^s)
+        norm_inputs = driven.new_empty(size, batch, hidden)
+        means = driven.new_empty(size, batch, 1)
+        rstds = driven.new_empty(size, batch, 1)
+        stored_t = stored.transpose(1, 2)
+        weight_t = weight.t()
+        shared = fast is not None and fast.shape[0] == 1
+        fast_t = None if fast is None else (fast[0].t() if shared else fast.transpose(1, 2))
+        initial_h = h
+        for t in range(steps):
+            z = torch.addmm(driven[:, t], h, weight_t, out=pre[t])
+            h_s = torch.relu(z)
+            stored[:, t] = h_s if prelim else h
+            for s in range(inner_steps):
+                k = t * inner_steps + s
+                probes[k] = h_s
+                probe = h_s.unsqueeze(1)
+                recall = torch.bmm(probe, stored_t, out=recalls[k]).mul_(weights[t])
+                if fast_t is None:
+                    a = torch.baddbmm(z.unsqueeze(1), recall, stored).squeeze(1)
+                elif shared:
+                    a = torch.addmm(z, h_s, fast_t, alpha=decay ** (t + 1))
+                    a = torch.baddbmm(a.unsqueeze(1), recall, stored).squeeze(1)
+                else:
+                    a = torch.baddbmm(z.unsqueeze(1), probe, fast_t, alpha=decay ** (t + 1))
+                    a = torch.baddbmm(a, recall, stored).squeeze(1)
+                normed, mean, rstd = torch.native_layer_norm(a, (hidden,), gain, shift, eps)
+                norm_inputs[k], means[k], rstds[k] = a, mean, rstd
+                h_s = torch.relu(normed)
+            h = h_s
+            outputs[:, t] = h
+        ctx.save_for_backward(
+            initial_h, fast, weight, gain, shift, weights, stored, outputs, pre,
+            probes, recalls, norm_inputs, means, rstds,
+        )  # fmt: skip
+        ctx.decay, ctx.inner_steps, ctx.prelim = decay, inner_steps, prelim
+        ctx.set_materialize_grads(False)  # unused outputs get None, not a tensor of zeros
+        return outputs, stored
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_outputs, grad_stored):
+        initial_h, fast, weight, gain, shift, weights = ctx.saved_tensors[:6]
+        stored, outputs, pre, probes, recalls, norm_inputs, means, rstds = ctx.saved_tensors[6:]
+        needs = ctx.needs_input_grad
+        batch, steps, hidden = outputs.shape
+        inner_steps, decay, prelim = ctx.inner_steps, ctx.decay, ctx.prelim
+        if grad_outputs is None:
+            grad_outputs = torch.zeros_like(outputs)
+        shared = fast is not None and fast.shape[0] == 1
+        fast_matrix = None if fast is None else (fast[0] if shared else fast)
+        # dL/du_tau: from the final state (if it was used) and from every later step
+        grad_stored = torch.zeros_like(stored) if grad_stored is None else grad_stored.clone()
+        grad_pre = torch.empty_like(pre)
+        keep_norm_grads = fast is not None and needs[2]
+        grad_norm_inputs = torch.empty_like(norm_inputs) if keep_norm_grads else None
+        grad_gain = torch.zeros_like(gain) if needs[4] else None
+        grad_shift = torch.zeros_like(shift) if needs[5] else None
+        grad_h = torch.zeros_like(initial_h)
+        stored_t = stored.transpose(1, 2)
+        for t in reversed(range(steps)):
+            grad = grad_h + grad_outputs[:, t]
+            grad_z = None
+            scale = decay ** (t + 1)
+            for s in reversed(range(inner_steps)):
+                k = t * inner_steps + s
+                after = outputs[:, t] if s == inner_steps - 1 else probes[k + 1]
+                grad = threshold_backward(grad, after, 0)
+                grad_a, grad_gain_k, grad_shift_k = layer_norm_backward(
+                    grad, norm_inputs[k], (hidden,), means[k], rstds[k], gain, shift,
+                    (True, needs[4], needs[5]),
+                )  # fmt: skip
+                if grad_gain is not None:
+                    grad_gain += grad_gain_k
+                if grad_shift is not None:
+                    grad_shift += grad_shift_k
+                grad_z = grad_a if grad_z is None else grad_z + grad_a
+                if keep_norm_grads:
+                    grad_norm_inputs[k] = grad_a
+                query = grad_a.unsqueeze(1)
+                recall_grad = torch.bmm(query, stored_t).mul_(weights[t])
+                grad_stored.baddbmm_(recalls[k].transpose(1, 2), query)
+                grad_stored.baddbmm_(recall_grad.transpose(1, 2), probes[k].unsqueeze(1))
+                if fast_matrix is None:
+                    grad = torch.bmm(recall_grad, stored).squeeze(1)
+                elif shared:
+                    grad = torch.bmm(recall_grad, stored).squeeze(1)
+                    grad = torch.addmm(grad, grad_a, fast_matrix, alpha=scale)
+                else:
+                    grad = torch.baddbmm(
+                        torch.bmm(query, fast_matrix), recall_grad, stored, beta=scale
+                    ).squeeze(1)
+            if prelim:  # u_t = h^0 = ReLU(z_t)
+                grad = grad + grad_stored[:, t]
+            grad_z = grad_z + threshold_backward(grad, pre[t], 0)
+            grad_pre[t] = grad_z
+            grad_h = grad_z @ weight
+            if not prelim:  # u_t = h_{t-1}
+                grad_h = grad_h + grad_stored[:, t]
+        grad_weight = None
+        if needs[3]:
+            previous = torch.cat([initial_h.unsqueeze(0), outputs[:, :-1].transpose(0, 1)])
+            grad_weight = grad_pre.reshape(-1, hidden).t() @ previous.reshape(-1, hidden)
+        grad_fast = None
+        if keep_norm_grads:
+            scales = torch.pow(decay, torch.arange(1, steps + 1, dtype=torch.float64))
+            grad_norm_inputs *= scales.repeat_interleave(inner_steps).to(grad_pre)[:, None, None]
+            if shared:
+                grad_fast = (
+                    grad_norm_inputs.reshape(-1, hidden).t() @ probes.reshape(-1, hidden)
+                ).unsqueeze(0)
+            else:
+                grad_fast = torch.bmm(grad_norm_inputs.permute(1, 2, 0), probes.transpose(0, 1))
+        grad_driven = grad_pre.transpose(0, 1) if needs[0] else None
+        grad_initial_h = grad_h if needs[1] else None
+        return (
+            grad_driven, grad_initial_h, grad_fast, grad_weight, grad_gain, grad_shift,
+            *(None,) * 5,
+        )  # fmt: skip

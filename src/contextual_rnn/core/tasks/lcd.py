@@ -1,0 +1,229 @@
+"""Linear cosine decay task (TensorFlow's ``linear_cosine_decay``).
+
+    t' = min(t, T);  linear = (T - t') / T;  cosine = 0.5 (1 + cos(2 pi p t' / T))
+    x(t) = x0 ((alpha + linear) cosine + beta)
+
+A sequence is conditioned on (x0, period). Inputs are x_0..x_{steps-1}, targets the
+changes dx_t = x_{t+1} - x_t. Values are scaled to [-1, 1]: states from
+``state_range``, periods from ``period_range``, targets by the training split's min
+and max (learned by ``fit``). The context g sees is the scaled (x0, period); the side
+information a model without context gets at every step is the part of the context
+the inputs do not already carry (the period).
+"""
+
+import math
+
+import torch
+
+from contextual_rnn.core.errors import InputError, finite_number, positive_int, require
+from contextual_rnn.core.tasks.base import Batch, Conditions, GenerativeTask, TaskLayout
+
+CONTEXT_FEATURES = ("x0", "period")
+
+
+def lcd_curve(
+    x0: torch.Tensor,
+    period: torch.Tensor,
+    length: int,
+    decay_steps: float,
+    alpha: float = 0.0,
+    beta: float = 0.001,
+) -> torch.Tensor:
+    """x(t) for t = 0..length-1, one row per (x0, period) pair."""
+    t = torch.arange(length, dtype=torch.float64).clamp(max=decay_steps)
+    linear = (decay_steps - t) / decay_steps
+    cosine = 0.5 * (1 + torch.cos(2 * math.pi * period.double()[:, None] * t / decay_steps))
+    return (x0.double()[:, None] * ((alpha + linear) * cosine + beta)).float()
+
+
+def to_unit(x, low: float, high: float):
+    return 2 * (x - low) / (high - low) - 1
+
+
+def from_unit(y, low: float, high: float):
+    return (y + 1) * (high - low) / 2 + low
+
+
+def value_range(key: str, pair) -> tuple[float, float]:
+    require(isinstance(pair, list | tuple) and len(pair) == 2, key, pair, "[low, high], low < high")
+    low, high = (finite_number(key, v) for v in pair)
+    require(low < high, key, list(pair), "[low, high], low < high")
+    return low, high
+
+
+def periods_list(key: str, periods) -> list[float]:
+    require(isinstance(periods, list | tuple), key, periods, "a non-empty list of periods >= 0")
+    require(len(periods) > 0, key, list(periods), "a non-empty list of periods >= 0")
+    return [finite_number(key, p, low=0.0) for p in periods]
+
+
+class LCD(GenerativeTask):
+    val_size_option = "val_per_period"
+
+    def __init__(
+        self,
+        steps: int = 25,
+        decay_steps: float = 26,
+        alpha: float = 0.0,
+        beta: float = 0.001,
+        x0_range: tuple[float, float] = (2.0, 4.0),
+        train_periods: tuple[float, ...] = (0.5, 1.5, 2.5, 3.5, 4.5),
+        train_per_period: int = 1000,
+        val_periods: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0),
+        val_per_period: int = 500,
+        state_range: tuple[float, float] = (0.0, 4.0),
+        period_range: tuple[float, float] = (0.5, 4.5),
+        context: tuple[str, ...] = CONTEXT_FEATURES,
+    ):
+        self.steps = positive_int("steps", steps)
+        self.decay_steps = finite_number("decay_steps", decay_steps)
+        require(self.decay_steps > 0, "decay_steps", decay_steps, "a number > 0")
+        self.alpha, self.beta = finite_number("alpha", alpha), finite_number("beta", beta)
+        self.x0_range = value_range("x0_range", x0_range)
+        self.state_range = value_range("state_range", state_range)
+        self.period_range = value_range("period_range", period_range)
+        self.periods = {
+            "train": periods_list("train_periods", train_periods),
+            "val": periods_list("val_periods", val_periods),
+        }
+        self.per_period = {
+            "train": positive_int("train_per_period", train_per_period),
+            "val": positive_int("val_per_period", val_per_period),
+        }
+        require(
+            isinstance(context, list | tuple) and all(c in CONTEXT_FEATURES for c in context),
+            "context",
+            context,
+            f"a subset of {list(CONTEXT_FEATURES)}",
+        )
+        self.context_names = tuple(c for c in CONTEXT_FEATURES if c in context)
+        self.side_names = tuple(c for c in self.context_names if c != "x0")  # x0 is input 0
+        self.target_range: tuple[float, float] | None = None
+
+    @property
+    def layout(self) -> TaskLayout:
+        return TaskLayout(
+            input_kind="features",
+            input_size=1,
+            output_size=1,
+            sequence_length=self.steps,
+            context="features" if self.context_names else None,
+            context_size=len(self.context_names),
+            side_size=len(self.side_names),
+        )
+
+    # --- data -------------------------------------------------------------------------------
+
+    def curve(self, x0: torch.Tensor, period: torch.Tensor, length: int) -> torch.Tensor:
+        return lcd_curve(x0, period, length, self.decay_steps, self.alpha, self.beta)
+
+    def generate(self, split, generator):
+        n = self.per_period[split]
+        period = torch.tensor(self.periods[split], dtype=torch.float32).repeat_interleave(n)
+        low, high = self.x0_range
+        x0 = low + (high - low) * torch.rand(period.shape[0], generator=generator)
+        return {"curve": self.curve(x0, period, self.steps + 1), "x0": x0, "period": period}
+
+    def fit(self, train):
+        changes = train["curve"].diff(dim=1)
+        self.target_range = (changes.min().item(), changes.max().item())
+
+    def fitted(self):
+        return {"target_range": list(self.target_range)}
+
+    def load_fitted(self, values):
+        self.target_range = tuple(values["target_range"])
+
+    def encode(self, raw):
+        batch = {
+            "inputs": to_unit(raw["curve"][:, :-1], *self.state_range).unsqueeze(2),
+            "targets": to_unit(raw["curve"].diff(dim=1), *self.target_range).unsqueeze(2),
+            "x0": raw["x0"],
+            "period": raw["period"],
+        }
+        conditions = self.conditions(raw)
+        for key, features in (
+            ("context", self.context(conditions)),
+            ("side", self.side(conditions)),
+        ):
+            if features is not None:
+                batch[key] = features
+        return batch
+
+    # --- generation -----------------------------------------------------------------------------
+
+    def conditions(self, batch: Batch) -> Conditions:
+        return {"x0": batch["x0"], "period": batch["period"]}
+
+    def parse_conditions(self, values: dict[str, list[float]]) -> Conditions:
+        """``period`` (required, one or more) and ``x0`` (one, or one per period; default 3)."""
+        unknown = sorted(set(values) - {"period", "x0"})
+        if unknown:
+            raise InputError(f"--{unknown[0]} is not a condition of LCD: use --period and --x0")
+        periods, x0s = values.get("period"), values.get("x0") or [3.0]
+        if not periods:
+            raise InputError("--period: give at least one period, e.g. --period 1 2.5")
+        for name, items in (("period", periods), ("x0", x0s)):
+            for v in items:
+                if not math.isfinite(v):
+                    raise InputError(f"--{name} {v}: expected a finite number")
+        if min(periods) < 0:
+            raise InputError(f"--period {min(periods):g}: expected a period >= 0")
+        if len(x0s) not in (1, len(periods)):
+            raise InputError(
+                f"--x0 takes one value or one per period ({len(periods)}), got {len(x0s)}"
+            )
+        x0s = x0s * len(periods) if len(x0s) == 1 else x0s
+        return {
+            "x0": torch.tensor(x0s, dtype=torch.float32),
+            "period": torch.tensor(periods, dtype=torch.float32),
+        }
+
+    def outside_training(self, conditions):
+        train = self.periods["train"]
+        ranges = {"period": (min(train), max(train)), "x0": self.x0_range}
+        return [
+            f"{name}={v:g} is outside the training range [{low:g}, {high:g}]"
+            for name, (low, high) in ranges.items()
+            for v in conditions[name].tolist()
+            if not low <= v <= high
+        ]
+
+    def start_value(self, conditions):
+        """x(0) = x0 ((1 + alpha) + beta): the first input of every sequence."""
+        return self.curve(conditions["x0"], conditions["period"], 1)[:, 0]
+
+    def step_input(self, value):
+        return to_unit(value, *self.state_range).unsqueeze(1)
+
+    def advance(self, value, output):
+        return value + from_unit(output[:, 0], *self.target_range)
+
+    def features(self, conditions: Conditions, names: tuple[str, ...]) -> torch.Tensor | None:
+        scaled = {
+            "x0": lambda: to_unit(conditions["x0"].float(), *self.state_range),
+            "period": lambda: to_unit(conditions["period"].float(), *self.period_range),
+        }
+        return torch.stack([scaled[n]() for n in names], dim=1) if names else None
+
+    def context(self, conditions):
+        return self.features(conditions, self.context_names)
+
+    def side(self, conditions):
+        return self.features(conditions, self.side_names)
+
+    def truth(self, conditions, steps):
+        return self.curve(conditions["x0"], conditions["period"], steps + 1)
+
+    def figure_examples(self, raw):
+        """The first sequence of each validation period."""
+        periods = raw["period"]
+        return torch.stack([(periods == p).nonzero()[0, 0] for p in periods.unique()])
+
+    def describe(self, conditions, index):
+        period, x0 = conditions["period"][index].item(), conditions["x0"][index].item()
+        seen = "seen" if period in self.periods["train"] else "unseen"
+        return f"period {period:g} ({seen}), x0 {x0:.2f}"
+
+    def example_name(self, conditions, index):
+        return f"period_{conditions['period'][index].item():g}"

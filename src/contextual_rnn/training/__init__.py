@@ -1,0 +1,1 @@
+"""Running the model: the Hydra entry, callbacks, loggers, resume, sweeps and checks."""

@@ -1,0 +1,81 @@
+"""How a run ended, recorded where a user looks: ``status.json`` in the run folder and W&B.
+
+``finished`` (with the epochs trained and whether a callback stopped it early),
+``interrupted`` (Ctrl-C, SIGTERM) or ``failed`` (a NaN loss or any other error), with the
+reason in one line. W&B gets the same in the run's summary (``status``,
+``status_reason``) and a non-zero exit code, so its dashboard shows the run as failed.
+A resumed run reads ``status.json`` to tell a finished run from an unfinished one.
+
+This callback records what stops training; ``training.train`` records ``finished``
+once the run's metrics are written, so that a run killed in between is not taken for
+a finished one.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from pytorch_lightning import Callback
+
+STATUS = "status.json"
+
+
+def read_status(output_dir: str | Path) -> dict:
+    path = Path(output_dir) / STATUS
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_status(output_dir: str | Path, status: dict) -> None:
+    path = Path(output_dir) / STATUS
+    partial = path.with_name(f".{STATUS}.{os.getpid()}")
+    partial.write_text(json.dumps(status, indent=1) + "\n")
+    partial.replace(path)
+
+
+def finished_status(trainer) -> dict:
+    """The ``finished`` entry for a trainer whose fit returned."""
+    limit = trainer.max_epochs
+    stopped = limit is not None and limit >= 0 and trainer.current_epoch < limit
+    return {
+        "status": "finished",
+        "reason": "",
+        "epoch": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "max_epochs": trainer.max_epochs,
+        "stopped_early": bool(stopped),
+    }
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class RunStatus(Callback):
+    def __init__(self):
+        self.output_dir: Path | None = None
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self.output_dir = Path(trainer.default_root_dir)
+
+    def record(self, trainer, status: str, reason: str = "", **extra) -> None:
+        if not trainer.is_global_zero or self.output_dir is None:
+            return
+        entry = {
+            "status": status,
+            "reason": reason,
+            "epoch": trainer.current_epoch,
+            "global_step": trainer.global_step,
+            **extra,
+        }
+        write_status(self.output_dir, entry)
+        for logger in trainer.loggers:
+            if hasattr(logger, "record_status"):
+                logger.record_status(status, reason)
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        interrupted = isinstance(exception, KeyboardInterrupt) or trainer.received_sigterm
+        self.record(trainer, "interrupted" if interrupted else "failed", one_line(exception))

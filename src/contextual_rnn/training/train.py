@@ -1,0 +1,243 @@
+"""train(cfg): compose data, model, callbacks, loggers and trainer from a Hydra config and fit.
+
+``train.py`` at the repository root is the command-line entry (``run``); tests call
+``train`` directly with a config composed by Hydra's compose API.
+
+A run folder that already holds a resume checkpoint continues from it; a finished run
+(``status.json``) is left as it is, unless the config asks for more epochs than it
+trained, which continues it.
+"""
+
+import errno
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from lightning_fabric.utilities.exceptions import MisconfigurationException
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from contextual_rnn.core.errors import ConfigError, config_scope, construct
+from contextual_rnn.core.modules import MODULES
+from contextual_rnn.core.modules.base import SequenceModule
+from contextual_rnn.core.registry import build
+from contextual_rnn.core.tasks.base import SequenceTask
+from contextual_rnn.training.callbacks.non_finite import NonFiniteLoss
+from contextual_rnn.training.callbacks.resume_checkpoint import ResumeCheckpoint, newest
+from contextual_rnn.training.callbacks.run_status import finished_status, read_status, write_status
+from contextual_rnn.training.checks import (
+    check_checkpoint_path,
+    check_optimized_metric,
+    check_run_folder,
+    check_seed,
+    check_threads,
+    check_trainer,
+)
+from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
+from contextual_rnn.training.resume import existing_wandb_id
+from contextual_rnn.training.sweeps import exit_with, save_metrics
+
+log = logging.getLogger(__name__)
+
+# Exit codes of a run (docs: README, "Long runs").
+BAD_CONFIG, NON_FINITE, CANNOT_WRITE, INTERRUPTED = 2, 3, 4, 130
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+class Interrupted(RuntimeError):
+    """Training stopped by Ctrl-C (Lightning shuts down and exits with 1; we say so)."""
+
+
+def container(node) -> dict:
+    return OmegaConf.to_container(node, resolve=True) if node is not None else {}
+
+
+def parallel_jobs() -> int:
+    """How many jobs of this multirun run at once (1 outside a parallel multirun)."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return 1
+    launcher = HydraConfig.get().launcher
+    jobs = launcher.get("n_jobs") if "joblib" in str(launcher.get("_target_", "")).lower() else 1
+    cores = len(os.sched_getaffinity(0))
+    return cores if jobs is None or jobs < 1 else min(jobs, cores)
+
+
+def configure_threads(setting) -> int:
+    """``auto``: the cores, shared between the jobs a parallel multirun runs at once."""
+    threads = setting
+    if setting == "auto":
+        threads = max(1, len(os.sched_getaffinity(0)) // parallel_jobs())
+    torch.set_num_threads(threads)
+    return threads
+
+
+def build_datamodule(cfg: DictConfig) -> ShardedData:
+    data = container(cfg.data)
+    task = build(data.pop("task"), SequenceTask, "data.task", trusted=True)
+    datamodule = construct(ShardedData, "data", data, task=task)  # its DDP loaders: distributed.py
+    datamodule.setup("fit")
+    return datamodule
+
+
+def build_module(cfg: DictConfig, datamodule: ShardedData) -> SequenceModule:
+    """The module for the task's kind; it keeps the configs so a checkpoint can rebuild it."""
+    data = container(cfg.data)
+    task = data.pop("task")
+    module_class = MODULES[datamodule.task.kind]
+    fitted = datamodule.task.fitted()
+    return module_class(container(cfg.model), task, fitted, data, trusted=True)
+
+
+def instantiate_nodes(nodes, prefix: str, **kwargs) -> list:
+    built = []
+    for name, node in (nodes or {}).items():
+        if node:
+            with config_scope(f"{prefix}.{name}"):
+                built.append(instantiate(node, **kwargs.get(name, {})))
+    return built
+
+
+def build_trainer(cfg: DictConfig, resume_from: Path | None = None) -> pl.Trainer:
+    """Callbacks, loggers and Trainer from config; loggers continue the run being resumed."""
+    callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
+    callbacks.append(DestroyProcessGroup())  # multi-process runs only; see distributed.py
+    continuing = {}
+    if resume_from:
+        continuing["wandb"] = {"id": existing_wandb_id(cfg.paths.output_dir)}
+    loggers = instantiate_nodes(cfg.get("logger"), "logger", **continuing)
+    try:
+        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    except MisconfigurationException as error:
+        message = " ".join(str(error).split())
+        raise ConfigError("trainer", "...", f"settings Lightning accepts: {message}") from None
+
+
+def plain_config(cfg: DictConfig) -> dict:
+    """The resolved run config as plain values, without Hydra's own node."""
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def finished(status: dict, cfg: DictConfig) -> bool:
+    """A finished run stays finished unless the config asks for more epochs than it trained."""
+    if status.get("status") != "finished":
+        return False
+    wanted = cfg.trainer.get("max_epochs")
+    trained = status.get("max_epochs")
+    return (
+        bool(status.get("stopped_early")) or wanted is None or trained is None or wanted <= trained
+    )
+
+
+def metrics_file(output_dir: Path) -> dict:
+    path = output_dir / "metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit one model; returns the final callback metrics as floats."""
+    check_seed(cfg.seed)
+    check_threads(cfg.threads)
+    check_trainer(container(cfg.trainer))
+    start_from = check_checkpoint_path(cfg.get("ckpt_path"))
+    output_dir = Path(cfg.paths.output_dir)
+    check_run_folder(output_dir)
+    if finished(read_status(output_dir), cfg):
+        log.info(f"{output_dir} holds a finished run: nothing to do (its metrics are kept)")
+        return metrics_file(output_dir)
+    configure_threads(cfg.threads)
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule = build_datamodule(cfg)
+    module = build_module(cfg, datamodule)
+    check_optimized_metric(cfg.get("optimized_metric"), module.logged_metrics)
+    resume_from = start_from or newest(output_dir / "checkpoints" / "resume")
+    if resume_from:
+        log.info(f"resuming from {resume_from}")
+    trainer = build_trainer(cfg, resume_from)
+    fitted = False
+    try:
+        for logger in trainer.loggers:
+            logger.log_hyperparams(plain_config(cfg))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+        fitted = True
+    except SystemExit:
+        if trainer.interrupted:
+            raise Interrupted("training interrupted") from None
+        raise
+    finally:
+        for logger in trainer.loggers:
+            if fitted and hasattr(logger, "record_status"):
+                logger.record_status("finished", "")
+            if hasattr(logger, "close"):
+                logger.close()
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    resume = next((c for c in trainer.callbacks if isinstance(c, ResumeCheckpoint)), None)
+    if not metrics and resume is not None and resume.final_metrics:
+        metrics = resume.final_metrics  # resumed a run whose training had already ended
+    save_metrics(output_dir, metrics)
+    if trainer.is_global_zero:
+        write_status(output_dir, finished_status(trainer))
+    report(cfg, trainer, metrics)
+    return metrics
+
+
+def report(cfg: DictConfig, trainer: pl.Trainer, metrics: dict[str, float]) -> None:
+    """Say where the run's artefacts are."""
+    out = Path(cfg.paths.output_dir)
+    lines = [f"run folder: {out}"]
+    lines += [f"  {k} = {v:.6g}" for k, v in sorted(metrics.items()) if k.startswith("val/")]
+    if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path:
+        lines.append(f"best checkpoint: {trainer.checkpoint_callback.best_model_path}")
+    figures = sorted((out / "figures").glob("*.png"))
+    if figures:
+        lines.append(f"figures: {out / 'figures'} ({len(figures)} PNG)")
+    runs = sorted(out.glob("wandb/*run-*"))
+    if runs:
+        lines.append(f"W&B run: {runs[-1]}  (upload later with: wandb sync {runs[-1]})")
+    log.info("\n".join(lines))
+
+
+def last_good(cfg: DictConfig) -> str:
+    kept = newest(Path(cfg.paths.output_dir) / "checkpoints" / "resume")
+    return str(kept) if kept else "none yet"
+
+
+def run(cfg: DictConfig) -> float | None:
+    """The Hydra task: train, report failures in one line, return the swept metric.
+
+    Exit codes: 2 bad configuration (nothing trained), 3 a non-finite loss, 4 a file
+    could not be written (disk full, permissions), 130 interrupted; the last good
+    checkpoint is named and kept in the last three cases.
+    """
+    try:
+        metrics = train(cfg)
+    except ConfigError as error:
+        exit_with(BAD_CONFIG, f"error: {error}")  # in a multirun: this job fails, the sweep goes on
+    except NonFiniteLoss as error:
+        exit_with(NON_FINITE, f"error: {error}; last good checkpoint: {last_good(cfg)}")
+    except OSError as error:
+        if error.errno not in WRITE_ERRORS:
+            raise
+        where = error.filename or "a file"
+        kept = last_good(cfg)
+        exit_with(
+            CANNOT_WRITE,
+            f"error: could not write {where}: {error.strerror}; last good checkpoint: {kept}",
+        )
+    except Interrupted:
+        exit_with(
+            INTERRUPTED,
+            f"error: interrupted; last good checkpoint: {last_good(cfg)} "
+            f"(resume: the same command with hydra.run.dir={cfg.paths.output_dir})",
+        )
+    name = cfg.get("optimized_metric")
+    if name and name not in metrics:
+        exit_with(BAD_CONFIG, f"error: optimized_metric={name!r} was never logged by this run")
+    return metrics.get(name) if name else None

@@ -1,0 +1,183 @@
+"""A run stopped at any point and resumed with the documented recipe equals one that ran through.
+
+"Equals": every CSV row and every W&B history row (time/* columns aside: they are wall
+and CPU clocks) and the final weights, bit for bit, on CPU. Faults are injected at
+named points (tests/fault_injection.py): in-process by raising, and in a subprocess by
+SIGKILL (nothing flushed). The full matrix is marked slow; a sample runs by default.
+"""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from contextual_rnn.analysis.wandb_files import run_history
+from contextual_rnn.training.compose import compose_config
+from contextual_rnn.training.train import train
+
+from .conftest import TINY_LCD, train_command
+from .fault_injection import Injected
+
+# 100 training sequences in batches of 16: 7 steps an epoch; validation of 40 sequences in 3
+# batches after steps 3 and 7 of every epoch (val_check_interval 0.5); 3 epochs; a resume
+# checkpoint every 2 steps. Steps 3, 7, 10, 14, ... are followed by validation.
+RUN = [
+    "debug=tiny",
+    *TINY_LCD,
+    "trainer.max_epochs=3",
+    "trainer.limit_train_batches=null",
+    "trainer.limit_val_batches=null",
+    "+trainer.val_check_interval=0.5",
+    "callbacks.resume_checkpoint.every_n_train_steps=2",
+    "model.optimizer.lr=0.01",
+    "threads=1",  # in-process and subprocess runs alike: results depend on the thread count
+]
+# (point, at): each phase of a run. Steps 2, 4, 6 and 8 are checkpointed; 3 is followed by
+# a mid-epoch validation, 7 ends epoch 0, 14 ends epoch 1, 21 is the last step.
+KILL_POINTS = [
+    ("train_step", 5),  # mid-epoch, between checkpoints
+    ("train_step", 2),  # right after a step checkpoint
+    ("train_step", 3),  # before a mid-epoch validation
+    ("train_step", 7),  # the last step of epoch 0, before its validation
+    ("train_step", 21),  # the last step of the run
+    ("validation", 2),  # inside the first (mid-epoch) validation
+    ("validation", 5),  # inside the end-of-epoch validation of epoch 0
+    ("train_step", 9),  # right after the checkpoint at the first step of epoch 1
+    ("epoch_start", 1),  # as an epoch starts
+    ("checkpoint", 3),  # while a checkpoint is being written
+    ("checkpoint", 9),
+    ("report", 1),  # after training, before the run's metrics are written
+]
+DEFAULT_SUITE = {("train_step", 7), ("validation", 5), ("report", 1)}
+
+
+def fault(point: str, at: int, how: str) -> list[str]:
+    return [
+        "+callbacks.fault._target_=tests.fault_injection.Fault",
+        f"+callbacks.fault.point={point}",
+        f"+callbacks.fault.at={at}",
+        f"+callbacks.fault.how={how}",
+    ]
+
+
+def csv_rows(run: Path) -> list[dict]:
+    with (run / "csv" / "metrics.csv").open() as file:
+        return [
+            {k: v for k, v in row.items() if not k.startswith("time/")}
+            for row in csv.DictReader(file)
+        ]
+
+
+def wandb_rows(run: Path) -> list[dict]:
+    """History rows without W&B's clocks and ours; media by content (W&B names a media
+    file with a counter of its process and gives each table a random artifact path)."""
+    rows = []
+    for row in run_history(run):
+        clean = {}
+        for key, value in row.items():
+            if key.startswith(("_runtime", "_timestamp", "time/")) or key.endswith(
+                ("artifact_path", "/path")
+            ):
+                continue
+            if key.endswith("/filenames"):
+                value = [name.rsplit("_", 1)[-1] for name in value]  # the content hash
+            clean[key] = value
+        rows.append(clean)
+    return rows
+
+
+def weights(run: Path) -> dict:
+    return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+def same_run(a: Path, b: Path) -> None:
+    assert csv_rows(b) == csv_rows(a)
+    assert wandb_rows(b) == wandb_rows(a)
+    first, second = weights(a), weights(b)
+    assert first.keys() == second.keys()
+    for key in first:
+        assert torch.equal(first[key], second[key]), key
+    assert json.loads((b / "metrics.json").read_text()) == json.loads(
+        (a / "metrics.json").read_text()
+    ) or _same_but_time(a, b)
+
+
+def _same_but_time(a: Path, b: Path) -> bool:
+    ma, mb = (json.loads((r / "metrics.json").read_text()) for r in (a, b))
+    drop = lambda m: {k: v for k, v in m.items() if not k.startswith("time/")}  # noqa: E731
+    return drop(ma) == drop(mb)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("uninterrupted")
+    train(compose_config(RUN, output_dir=out))
+    return out
+
+
+def interrupted_then_resumed(out: Path, point: str, at: int) -> None:
+    with pytest.raises(Injected):
+        train(compose_config([*RUN, *fault(point, at, "raise")], output_dir=out))
+    assert not (out / "metrics.json").exists()
+    train(compose_config(RUN, output_dir=out))  # the documented recipe: same command, same folder
+
+
+@pytest.mark.parametrize(
+    "point,at",
+    [pytest.param(*p, marks=() if p in DEFAULT_SUITE else pytest.mark.slow) for p in KILL_POINTS],
+)
+def test_resumed_run_equals_an_uninterrupted_one(reference, tmp_path, point, at):
+    interrupted_then_resumed(tmp_path, point, at)
+    same_run(reference, tmp_path)
+
+
+def test_a_torn_checkpoint_is_never_picked(reference, tmp_path):
+    interrupted_then_resumed(tmp_path / "run", "train_step", 12)
+    # A torn file numbered as the newest, as a kill during a non-atomic write would leave.
+    out = tmp_path / "torn"
+    with pytest.raises(Injected):
+        train(compose_config([*RUN, *fault("train_step", 12, "raise")], output_dir=out))
+    resume = sorted((out / "checkpoints" / "resume").glob("*.ckpt"))[-1]
+    torn = resume.with_name("999999-step13.ckpt")
+    torn.write_bytes(resume.read_bytes()[: resume.stat().st_size // 2])
+    train(compose_config(RUN, output_dir=out))
+    same_run(reference, out)
+
+
+def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, caplog):
+    out = tmp_path / "run"
+    train(compose_config(RUN, output_dir=out))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and "wandb" not in p.parts}
+    with caplog.at_level("INFO"):
+        metrics = train(compose_config(RUN, output_dir=out))
+    assert "holds a finished run: nothing to do" in caplog.text
+    assert metrics == json.loads((out / "metrics.json").read_text()) and "val/loss" in metrics
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and "wandb" not in p.parts}
+    assert after == before
+
+
+def test_more_epochs_continue_a_finished_run(tmp_path):
+    """A finished run asked for more epochs continues; it equals a run trained that long."""
+    longer = [o.replace("max_epochs=3", "max_epochs=4") for o in RUN]
+    whole, extended = tmp_path / "whole", tmp_path / "extended"
+    train(compose_config(longer, output_dir=whole))
+    train(compose_config(RUN, output_dir=extended))
+    train(compose_config(longer, output_dir=extended))
+    same_run(whole, extended)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "point,at",
+    [("train_step", 5), ("train_step", 7), ("validation", 5), ("checkpoint", 3), ("report", 1)],
+)
+def test_sigkill_then_resume_from_the_command_line(reference, tmp_path, point, at):
+    out = f"hydra.run.dir={tmp_path}"
+    killed = train_command(*RUN, *fault(point, at, "kill"), out)
+    assert killed.returncode == -9  # really killed
+    resumed = train_command(*RUN, out)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming from" in resumed.stderr + resumed.stdout
+    same_run(reference, tmp_path)
