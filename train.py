@@ -22,6 +22,12 @@ if __name__ == "__main__":
     # A W&B service inherited from a parent process (a notebook, a test runner) would hold
     # this run's id after a kill and refuse the resumed run: every run starts its own.
     os.environ.pop("WANDB_SERVICE", None)
-    arguments.check_arguments(sys.argv[1:], Path(__file__).parent / CONFIG_DIR)
+    config_dir = Path(__file__).resolve().parent / CONFIG_DIR
+    arguments.check_arguments(sys.argv[1:], config_dir)
+    if "--explain" in sys.argv[1:]:  # every value with the file it comes from
+        from contextual_rnn.training.explain import explain
+
+        print(explain([a for a in sys.argv[1:] if a != "--explain"], config_dir))
+        sys.exit(0)
     sys.argv[1:] = arguments.flags_first(sys.argv[1:])
     main()

@@ -1,29 +1,29 @@
-"""Time the project's training path against a plain PyTorch loop, side by side in one process.
+"""Time the project against the fastest straightforward plain PyTorch loop, in one run.
 
-Two cases, each trained through both paths, interleaved, the median epoch reported:
+Each ratio is measured against a baseline timed in the same run, interleaved:
 
-  project  SequenceDataModule + LightningModule + pytorch_lightning.Trainer, built by
-           contextual_rnn.train from the Hydra config (logger=none, callbacks=none, no
-           checkpoints, no progress bar, no validation).
-  plain    What a researcher writes by hand: an identical network (the module's
-           embedding and ContextualRNN, same weights), the training tensors in memory,
-           torch.randperm slicing, Adam, no Lightning.
+  ART epoch    project (DataModule + LightningModule + Trainer from the Hydra config,
+               logging, callbacks and validation off) vs a plain loop a competent user
+               writes for the same maths: nn.Embedding, the fast-weights recurrence with
+               A_t materialised and read as a row-vector product (h^T A, the fast way to
+               read it), g as nn.Linear, the readout MLP, cross-entropy, torch.optim.Adam.
+               Same initial weights, same batches. Target <= 0.5.
+  LCD epoch    the same for LCD: nn.LSTM, g, dense output, Adam, clip_grad_norm_(10).
+               Target <= 1.0.
+  main job     `python train.py` (LCD, 65 epochs, W&B, CSV, checkpoints, a fan figure per
+               period every epoch: what `make train` runs), wall time, vs 65 plain LCD
+               epochs. Target <= 1.25.
+  3-seed sweep `python train.py -m seed=0,1,2` with the default parallel launcher vs the
+               same three runs one after another (hydra/launcher=basic). Target <= 0.6.
 
-An epoch is one pass over the training split, training only, in both paths. The
-project's epoch runs from on_train_epoch_start to on_train_epoch_end (its loader's
-iterator included); what a fit spends before and after its epochs is shown on its own
-("fit setup").
+An epoch is one pass over the training split. The plain loops run the model of the
+paper's experiments with the default initial state of each (contextual); the project's
+path is what `train.py experiment=<task>_paper` trains.
 
-ART (fast weights, 50 units, batch 128, k=8, 100k training samples): the plain loop runs
-the fast-weights cell as the equations stand (implementation=loop), the per-step code one
-writes first; the project runs its default (implementation=fast). The ratio shows the
-framework's overhead paid back by the faster cell. LCD (LSTM, 128 units, batch 128, 5000
-training sequences, gradient clipping at 10 in both paths) runs torch's fused LSTM in both
-paths: its ratio is the framework's overhead alone.
-
-    python scripts/bench.py                    # both cases, 3 repeats: a few minutes on 2 cores
+    python scripts/bench.py                  # everything: about 10 minutes on 2 cores
+    python scripts/bench.py --skip-jobs      # the two epoch ratios only
+    python scripts/bench.py --quick          # smoke run on tiny sizes
     python scripts/bench.py --device cuda
-    python scripts/bench.py --quick            # smoke run on tiny sizes
 """
 
 import argparse
@@ -33,38 +33,43 @@ import math
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from contextual_rnn.cells.fast_weights import FastWeights
-from contextual_rnn.config import compose_config
-from contextual_rnn.train import build_datamodule, build_module, build_trainer
 from torch import nn
 from torch.nn import functional as F
 
+from contextual_rnn.training.compose import compose_config
+from contextual_rnn.training.train import build_datamodule, build_module, build_trainer
+
+ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["logger=none", "callbacks=none", "trainer.enable_progress_bar=false"]
 QUIET += [f"++trainer.{key}" for key in ("enable_model_summary=false", "limit_val_batches=0")]
 QUIET += ["++trainer.enable_checkpointing=false"]
-CASES = {
-    "ART": (["experiment=art_paper"], ["data.task.train_size=256", "data.task.val_size=64"]),
+CASES = {  # the experiment without its task's callbacks, and the sizes of --quick
+    "ART": (
+        ["experiment=art_paper", "~callbacks.stop_at_perfect_accuracy"],
+        ["data.task.train_size=256", "data.task.val_size=64"],
+    ),
     "LCD": (
-        ["experiment=lcd_paper"],
+        ["experiment=lcd_paper", "~callbacks.trajectory_figures"],
         ["data.task.train_per_period=40", "data.task.val_per_period=8"],
     ),
 }
-PATHS = ("project", "plain")
+TARGETS = {"ART": 0.5, "LCD": 1.0, "main job": 1.25, "3-seed sweep": 0.6}
 DEFAULT_EPOCHS = {"ART": 1, "LCD": 5}  # per run: an LCD epoch is ~20x shorter than an ART one
 
 
 @dataclass
 class Timings:
     epochs: list[float] = field(default_factory=list)
-    setup: list[float] = field(default_factory=list)  # fit time outside its epochs
-    peak_gpu_bytes: int = 0
 
     @property
     def epoch(self) -> float:
@@ -84,42 +89,82 @@ class EpochTimer(pl.Callback):
         self.epochs.append(time.perf_counter() - self.started)
 
 
-class PlainNetwork(nn.Module):
-    """The model as one writes it by hand: optional embedding, then the ContextualRNN."""
+# --- the plain models: what one writes by hand ----------------------------------------------
 
-    def __init__(self, embedding: nn.Module | None, net: nn.Module):
+
+class PlainFastWeights(nn.Module):
+    """Ba et al.'s recurrence step by step: A_t materialised, read as h^T A_t^T."""
+
+    def __init__(self, cell):
         super().__init__()
-        self.embedding, self.net = embedding, net
+        self.W, self.C, self.norm = cell.recurrent, cell.input, cell.norm
+        self.decay, self.eta, self.preliminary = cell.decay, cell.eta, cell.update == "preliminary"
 
-    def forward(self, inputs: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
-        if self.embedding is not None:  # ART: the context is the embedded first token
-            inputs = self.embedding(inputs)
-            context = inputs[:, 0]
-        outputs, _ = self.net(inputs, context)
-        return outputs
+    def forward(self, x, h, A):
+        driven, outputs = self.C(x), []
+        for t in range(x.shape[1]):
+            z = self.W(h) + driven[:, t]
+            h0 = F.relu(z)
+            u = h0 if self.preliminary else h
+            A = self.decay * A + self.eta * torch.bmm(u.unsqueeze(2), u.unsqueeze(1))
+            h = F.relu(self.norm(z + torch.bmm(h0.unsqueeze(1), A.transpose(1, 2)).squeeze(1)))
+            outputs.append(h)
+        return torch.stack(outputs, dim=1)
 
 
-def plain_network(module: pl.LightningModule) -> PlainNetwork:
-    """A copy of the module's network; a fast-weights cell runs its per-step loop."""
-    network = PlainNetwork(copy.deepcopy(module.embedding), copy.deepcopy(module.net))
-    if isinstance(network.net.cell, FastWeights):
-        network.net.cell.implementation = "loop"
-    return network
+class PlainART(nn.Module):
+    def __init__(self, module):
+        super().__init__()
+        self.embedding = nn.Embedding.from_pretrained(
+            module.embedding.weight.detach().clone(), freeze=False
+        )
+        net = module.net
+        self.cell = PlainFastWeights(net.cell)
+        self.g = net.initial_state.net[0]  # one linear layer (the paper's ART g)
+        self.readout = net.readout
+        self.hidden = net.cell.hidden_size
+
+    def forward(self, batch):
+        x = self.embedding(batch["inputs"])
+        state = self.g(x[:, 0])
+        h, A = (
+            state[:, : self.hidden],
+            state[:, self.hidden :].reshape(-1, self.hidden, self.hidden),
+        )
+        return self.readout(self.cell(x, h, A)[:, -1])
+
+
+class PlainLCD(nn.Module):
+    def __init__(self, module):
+        super().__init__()
+        net = module.net
+        self.lstm, self.g, self.readout = net.cell.rnn, net.initial_state.net, net.readout
+        self.raw_scale = net.initial_state.raw_scale
+        self.hidden = net.cell.hidden_size
+
+    def forward(self, batch):
+        mean = self.g(batch["context"])
+        state = mean + F.softplus(self.raw_scale) * torch.randn_like(mean)  # h0 ~ N(g, sigma)
+        h, c = state[:, : self.hidden], state[:, self.hidden :]
+        outputs, _ = self.lstm(
+            batch["inputs"], (h.unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous())
+        )
+        return self.readout(outputs)
 
 
 def plain_epoch(network, optimizer, tensors, batch_size: int, clip: float | None, kind: str):
-    """One shuffled pass; the epoch's mean loss is read once at the end, as Lightning does."""
-    inputs, targets, context = tensors["inputs"], tensors["targets"], tensors.get("context")
-    order = torch.randperm(len(targets), device=targets.device)
-    total = torch.zeros((), device=targets.device)
+    """One shuffled pass, the loss read once at the end of the epoch."""
+    order = torch.randperm(len(tensors["targets"]), device=tensors["targets"].device)
+    total = torch.zeros((), device=order.device)
     for start in range(0, len(order), batch_size):
         index = order[start : start + batch_size]
-        outputs = network(inputs[index], None if context is None else context[index])
-        if kind == "classification":  # ART: the last step's logits
-            loss = F.cross_entropy(outputs[:, -1], targets[index])
+        batch = {k: v[index] for k, v in tensors.items()}
+        outputs = network(batch)
+        if kind == "classification":
+            loss = F.cross_entropy(outputs, batch["targets"])
         else:
-            loss = F.mse_loss(outputs, targets[index])
-        optimizer.zero_grad(set_to_none=True)
+            loss = F.mse_loss(outputs, batch["targets"])
+        optimizer.zero_grad()
         loss.backward()
         if clip:
             nn.utils.clip_grad_norm_(network.parameters(), clip)
@@ -132,17 +177,8 @@ def synchronizer(device: str):
     return torch.cuda.synchronize if device == "cuda" else lambda: None
 
 
-def reset_gpu_peak(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-
-
-def gpu_peak(device: str) -> int:
-    return torch.cuda.max_memory_allocated() if device == "cuda" else 0
-
-
-def run_case(name: str, args, out_dir: str) -> dict:
-    """Both paths on one case, interleaved; returns timings and sizes."""
+def epoch_case(name: str, args, out_dir: str) -> dict:
+    """Project and plain epochs of one case, interleaved; the two start from the same weights."""
     experiment, tiny = CASES[name]
     epochs = args.epochs or DEFAULT_EPOCHS[name]
     accelerator = "gpu" if args.device == "cuda" else "cpu"
@@ -150,101 +186,111 @@ def run_case(name: str, args, out_dir: str) -> dict:
     overrides += [f"trainer.accelerator={accelerator}", *(tiny if args.quick else [])]
     cfg = compose_config(overrides, output_dir=out_dir)
     torch.manual_seed(0)
-    started = time.perf_counter()
     datamodule = build_datamodule(cfg)
-    generation = time.perf_counter() - started
     module = build_module(cfg, datamodule)
-    network = plain_network(module).to(args.device)
-    optimizer = torch.optim.Adam(network.parameters(), lr=cfg.model.optimizer.lr)
-    train_split = datamodule.splits["train"]  # both paths read the same tensors, on the device
-    train_split.tensors = tensors = {k: v.to(args.device) for k, v in train_split.tensors.items()}
+    # its own copy of the module's initial weights
+    plain = (PlainART if name == "ART" else PlainLCD)(copy.deepcopy(module)).to(args.device)
+    optimizer = torch.optim.Adam(plain.parameters(), lr=cfg.model.optimizer.lr)
+    split = datamodule.splits["train"]
+    split.tensors = tensors = {k: v.to(args.device) for k, v in split.tensors.items()}
     clip = cfg.trainer.get("gradient_clip_val")
     sync = synchronizer(args.device)
-    project, plain = Timings(), Timings()
+    project_times, plain_times = Timings(), Timings()
 
     def run_project():
         timer = EpochTimer(sync)
         trainer = build_trainer(cfg)
         trainer.callbacks.append(timer)
-        reset_gpu_peak(args.device)
-        began = time.perf_counter()
         trainer.fit(module, datamodule=datamodule)
-        sync()
-        project.setup.append(time.perf_counter() - began - sum(timer.epochs))
-        project.epochs += timer.epochs
-        project.peak_gpu_bytes = max(project.peak_gpu_bytes, gpu_peak(args.device))
+        project_times.epochs.extend(timer.epochs)
 
     def run_plain():
-        reset_gpu_peak(args.device)
         for _ in range(epochs):
             sync()
             began = time.perf_counter()
-            plain_epoch(network, optimizer, tensors, cfg.data.batch_size, clip, module.spec.kind)
+            plain_epoch(plain, optimizer, tensors, cfg.data.batch_size, clip, module.task.kind)
             sync()
-            plain.epochs.append(time.perf_counter() - began)
-        plain.peak_gpu_bytes = max(plain.peak_gpu_bytes, gpu_peak(args.device))
+            plain_times.epochs.append(time.perf_counter() - began)
 
     for repeat in range(args.repeats):  # alternate who goes first
         for run in (run_project, run_plain) if repeat % 2 == 0 else (run_plain, run_project):
             run()
     steps = math.ceil(len(tensors["targets"]) / cfg.data.batch_size)
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"name": name, "project": project_times, "plain": plain_times, "steps": steps}
+
+
+# --- whole jobs -------------------------------------------------------------------------------
+
+
+def wall_time(args: list[str], cwd: Path) -> float:
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    env.pop("WANDB_SERVICE", None)
+    began = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"train.py {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+    return time.perf_counter() - began
+
+
+def jobs(args, lcd_plain_epoch: float) -> dict:
+    size = ["data.task.train_per_period=40", "data.task.val_per_period=8", "trainer.max_epochs=2"]
+    extra = size if args.quick else []
+    with tempfile.TemporaryDirectory() as cwd:
+        main_job = wall_time(extra, Path(cwd))
+        print(f"main job: {main_job:.1f} s", flush=True)
+        serial = wall_time(["-m", "seed=0,1,2", "hydra/launcher=basic", *extra], Path(cwd))
+        print(f"3-seed sweep, one after another: {serial:.1f} s", flush=True)
+        parallel = wall_time(["-m", "seed=0,1,2", *extra], Path(cwd))
+        print(f"3-seed sweep, parallel: {parallel:.1f} s", flush=True)
+    epochs = 2 if args.quick else 65
     return {
-        "name": name,
-        "project": project,
-        "plain": plain,
-        "steps": steps,
-        "gen": generation,
-        "peak_rss_mib": peak_rss,
+        "wall": {
+            "main job": (main_job, epochs * lcd_plain_epoch),
+            "3-seed sweep": (parallel, serial),
+        },
+        "epochs": epochs,
     }
 
 
-def cell_step_times(args, steps: int) -> tuple[float, float]:
-    """Median ms of one fast-weights training step (forward + backward) at ART size."""
-    batch, length, width, hidden = 128, 11, 100, 50
-    torch.manual_seed(0)
-    loop = FastWeights(width, hidden, implementation="loop").to(args.device)
-    fast = FastWeights(width, hidden, implementation="fast").to(args.device)
-    fast.load_state_dict(loop.state_dict())
-    inputs = torch.randn(batch, length, width, device=args.device, requires_grad=True)
-    h0 = torch.randn(batch, hidden, device=args.device, requires_grad=True)
-    fast0 = (0.1 * torch.randn(batch, hidden, hidden, device=args.device)).requires_grad_()
-    sync = synchronizer(args.device)
-
-    def per_step(cell) -> float:
-        sync()
-        began = time.perf_counter()
-        for _ in range(steps):
-            outputs, _ = cell(inputs, (h0, fast0))
-            outputs[:, -1].sum().backward()  # ART's loss reads the last step
-        sync()
-        return (time.perf_counter() - began) / steps * 1e3
-
-    per_step(loop), per_step(fast)  # warm-up
-    times = {"loop": [], "fast": []}
-    for _ in range(max(args.repeats, 5)):
-        times["loop"].append(per_step(loop))
-        times["fast"].append(per_step(fast))
-    return statistics.median(times["loop"]), statistics.median(times["fast"])
+# --- report -----------------------------------------------------------------------------------
 
 
-def table(results: list[dict]) -> str:
-    header = (
-        f"{'case':5} {'steps/epoch':>11} {'project s/epoch':>15} {'plain s/epoch':>13} "
-        f"{'project steps/s':>15} {'plain steps/s':>13} {'project/plain':>13} "
-        f"{'fit setup s':>11} {'data gen s':>10}"
-    )
-    lines = [header]
+def report(results: list[dict], job_results: dict | None) -> str:
+    lines = [
+        f"{'case':13} {'project':>10} {'baseline':>10} {'ratio':>7} {'target':>7}  verdict  "
+        "(seconds: an epoch, or a whole job)"
+    ]
     for r in results:
-        project, plain = r["project"].epoch, r["plain"].epoch
+        ratio = r["project"].epoch / r["plain"].epoch
+        target = TARGETS[r["name"]]
         lines.append(
-            f"{r['name']:5} {r['steps']:>11} {project:>15.3f} {plain:>13.3f} "
-            f"{r['steps'] / project:>15.1f} {r['steps'] / plain:>13.1f} {project / plain:>13.2f} "
-            f"{statistics.median(r['project'].setup):>11.2f} {r['gen']:>10.2f}"
+            f"{r['name'] + ' epoch':13} {r['project'].epoch:>10.3f} {r['plain'].epoch:>10.3f} "
+            f"{ratio:>7.2f} {'<=' + str(target):>7}  {'met' if ratio <= target else 'NOT met'}"
+        )
+    for name, (project, baseline) in (job_results or {}).get("wall", {}).items():
+        ratio, target = project / baseline, TARGETS[name]
+        lines.append(
+            f"{name:13} {project:>10.1f} {baseline:>10.1f} {ratio:>7.2f} {'<=' + str(target):>7}  "
+            f"{'met' if ratio <= target else 'NOT met'}"
         )
     for r in results:  # every epoch, so that a disturbed one is visible
-        project, plain = (" ".join(f"{t:.2f}" for t in r[path].epochs) for path in PATHS)
-        lines.append(f"{r['name']} epochs (s): project {project} | plain {plain}")
+        project, plain = (
+            " ".join(f"{t:.2f}" for t in r[path].epochs) for path in ("project", "plain")
+        )
+        lines.append(
+            f"{r['name']} epochs (s), {r['steps']} steps each: project {project} | plain {plain}"
+        )
+    if job_results:
+        lines.append(
+            f"main job baseline: {job_results['epochs']} plain LCD epochs; sweep baseline: the "
+            "same three runs one after another (hydra/launcher=basic)"
+        )
     return "\n".join(lines)
 
 
@@ -254,6 +300,7 @@ def parse(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per path")
     parser.add_argument("--epochs", type=int, help="epochs per run (default: ART 1, LCD 5)")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--skip-jobs", action="store_true", help="only the epoch ratios")
     parser.add_argument("--quick", action="store_true", help="tiny data, one repeat: smoke run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -262,7 +309,7 @@ def parse(argv=None):
     return args
 
 
-def main(argv=None) -> list[dict]:
+def main(argv=None) -> dict:
     args = parse(argv)
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
@@ -270,25 +317,25 @@ def main(argv=None) -> list[dict]:
     load = os.getloadavg()
     print(
         f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, repeats {args.repeats}"
+        f"{os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+        f"repeats {args.repeats}",
+        flush=True,
     )
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as out_dir:
-        results = [run_case(name, args, out_dir) for name in args.cases]
-    print(table(results))
-    loop_ms, fast_ms = cell_step_times(args, steps=3 if args.quick else 30)
-    print(
-        f"fast-weights cell training step at ART size: loop {loop_ms:.2f} ms, "
-        f"fast {fast_ms:.2f} ms, speedup {loop_ms / fast_ms:.2f}x"
-    )
-    for r in results:
-        print(f"peak resident memory (ru_maxrss) after {r['name']}: {r['peak_rss_mib']:.0f} MiB")
-    for r in results if args.device == "cuda" else []:
-        project, plain = (r[path].peak_gpu_bytes / 2**20 for path in PATHS)
-        print(f"peak CUDA memory {r['name']}: project {project:.0f} MiB, plain {plain:.0f} MiB")
+        results = [epoch_case(name, args, out_dir) for name in args.cases]
+    job_results = None
+    lcd = next((r for r in results if r["name"] == "LCD"), None)
+    if not args.skip_jobs and lcd is not None and args.device == "cpu":
+        job_results = jobs(args, lcd["plain"].epoch)
+    print(report(results, job_results))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     load = os.getloadavg()
-    print(f"wall time {time.perf_counter() - began:.0f} s, load average at the end {load[0]:.2f}")
-    return results
+    print(
+        f"peak resident memory {peak:.0f} MiB; wall time {time.perf_counter() - began:.0f} s; "
+        f"load average at the end {load[0]:.2f}"
+    )
+    return {"epochs": results, "jobs": job_results}
 
 
 if __name__ == "__main__":

@@ -91,3 +91,24 @@ def test_fast_runs_without_autograd_and_one_step_at_a_time():
             out, state = fast(inputs[:, t : t + 1], state)
             parts.append(out)
     torch.testing.assert_close(torch.cat(parts, dim=1), whole)
+
+
+def test_token_rows_give_the_embedding_path_its_numbers_and_gradients():
+    """A linear map of embedded tokens taken through the table equals the plain path."""
+    from torch.nn import functional as F
+
+    from contextual_rnn.core.token_rows import TokenRows
+
+    torch.manual_seed(6)
+    table = torch.randn(37, 10, dtype=torch.float64, requires_grad=True)
+    layer = torch.nn.Linear(10, 6).double()
+    tokens = torch.randint(0, 37, (4, 11))
+    results = []
+    for rows in (F.embedding(tokens, table), TokenRows.embed(tokens, table)):
+        out = layer(rows)
+        assert type(out) is torch.Tensor and out.shape == (4, 11, 6)
+        other = torch.tanh(rows).sum()  # any other operation sees the plain values
+        loss = (out * torch.arange(6.0, dtype=out.dtype)).sum() + other
+        results.append([out, *torch.autograd.grad(loss, [table, *layer.parameters()])])
+    for got, want in zip(results[1], results[0], strict=True):
+        torch.testing.assert_close(got, want)

@@ -1,36 +1,39 @@
-"""Paper-style figures and tables from finished runs, read from their folders only.
+"""Figures, tables and statistics of a study, read from its run folders only.
 
-A run is any folder with ``csv/metrics.csv``; its task, init, seed and embedding
-regime come from ``.hydra/config.yaml`` or, for runs trained without Hydra's
-folders (tests, notebooks), from the hyper-parameters in its checkpoints. Runs are
-grouped by (task, ART embedding regime, init), one group per line or table row:
+A run is any folder with ``csv/metrics.csv``; its sweep (the experiment ``name``), init,
+preset and seed come from ``.hydra/``. Runs are grouped by (sweep, init). For every
+sweep:
 
-    fig2_art_<regime>.png    val NLL and accuracy per epoch (the paper's Fig. 2)
-    fig5_lcd.png             val squared error per epoch (Fig. 5), and rollout MSE
-    fig6_lcd_trajectories.png  10 sampled h0s rolled out from x0 (Fig. 6), from the
-                             contextual LCD run with the lowest final val/loss
-    tables.md, summary.json  final / best metrics as mean ± std over seeds, epochs to
-                             99% / 100% val accuracy, wall time per run, one row per run
+- ART: per run, the epochs (and wall and CPU seconds) at the first validation with
+  accuracy >= 90%, 99%, 99.9%, 100% (never: infinity, the slowest possible); per init,
+  the median with a bootstrap 95% interval; contextual against zero and against free,
+  an exact two-sided Mann-Whitney test (p-value, and the probability that a
+  contextual run is faster). Fig. 2: validation NLL and accuracy against epochs.
+- LCD: final teacher-forced error (val/mse) and free-running rollout error
+  (val/rollout_mse) per init, with the same statistics (lower is better); the
+  calibration of the generated fans (``calibration``); Fig. 5 (errors per epoch) and
+  Fig. 6 (sampled trajectories of the best contextual run).
 
-Epochs on the x axis are epochs of training done at each validation (1 = after the
-first epoch; fractions when a run validates more often than once an epoch).
-Run it as ``python scripts/aggregate.py --help``.
+Written to the output folder: ``tables.md``, ``summary.json``, the figures, and an
+offline W&B run (job type ``aggregate``, in the study's group) with the tables as
+``wandb.Table`` and the figures, so that ``wandb sync`` of the study folder gives one
+dashboard. Run it as ``python scripts/aggregate.py --help``.
 """
 
 import argparse
 import csv
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 
-INIT_NAMES = {"ZeroInit": "zero", "FreeInit": "free", "ContextualInit": "contextual"}
+from contextual_rnn.analysis.statistics import mann_whitney, median_ci
+
 INIT_ORDER = ("zero", "free", "contextual")
-ART_METRICS = ("val/loss", "val/acc")
-LCD_METRICS = ("val/loss", "val/mse", "val/rollout_mse")
-THRESHOLDS = (0.99, 1.0)  # val accuracy the ART table counts epochs to
-EARLY_EPOCHS = (1, 2, 4)  # the ART table's val accuracy after this many epochs: the early curve
+ART_THRESHOLDS = (0.9, 0.99, 0.999, 1.0)
+LCD_METRICS = ("val/mse", "val/rollout_mse", "val/loss")
 
 
 # --- reading runs ---------------------------------------------------------------------------
@@ -40,279 +43,291 @@ def find_runs(paths: list[str | Path]) -> list[Path]:
     """Every run folder at or under the given paths, each once."""
     found = set()
     for path in map(Path, paths):
-        if (path / "csv" / "metrics.csv").is_file():
-            found.add(path.resolve())
         found.update(p.parent.parent.resolve() for p in path.rglob("csv/metrics.csv"))
     return sorted(found)
 
 
-def run_config(folder: Path) -> dict:
-    """The run's config as written (unresolved), else what its checkpoint recorded."""
-    hydra_config = folder / ".hydra" / "config.yaml"
-    if hydra_config.is_file():
-        from omegaconf import OmegaConf
+def hydra_facts(folder: Path) -> dict:
+    """Sweep name, init, preset, task and seed, from the run's Hydra files."""
+    from omegaconf import OmegaConf
 
-        return OmegaConf.to_container(OmegaConf.load(hydra_config), resolve=False)
-    import torch
-
-    for checkpoint in sorted((folder / "checkpoints").rglob("*.ckpt")):
-        hparams = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        hparams = hparams.get("hyper_parameters") or {}
-        data = hparams.get("data") or {}
-        return {"model": hparams.get("model", {}), "data": data, "seed": data.get("train_seed")}
-    return {}
-
-
-def class_name(node) -> str:
-    return str((node or {}).get("_target_", "")).rsplit(".", 1)[-1]
-
-
-def read_metrics(folder: Path) -> tuple[list[dict], str]:
-    """Validation rows as {"epochs": x, metric: value}; x as the module docstring says."""
-    with (folder / "csv" / "metrics.csv").open(newline="") as file:
-        rows = list(csv.DictReader(file))
-    first_train = next((r for r in rows if r.get("train/loss") and r["epoch"] == "0"), None)
-    steps_per_epoch = int(first_train["step"]) + 1 if first_train else None
-    curve = []
-    for row in rows:
-        if not row.get("val/loss"):
-            continue
-        if steps_per_epoch:
-            x = round((int(row["step"]) + 1) / steps_per_epoch, 4)
-        else:
-            x = int(row["epoch"]) + 1
-        values = {k: float(v) for k, v in row.items() if k.startswith("val/") and v != ""}
-        curve.append({"epochs": x, **values})
-    return curve, ("val/rollout_mse" in rows[0] if rows else False)
-
-
-def wall_time(folder: Path) -> tuple[float | None, str]:
-    """(seconds, source): W&B's ``_runtime`` if the run logged to W&B, else file mtimes.
-
-    From mtimes a run lasts from its ``.hydra/`` files (written as the job starts) to the
-    last file it wrote; without ``.hydra/`` it starts at its first file, which
-    undercounts by up to an epoch.
-    """
-    runtimes = []
-    for path in folder.glob("wandb/*run-*/run-*.wandb"):
-        try:
-            from contextual_rnn.analysis.wandb_files import history
-
-            runtimes += [row["_runtime"] for row in history(path) if "_runtime" in row]
-        except Exception:  # noqa: BLE001 - a torn or foreign file: fall back to mtimes
-            continue
-    if runtimes:
-        return float(max(runtimes)), "W&B _runtime"
-    starts = [p.stat().st_mtime for p in (folder / ".hydra").glob("*.yaml")]
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    if not files:
-        return None, "none"
-    start = min(starts) if starts else min(p.stat().st_mtime for p in files)
-    end = max(p.stat().st_mtime for p in files if "wandb" not in p.parts)
-    return end - start, "file mtimes" + ("" if starts else ", from the first file")
-
-
-def read_run(folder: Path) -> dict:
-    cfg = run_config(folder)
-    model, data = cfg.get("model") or {}, cfg.get("data") or {}
-    curve, has_rollout = read_metrics(folder)
-    task_class = class_name(data.get("task"))
-    task = task_class.lower() or ("lcd" if has_rollout else "art")
-    init_class = class_name(model.get("init"))
-    seconds, source = wall_time(folder)
-    seed = cfg.get("seed", data.get("train_seed"))
-    trainer = cfg.get("trainer") or {}
+    config = OmegaConf.load(folder / ".hydra" / "config.yaml")
+    choices = OmegaConf.load(folder / ".hydra" / "hydra.yaml").hydra.runtime.choices
+    raw = OmegaConf.to_container(config, resolve=False)
+    name = raw.get("name")
+    if not isinstance(name, str) or "${" in name:
+        name = f"{choices['data']}_{choices['model/cell']}"
     return {
-        "folder": str(folder),
-        "task": task,
-        "regime": str(model.get("embedding_init", "normal")) if task == "art" else "",
-        "init": INIT_NAMES.get(init_class, init_class.lower() or "unknown"),
-        "seed": seed if isinstance(seed, int) else None,
-        "max_epochs": trainer.get("max_epochs") if isinstance(trainer, dict) else None,
-        "curve": curve,
-        "wall_s": seconds,
-        "wall_source": source,
+        "sweep": name,
+        "init": choices["model/init"],
+        "preset": choices.get("preset"),
+        "task": choices["data"],
+        "seed": raw.get("seed"),
+        "max_epochs": raw.get("trainer", {}).get("max_epochs"),
     }
 
 
-# --- per-run and per-group numbers ------------------------------------------------------------
+def read_rows(folder: Path) -> list[dict]:
+    with (folder / "csv" / "metrics.csv").open(newline="") as file:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(file)]
 
 
-def epochs_to(curve: list[dict], threshold: float) -> float | None:
-    """Epochs of training at the first validation with accuracy >= threshold."""
-    return next((p["epochs"] for p in curve if p.get("val/acc", -1) >= threshold - 1e-9), None)
-
-
-def run_numbers(run: dict) -> dict:
-    """Final (last validation) and best values of each metric, and the ART thresholds."""
-    curve = run["curve"]
-    metrics = ART_METRICS if run["task"] == "art" else LCD_METRICS
-    numbers = {"epochs": curve[-1]["epochs"] if curve else 0, "wall_s": run["wall_s"]}
-    for metric in metrics:
-        values = [p[metric] for p in curve if metric in p]
-        if not values:
+def validation_curve(rows: list[dict]) -> list[dict]:
+    """Validation rows with ``epochs``: epochs trained at that validation (fractional)."""
+    epoch_ends = [r for r in rows if "train/loss" in r and r.get("epoch") == 0]
+    steps_per_epoch = epoch_ends[0]["step"] + 1 if epoch_ends else None
+    curve = []
+    for row in rows:
+        if "val/loss" not in row:
             continue
-        best = max(values) if metric == "val/acc" else min(values)
-        numbers[f"final {metric}"], numbers[f"best {metric}"] = values[-1], best
-    if run["task"] == "art":
-        for threshold in THRESHOLDS:
-            numbers[f"epochs to {threshold:.0%}"] = epochs_to(curve, threshold)
-        for epochs in EARLY_EPOCHS:
-            at = [p["val/acc"] for p in curve if p["epochs"] == epochs and "val/acc" in p]
-            numbers[f"val/acc at {epochs} ep"] = at[0] if at else None
+        epochs = (row["step"] + 1) / steps_per_epoch if steps_per_epoch else row["epoch"] + 1
+        curve.append({"epochs": round(epochs, 4), **row})
+    return curve
+
+
+def read_run(folder: Path) -> dict:
+    facts = hydra_facts(folder)
+    status_file = folder / "status.json"
+    status = json.loads(status_file.read_text()) if status_file.is_file() else {}
+    return {
+        "folder": str(folder),
+        **facts,
+        "status": status.get("status", "unfinished"),
+        "curve": validation_curve(read_rows(folder)),
+    }
+
+
+# --- per-run numbers --------------------------------------------------------------------------
+
+
+def first_reaching(curve: list[dict], threshold: float) -> dict:
+    """Epochs, wall and CPU seconds at the first validation with val/acc >= threshold."""
+    for point in curve:
+        if point.get("val/acc", -1.0) >= threshold - 1e-12:
+            return {
+                "epochs": point["epochs"],
+                "wall_s": point.get("time/wall_s", math.nan),
+                "cpu_s": point.get("time/cpu_s", math.nan),
+            }
+    return {"epochs": math.inf, "wall_s": math.inf, "cpu_s": math.inf}
+
+
+def art_numbers(run: dict) -> dict:
+    curve = run["curve"]
+    accuracy = [p["val/acc"] for p in curve]
+    numbers = {
+        "epochs trained": curve[-1]["epochs"] if curve else 0.0,
+        "final val/acc": accuracy[-1] if accuracy else math.nan,
+        "best val/acc": max(accuracy) if accuracy else math.nan,
+        "final val/loss": curve[-1]["val/loss"] if curve else math.nan,
+    }
+    for threshold in ART_THRESHOLDS:
+        reached = first_reaching(curve, threshold)
+        for unit, value in reached.items():
+            numbers[f"{unit} to {threshold:.1%}"] = value
     return numbers
 
 
-def mean_std(values: list[float]) -> dict:
-    """Mean and sample std (ddof=1; 0 for one run) of the values that exist."""
-    present = [v for v in values if v is not None]
-    if not present:
-        return {"mean": None, "std": None, "n": 0, "of": len(values)}
-    std = float(np.std(present, ddof=1)) if len(present) > 1 else 0.0
-    return {"mean": float(np.mean(present)), "std": std, "n": len(present), "of": len(values)}
+def lcd_numbers(run: dict) -> dict:
+    curve = run["curve"]
+    last = curve[-1] if curve else {}
+    return {f"final {m}": last.get(m, math.nan) for m in LCD_METRICS} | {
+        "epochs trained": last.get("epochs", 0.0)
+    }
 
 
-def group_key(run: dict) -> tuple:
-    order = INIT_ORDER.index(run["init"]) if run["init"] in INIT_ORDER else len(INIT_ORDER)
-    return run["task"], run["regime"], order, run["init"]
+# --- statistics per sweep ---------------------------------------------------------------------
 
 
-def groups(runs: list[dict]) -> dict[tuple, list[dict]]:
-    grouped: dict[tuple, list[dict]] = {}
-    for run in sorted(runs, key=lambda r: (group_key(r), r["seed"] is None, r["seed"] or 0)):
-        grouped.setdefault(group_key(run)[:2] + (run["init"],), []).append(run)
+def by_init(runs: list[dict]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for run in sorted(runs, key=lambda r: (order(r["init"]), r["seed"])):
+        grouped.setdefault(run["init"], []).append(run)
     return grouped
 
 
-def summarise(runs: list[dict]) -> list[dict]:
-    rows = []
-    for (task, regime, init), members in groups(runs).items():
-        numbers = [run_numbers(r) for r in members]
-        keys = list(dict.fromkeys(k for n in numbers for k in n))
-        rows.append(
-            {
-                "task": task,
-                "regime": regime,
-                "init": init,
-                "runs": len(members),
-                "seeds": [r["seed"] for r in members],
-                "wall_source": sorted({r["wall_source"] for r in members}),
-                "stats": {k: mean_std([n.get(k) for n in numbers]) for k in keys},
-                "per_run": [
-                    {"folder": r["folder"], "seed": r["seed"], **n}
-                    for r, n in zip(members, numbers, strict=True)
-                ],
-            }
-        )
-    return rows
+def order(init: str) -> int:
+    return INIT_ORDER.index(init) if init in INIT_ORDER else len(INIT_ORDER)
+
+
+def compare(groups: dict[str, list[dict]], key: str) -> dict:
+    """Per init: values, median and CI; contextual against each other init."""
+    result = {"per_init": {}, "tests": {}}
+    for init, runs in groups.items():
+        values = [r["numbers"][key] for r in runs]
+        med, low, high = median_ci(values)
+        reached = sum(math.isfinite(v) for v in values)
+        result["per_init"][init] = {
+            "values": values,
+            "seeds": [r["seed"] for r in runs],
+            "median": med,
+            "ci95": [low, high],
+            "reached": f"{reached}/{len(values)}",
+        }
+    if "contextual" in groups:
+        ours = [r["numbers"][key] for r in groups["contextual"]]
+        for other in groups:
+            if other != "contextual":
+                theirs = [r["numbers"][key] for r in groups[other]]
+                result["tests"][f"contextual vs {other}"] = mann_whitney(ours, theirs)
+    return result
+
+
+def summarise_sweep(runs: list[dict]) -> dict:
+    task = runs[0]["task"]
+    numbers = art_numbers if task == "art" else lcd_numbers
+    for run in runs:
+        run["numbers"] = numbers(run)
+    groups = by_init(runs)
+    keys = (
+        [f"{u} to {t:.1%}" for t in ART_THRESHOLDS for u in ("epochs", "wall_s", "cpu_s")]
+        if task == "art"
+        else [f"final {m}" for m in LCD_METRICS]
+    )
+    return {
+        "task": task,
+        "preset": runs[0]["preset"],
+        "runs": len(runs),
+        "unfinished": [r["folder"] for r in runs if r["status"] != "finished"],
+        "max_epochs": sorted({r["max_epochs"] for r in runs}),
+        "comparisons": {key: compare(groups, key) for key in keys},
+        "per_run": [
+            {"init": r["init"], "seed": r["seed"], "folder": r["folder"], **r["numbers"]}
+            for r in runs
+        ],
+    }
 
 
 # --- tables -----------------------------------------------------------------------------------
 
 
-def number(value: float | None) -> str:
-    if value is None:
+def number(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if math.isinf(value):
+        return "never"
     return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
 
 
-def cell(stat: dict, threshold: bool = False) -> str:
-    """'mean ± std'; thresholds also say how many runs reached them."""
-    if stat["n"] == 0:
-        return "not reached" if threshold else "-"
-    text = f"{number(stat['mean'])} ± {number(stat['std'])}"
-    if threshold and stat["n"] < stat["of"]:
-        text += f" ({stat['n']}/{stat['of']} reached)"
-    return text
+def p_value(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.3f}"
 
 
-def table_columns(task: str) -> list[str]:
-    metrics = ART_METRICS if task == "art" else LCD_METRICS
-    columns = [f"{which} {m}" for m in metrics for which in ("final", "best")]
-    if task == "art":
-        columns += [f"val/acc at {e} ep" for e in EARLY_EPOCHS]
-        columns += [f"epochs to {t:.0%}" for t in THRESHOLDS]
-    return ["epochs", *columns, "wall_s"]
-
-
-def markdown_tables(rows: list[dict]) -> str:
+def markdown(summary: dict) -> str:
     lines = [
-        "# Results by init",
+        "# Study tables",
         "",
-        "Mean ± sample std (ddof=1) over seeds. final = last validation, best = lowest "
-        "loss / highest accuracy over validations. epochs = epochs trained at the last "
-        "validation. wall_s = seconds per run.",
+        "Medians over seeds with a bootstrap 95% interval; `never` = not reached within the "
+        "run's epoch cap (counted as the slowest). p: exact two-sided Mann-Whitney test of "
+        "contextual against the other init; P(faster) / P(lower): the probability that a "
+        "contextual run beats a run of the other init (0.5 = no difference).",
         "",
     ]
-    for task, regime in dict.fromkeys((r["task"], r["regime"]) for r in rows):
-        block = [r for r in rows if (r["task"], r["regime"]) == (task, regime)]
-        columns = table_columns(task)
-        title = task.upper() + (f", embedding init {regime}" if regime else "")
-        sources = sorted({s for r in block for s in r["wall_source"]})
-        lines += [
-            f"## {title}",
-            "",
-            f"Wall time from: {', '.join(sources)}.",
-            "",
-            "| init | runs (seeds) | " + " | ".join(columns) + " |",
-            "|---" * (len(columns) + 2) + "|",
-        ]
-        for r in block:
-            seeds = ", ".join(str(s) for s in r["seeds"])
-            cells = [
-                cell(r["stats"].get(c, mean_std([])), c.startswith("epochs to")) for c in columns
-            ]
-            lines.append(f"| {r['init']} | {r['runs']} ({seeds}) | " + " | ".join(cells) + " |")
+    for name, sweep in summary["sweeps"].items():
+        lines += [f"## {name} ({sweep['task'].upper()}, preset {sweep['preset']})", ""]
+        lines.append(
+            f"{sweep['runs']} runs, epoch cap {', '.join(map(str, sweep['max_epochs']))}"
+            + (f"; unfinished: {len(sweep['unfinished'])}" if sweep["unfinished"] else "")
+            + "."
+        )
         lines += [
             "",
-            f"### {title}: every run",
-            "",
-            "| init | seed | " + " | ".join(columns) + " | folder |",
-            "|---" * (len(columns) + 3) + "|",
+            "| measure | init | per seed | median [95% CI] | reached "
+            "| vs contextual: p | P(contextual better) |",
+            "|---|---|---|---|---|---|---|",
         ]
-        for r in block:
-            for run in r["per_run"]:
-                cells = [
-                    ("not reached" if c.startswith("epochs to") else "-")
-                    if run.get(c) is None
-                    else number(run[c])
-                    for c in columns
-                ]
+        for key, comparison in sweep["comparisons"].items():
+            for init, stats in comparison["per_init"].items():
+                test = comparison["tests"].get(f"contextual vs {init}")
+                p = p_value(test["p"]) if test else ""
+                better = p_value(test["p_faster"]) if test else ""
+                low, high = stats["ci95"]
                 lines.append(
-                    f"| {r['init']} | {run['seed']} | "
-                    + " | ".join(cells)
-                    + f" | {run['folder']} |"
+                    f"| {key} | {init} | {' '.join(number(v) for v in stats['values'])} "
+                    f"| {number(stats['median'])} [{number(low)}, {number(high)}] "
+                    f"| {stats['reached']} | {p} | {better} |"
                 )
         lines.append("")
+    if summary.get("calibration"):
+        lines += [
+            "## Calibration of the generated fans (LCD)",
+            "",
+            "Share of the true points (t = 1..25) inside the sampled fan's mean +-1 and +-2 "
+            "standard deviations (a Normal would give 68% and 95%); mean over seeds.",
+            "",
+            "| sweep | init | periods | inside +-1 std | inside +-2 std | fan width (mean std) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in summary["calibration"]:
+            lines.append(
+                f"| {row['sweep']} | {row['init']} | {row['periods']} | {row['inside_1']:.2f} "
+                f"| {row['inside_2']:.2f} | {row['width']:.3g} |"
+            )
+        lines.append("")
     return "\n".join(lines)
+
+
+# --- calibration of the fans ------------------------------------------------------------------
+
+
+def calibration(runs: list[dict], samples: int = 100, per_period: int = 20) -> list[dict]:
+    """Coverage of the true curves by each LCD run's sampled fans, seen and unseen periods."""
+    import torch
+
+    from contextual_rnn.core.checkpoints import load_module
+
+    rows = []
+    for init, members in by_init(runs).items():
+        found: dict[str, list[list[float]]] = {"training": [], "validation": []}
+        for run in members:
+            module = load_module(run["folder"], "last")
+            task = module.task
+            for split, periods in (
+                ("training", task.periods["train"]),
+                ("validation", task.periods["val"]),
+            ):
+                generator = torch.Generator().manual_seed(run["seed"] or 0)
+                low, high = task.x0_range
+                x0 = low + (high - low) * torch.rand(per_period * len(periods), generator=generator)
+                period = torch.tensor(periods).repeat_interleave(per_period)
+                conditions = {"x0": x0, "period": period}
+                torch.manual_seed(0)
+                fans = module.rollout(conditions, sample=True, num_samples=samples)
+                truth = task.truth(conditions, fans.shape[-1] - 1)[:, 1:]
+                mean, std = fans.mean(dim=1)[:, 1:], fans.std(dim=1)[:, 1:]
+                distance = (truth - mean).abs()
+                found[split].append(
+                    [
+                        float((distance <= std).float().mean()),
+                        float((distance <= 2 * std).float().mean()),
+                        float(std.mean()),
+                    ]
+                )
+        for split, values in found.items():
+            one, two, width = np.mean(values, axis=0)
+            rows.append(
+                {"sweep": members[0]["sweep"], "init": init, "periods": split,
+                 "inside_1": one, "inside_2": two, "width": width}
+            )  # fmt: skip
+    return rows
 
 
 # --- figures ----------------------------------------------------------------------------------
 
 
-def plot_curves(ax, members: dict[str, list[dict]], metric: str, ylabel: str, log: bool = False):
-    """One line per init: the mean over seeds at each validation, band from min to max."""
-    for color, (init, runs) in enumerate(members.items()):
+def plot_curves(ax, groups: dict[str, list[dict]], metric: str, ylabel: str, log: bool = False):
+    """Each seed a thin line, the median over seeds at each validation a thick one."""
+    for color, (init, runs) in enumerate(groups.items()):
         by_x: dict[float, list[float]] = {}
         for run in runs:
-            for point in run["curve"]:
-                if metric in point:
-                    by_x.setdefault(point["epochs"], []).append(point[metric])
-        if not by_x:
-            continue
-        x = np.array(sorted(by_x))
-        values = [by_x[k] for k in sorted(by_x)]
-        mean = np.array([np.mean(v) for v in values])
-        ax.plot(
-            x,
-            mean,
-            color=f"C{color}",
-            marker="." if len(x) < 30 else None,
-            label=f"{init} (n={len(runs)})",
-        )
-        ax.fill_between(
-            x, [min(v) for v in values], [max(v) for v in values], color=f"C{color}", alpha=0.2
-        )
+            x = [p["epochs"] for p in run["curve"] if metric in p]
+            y = [p[metric] for p in run["curve"] if metric in p]
+            ax.plot(x, y, color=f"C{color}", lw=0.6, alpha=0.35)
+            for xi, yi in zip(x, y, strict=True):
+                by_x.setdefault(xi, []).append(yi)
+        xs = sorted(x for x, v in by_x.items() if len(v) == len(runs))  # all seeds still running
+        ax.plot(xs, [np.median(by_x[x]) for x in xs], color=f"C{color}", lw=2,
+                label=f"{init} (median of {len(runs)})")  # fmt: skip
     ax.set(xlabel="epochs trained", ylabel=ylabel)
     if log:
         ax.set_yscale("log")
@@ -320,144 +335,177 @@ def plot_curves(ax, members: dict[str, list[dict]], metric: str, ylabel: str, lo
     ax.legend(fontsize=8)
 
 
-def by_init(runs: list[dict]) -> dict[str, list[dict]]:
-    members: dict[str, list[dict]] = {}
-    for run in sorted(runs, key=group_key):
-        members.setdefault(run["init"], []).append(run)
-    return members
-
-
-def figure_art(runs: list[dict], regime: str, path: Path, dpi: int) -> None:
+def figure_art(name: str, runs: list[dict], out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     from contextual_rnn.analysis.plotting import save
 
-    fig, (nll, acc) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=dpi)
-    members = by_init(runs)
-    plot_curves(nll, members, "val/loss", "validation NLL", log=True)
-    plot_curves(acc, members, "val/acc", "validation accuracy")
-    fig.suptitle(f"ART, fast weights, embedding init {regime}: mean over seeds, band min-max")
+    groups = by_init(runs)
+    fig, (nll, acc, times) = plt.subplots(1, 3, figsize=(15, 3.8), dpi=100)
+    plot_curves(nll, groups, "val/loss", "validation NLL", log=True)
+    plot_curves(acc, groups, "val/acc", "validation accuracy")
+    acc.set_xscale("symlog", linthresh=1)
+    reached = False
+    for color, (init, members) in enumerate(groups.items()):
+        for i, threshold in enumerate(ART_THRESHOLDS[:3]):
+            values = [r["numbers"][f"epochs to {threshold:.1%}"] for r in members]
+            finite = [v for v in values if math.isfinite(v)]
+            reached = reached or bool(finite)
+            y = np.full(len(finite), i + 0.25 * (color - 1))
+            times.scatter(finite, y, color=f"C{color}", s=18, label=init if i == 0 else None)
+    times.set_yticks(range(3), [f"{t:.1%}" for t in ART_THRESHOLDS[:3]])
+    times.set(xlabel="epochs to reach (one dot per seed; runs that never did: none)")
+    if reached:
+        times.set_xscale("log")
+    times.grid(alpha=0.3)
+    times.legend(fontsize=8)
+    fig.suptitle(f"{name}: ART, fast weights, validation per seed")
     fig.tight_layout()
+    path = out / f"fig2_{name}.png"
     save(fig, path)
+    return path
 
 
-def figure_lcd(runs: list[dict], path: Path, dpi: int) -> None:
+def figure_lcd(name: str, runs: list[dict], out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     from contextual_rnn.analysis.plotting import save
 
-    fig, (mse, rollout) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=dpi)
-    members = by_init(runs)
-    plot_curves(mse, members, "val/mse", "val squared error (scaled dx, teacher forced)", True)
-    plot_curves(rollout, members, "val/rollout_mse", "val rollout MSE (from x0, mean h0)", True)
-    fig.suptitle("LCD, LSTM 128, unseen periods 1-4: mean over seeds, band min-max")
+    groups = by_init(runs)
+    fig, (mse, rollout) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100)
+    plot_curves(mse, groups, "val/mse", "val squared error (scaled changes, teacher forced)", True)
+    plot_curves(rollout, groups, "val/rollout_mse", "val rollout MSE (from x(0), mean h0)", True)
+    fig.suptitle(f"{name}: LCD, LSTM 128, unseen periods 1-4")
     fig.tight_layout()
+    path = out / f"fig5_{name}.png"
     save(fig, path)
+    return path
 
 
-def final_loss(run: dict) -> float:
-    values = [p["val/loss"] for p in run["curve"] if "val/loss" in p]
-    return values[-1] if values else math.inf
-
-
-def figure_trajectories(
-    runs: list[dict], periods: list[float], samples: int, path: Path, dpi: int, seed: int = 0
-) -> dict | None:
-    """Fig. 6 from the contextual LCD run with the lowest final val/loss (its best checkpoint)."""
-    candidates = [r for r in runs if r["task"] == "lcd" and r["init"] == "contextual"]
-    candidates = [r for r in candidates if any((Path(r["folder"]) / "checkpoints").rglob("*.ckpt"))]
-    if not candidates:
-        return None
+def figure_fans(name: str, runs: list[dict], out: Path, samples: int = 10) -> Path | None:
+    """The paper's Fig. 6: fans of the contextual run with the lowest final val/loss."""
     import matplotlib.pyplot as plt
     import torch
 
     from contextual_rnn.analysis.plotting import save, trajectory_fan
-    from contextual_rnn.cli import evaluation_data
-    from contextual_rnn.core.checkpoints import CheckpointError, load_module
+    from contextual_rnn.core.checkpoints import load_module
 
-    run = min(candidates, key=final_loss)
-    try:
-        module = load_module(run["folder"], "best")
-    except CheckpointError:
-        module = load_module(run["folder"], "last")
-    raw = evaluation_data(module, None, None).raw["val"]
-    chosen = [p for p in periods if bool((raw["period"] == p).any())]
-    index = torch.stack([(raw["period"] == p).nonzero()[0, 0] for p in chosen])
-    torch.manual_seed(seed)
-    drawn = module.rollout(
-        raw["x0"][index], raw["period"][index], sample=True, num_samples=samples
-    ).cpu()
-    fig, axes = plt.subplots(1, len(chosen), figsize=(5 * len(chosen), 3.4), dpi=dpi, squeeze=False)
-    for row, (ax, i) in enumerate(zip(axes[0], index.tolist(), strict=True)):
-        trajectory_fan(
-            drawn[row],
-            raw["curve"][i],
-            f"period {chosen[row]:g} (unseen), x0 {raw['x0'][i]:.2f}",
-            ax=ax,
-        )
-    fig.suptitle(
-        f"{samples} sampled h0, contextual seed {run['seed']} "
-        f"(lowest final val/loss {final_loss(run):.3g})",
-        fontsize=9,
-    )
+    contextual = [r for r in runs if r["init"] == "contextual" and r["curve"]]
+    if not contextual:
+        return None
+    best = min(contextual, key=lambda r: r["curve"][-1]["val/loss"])
+    module = load_module(best["folder"], "last")
+    task = module.task
+    periods = [task.periods["train"][1], task.periods["val"][2]]  # one seen, one unseen
+    conditions = {"x0": torch.full((2,), 3.0), "period": torch.tensor(periods)}
+    torch.manual_seed(0)
+    fans = module.rollout(conditions, sample=True, num_samples=samples)
+    truth = task.truth(conditions, fans.shape[-1] - 1)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), dpi=100)
+    for i, ax in enumerate(axes):
+        trajectory_fan(fans[i], truth[i], task.describe(conditions, i), ax=ax)
+    fig.suptitle(f"{name}: {samples} sampled h0, contextual seed {best['seed']}", fontsize=9)
     fig.tight_layout()
+    path = out / f"fig6_{name}.png"
     save(fig, path)
-    np.savez(
-        path.with_suffix(".npz"),
-        samples=drawn.numpy(),
-        truth=raw["curve"][index].numpy(),
-        periods=np.array(chosen),
-        x0=raw["x0"][index].numpy(),
+    return path
+
+
+# --- W&B ----------------------------------------------------------------------------------------
+
+
+def log_to_wandb(summary: dict, figures: list[Path], out: Path, group: str) -> str | None:
+    """The aggregate as one offline W&B run in the study's group: tables and figures."""
+    import wandb
+
+    os.environ.setdefault("WANDB_SILENT", "true")
+    run = wandb.init(
+        project="contextual-rnn",
+        group=group,
+        job_type="aggregate",
+        name=f"aggregate-{group}",
+        dir=str(out),
+        mode=os.environ.get("WANDB_MODE", "offline"),
+        config={"sweeps": list(summary["sweeps"])},
     )
-    truth = raw["curve"][index][:, None, :]
-    return {
-        "run": run["folder"],
-        "seed": run["seed"],
-        "checkpoint": str(module.checkpoint_path),
-        "final val/loss": final_loss(run),
-        "periods": chosen,
-        "samples": samples,
-        "distinct trajectories": [len({tuple(t) for t in d.numpy().round(6)}) for d in drawn],
-        "sampled h0": bool(module.net.initial_state.stochastic),
-        "spread at t=25 (std)": drawn[:, :, -1].std(dim=1).tolist(),
-        "rollout MSE of the samples": ((drawn - truth) ** 2)[:, :, 1:].mean(dim=(1, 2)).tolist(),
-    }
+    try:
+        for name, sweep in summary["sweeps"].items():
+            columns = [
+                "init",
+                "seed",
+                *[k for k in sweep["per_run"][0] if k not in ("init", "seed", "folder")],
+            ]
+            rows = [
+                [
+                    r["init"],
+                    r["seed"],
+                    *[float(r[c]) if math.isfinite(r[c]) else None for c in columns[2:]],
+                ]
+                for r in sweep["per_run"]
+            ]
+            run.log({f"{name}/runs": wandb.Table(columns=columns, data=rows)})
+            tests = [
+                [key, pair, t["p"], t["p_faster"]]
+                for key, comparison in sweep["comparisons"].items()
+                for pair, t in comparison["tests"].items()
+            ]
+            run.log(
+                {
+                    f"{name}/tests": wandb.Table(
+                        columns=["measure", "comparison", "p", "P(contextual better)"], data=tests
+                    )
+                }
+            )
+            for key, comparison in sweep["comparisons"].items():
+                for init, stats in comparison["per_init"].items():
+                    if math.isfinite(stats["median"]):
+                        run.summary[f"{name}/{key}/{init}/median"] = stats["median"]
+        if summary.get("calibration"):
+            columns = list(summary["calibration"][0])
+            run.log(
+                {
+                    "calibration": wandb.Table(
+                        columns=columns, data=[list(r.values()) for r in summary["calibration"]]
+                    )
+                }
+            )
+        for path in figures:
+            run.log({f"figures/{path.stem}": wandb.Image(str(path))})
+        return run.id
+    finally:
+        run.finish()
 
 
-# --- command line -----------------------------------------------------------------------------
+# --- command line -------------------------------------------------------------------------------
 
 
 def aggregate(
-    paths: list[str | Path], out: str | Path, periods=(1.0, 3.0), samples: int = 10, dpi: int = 100
+    paths: list[str | Path], out: str | Path, wandb_group: str | None = None, fans: bool = True
 ) -> dict:
-    """Read every run under ``paths``, write figures and tables to ``out``; return the summary."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runs = [read_run(folder) for folder in find_runs(paths)]
     runs = [r for r in runs if r["curve"]]  # a run killed before its first validation
-    rows = summarise(runs)
+    sweeps: dict[str, list[dict]] = {}
+    for run in runs:
+        sweeps.setdefault(run["sweep"], []).append(run)
+    summary = {"runs": len(runs), "sweeps": {}, "calibration": []}
     figures = []
-    for regime in sorted({r["regime"] for r in runs if r["task"] == "art"}):
-        path = out / f"fig2_art_{regime}.png"
-        figure_art(
-            [r for r in runs if r["task"] == "art" and r["regime"] == regime], regime, path, dpi
-        )
-        figures.append(path.name)
-    lcd = [r for r in runs if r["task"] == "lcd"]
-    fans = None
-    if lcd:
-        figure_lcd(lcd, out / "fig5_lcd.png", dpi)
-        figures.append("fig5_lcd.png")
-        fans = figure_trajectories(
-            lcd, list(periods), samples, out / "fig6_lcd_trajectories.png", dpi
-        )
-        if fans:
-            figures.append("fig6_lcd_trajectories.png")
-    text = markdown_tables(rows)
-    if fans:
-        text += "\n## Fig. 6 source\n\n" + "\n".join(f"- {k}: {v}" for k, v in fans.items()) + "\n"
-    (out / "tables.md").write_text(text)
-    summary = {"runs": len(runs), "groups": rows, "figures": figures, "fig6": fans}
+    for name, members in sorted(sweeps.items()):
+        summary["sweeps"][name] = summarise_sweep(members)
+        if members[0]["task"] == "art":
+            figures.append(figure_art(name, members, out))
+        else:
+            figures.append(figure_lcd(name, members, out))
+            if fans:
+                summary["calibration"] += calibration(members)
+                fan = figure_fans(name, members, out)
+                figures += [fan] if fan else []
+    (out / "tables.md").write_text(markdown(summary))
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    summary["figures"] = [p.name for p in figures]
+    group = wandb_group or Path(paths[0]).resolve().name
+    summary["wandb_run"] = log_to_wandb(summary, figures, out, group)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     return summary
 
@@ -467,20 +515,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("paths", nargs="+", help="run folders, sweep folders or a study folder")
     parser.add_argument("--out", help="output folder (default: <first path>/aggregate)")
     parser.add_argument(
-        "--periods",
-        type=float,
-        nargs="+",
-        default=[1.0, 3.0],
-        help="validation periods for the Fig. 6 fans",
+        "--group", help="the W&B group of the aggregate run (default: the folder's name)"
     )
-    parser.add_argument("--samples", type=int, default=10, help="sampled h0 per fan")
-    parser.add_argument("--dpi", type=int, default=100)
+    parser.add_argument("--no-fans", action="store_true", help="skip LCD calibration and Fig. 6")
     args = parser.parse_args(argv)
     out = Path(args.out or Path(args.paths[0]) / "aggregate")
-    summary = aggregate(args.paths, out, args.periods, args.samples, args.dpi)
+    summary = aggregate(args.paths, out, args.group, fans=not args.no_fans)
     print((out / "tables.md").read_text())
-    print(
-        f"{summary['runs']} runs; written to {out}: {', '.join(summary['figures'])}, "
-        "tables.md, summary.json"
-    )
+    figures = ", ".join(summary["figures"])
+    print(f"{summary['runs']} runs; written to {out}: {figures}, tables.md, summary.json")
     return summary

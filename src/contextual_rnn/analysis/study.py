@@ -1,17 +1,27 @@
-"""The paper's study in one command: ART and LCD over zero / free / contextual x seeds.
+"""The paper's study in one command: zero / free / contextual h0 on ART and LCD, many seeds.
 
-Each sweep is one Hydra multirun of ``train.py`` in a subprocess (its jobs run one
-after another). Every init of a sweep gets the same overrides, data, seeds and budget:
-the only thing a sweep varies is ``model/init`` x ``seed``, so nothing is tuned toward
-a winner. Budget cuts (fewer epochs than the paper's, for a CPU) are recorded, with
-the exact commands and wall times, in ``study.json`` and ``study.md`` in the study
-folder, next to one folder per sweep and the sweeps' logs:
+Sweeps (each one Hydra multirun of ``train.py``, its jobs side by side on the cores):
 
-    outputs/study/<time>/{art_normal, art_zeros, lcd}/<job>/   the runs
-    outputs/study/<time>/logs/<sweep>.log                       their output
-    outputs/study/<time>/study.{json,md}                        what was run
+    art_authors          ART, the authors' code in every detail (zero embedding)
+    art_authors_normal   ART, the authors' code but a N(0, 1) embedding
+    art_ba2016           ART, Ba et al. (2016) as written
+    lcd_authors          LCD, the authors' code (TensorFlow's LSTMCell details)
 
-Run it as ``python scripts/study.py --help``.
+Within a sweep every init gets the same overrides, data, seeds and budget: a sweep
+varies only ``model/init`` and ``seed``, so nothing is tuned toward a winner. ART runs
+stop at 100% validation accuracy or at ``--art-epochs``.
+
+The study is resumable: run the same command again (same ``--out``) and finished runs
+are kept as they are, killed ones continue from their last checkpoint, and a larger
+``--art-epochs`` continues the runs that hit the old cap. ``study.json`` / ``study.md``
+record the commit, the machine, the exact commands, the budget against the paper's and
+the wall time of every attempt:
+
+    <out>/<sweep>/<job>/            the runs (Hydra's sweep folders)
+    <out>/logs/<sweep>.log          their output
+    <out>/study.{json,md}           what was run
+
+Run it as ``python scripts/study.py --help``; aggregate with ``scripts/aggregate.py``.
 """
 
 import argparse
@@ -26,12 +36,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-# Commands name the experiment (the W&B group) themselves: conf/train.yaml's own ``name``
-# comes last in its defaults list and would otherwise win over the experiment's.
-
-# What the paper ran (SETUP.md); anything less is a budget cut and is said so.
-PAPER = {"art_epochs": 200, "lcd_epochs": 65, "seeds": 3, "inits": ("zero", "free", "contextual")}
-REGIMES = ("normal", "zeros")  # ART's embedding init: ours, the authors' code
+SWEEPS = {
+    "art_authors": ["experiment=art_paper", "preset=authors"],
+    "art_authors_normal": ["experiment=art_paper", "preset=authors", "model.embedding_init=normal"],
+    "art_ba2016": ["experiment=art_paper", "preset=ba2016"],
+    "lcd_authors": ["experiment=lcd_paper", "preset=authors"],
+}
+# What the paper ran (docs/paper_setup.md); anything less is a budget cut and is said so.
+PAPER = {"art": 200, "lcd": 65, "seeds": 3}
+INITS = ("zero", "free", "contextual")
 
 
 def csv_list(text: str) -> list[str]:
@@ -43,40 +56,23 @@ def parser() -> argparse.ArgumentParser:
         prog="study.py", description=__doc__.splitlines()[0], allow_abbrev=False
     )
     main.add_argument("--out", help="study folder (default: outputs/study/<UTC time>)")
-    main.add_argument("--tasks", default="art,lcd", help="comma list of art, lcd")
-    main.add_argument("--inits", default="zero,free,contextual")
-    main.add_argument("--seeds", default="0,1,2")
-    main.add_argument("--regimes", default="normal,zeros", help="ART embedding inits to run")
+    main.add_argument(
+        "--sweeps", default=",".join(SWEEPS), help="comma list of " + ", ".join(SWEEPS)
+    )
+    main.add_argument("--seeds", default="0,1,2,3,4")
     main.add_argument(
         "--art-epochs",
         type=int,
-        default=PAPER["art_epochs"],
-        help="ART max epochs (stops earlier at 100%% val accuracy)",
+        default=PAPER["art"],
+        help="ART epoch cap (runs stop earlier at 100%% validation accuracy)",
     )
-    main.add_argument(
-        "--art-zeros-epochs",
-        type=int,
-        help="max epochs for the zero-embedding regime (default: --art-epochs)",
-    )
-    main.add_argument(
-        "--art-val-every",
-        type=float,
-        default=1.0,
-        help="ART: validate every this fraction of an epoch (finer curves)",
-    )
-    main.add_argument("--lcd-epochs", type=int, default=PAPER["lcd_epochs"])
-    main.add_argument(
-        "--lcd-figures-every",
-        type=int,
-        default=1,
-        help="LCD: draw the trajectory fans every N epochs (the aggregate draws Fig. 6 anyway)",
-    )
+    main.add_argument("--lcd-epochs", type=int, default=PAPER["lcd"])
     main.add_argument(
         "--override",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a Hydra override added to every sweep (repeatable)",
+        help="a Hydra override added to every sweep (repeatable; recorded as a budget change)",
     )
     main.add_argument(
         "--dry-run", action="store_true", help="print the plan and commands; run and write nothing"
@@ -85,109 +81,108 @@ def parser() -> argparse.ArgumentParser:
 
 
 def sweep_plan(args, study_dir: Path) -> list[dict]:
-    """One entry per sweep: its name, command and budget, identical across inits."""
-    tasks, inits, seeds = csv_list(args.tasks), csv_list(args.inits), csv_list(args.seeds)
-    common = [
-        f"model/init={','.join(inits)}",
-        f"seed={','.join(seeds)}",
-        "trainer.enable_progress_bar=false",
-        *args.override,
-    ]
-    sweeps = []
-    if "art" in tasks:
-        for regime in csv_list(args.regimes):
-            epochs = args.art_epochs
-            if regime == "zeros" and args.art_zeros_epochs is not None:
-                epochs = args.art_zeros_epochs
-            extra = [f"++trainer.val_check_interval={args.art_val_every}"]
-            sweeps.append(
-                {
-                    "name": f"art_{regime}",
-                    "task": "art",
-                    "regime": regime,
-                    "max_epochs": epochs,
-                    "val_every_epochs": args.art_val_every,
-                    "paper_epochs": PAPER["art_epochs"],
-                    "overrides": [
-                        "experiment=art_paper",
-                        f"model.embedding_init={regime}",
-                        f"name=art_paper_{regime}",
-                        f"trainer.max_epochs={epochs}",
-                        *(extra if args.art_val_every != 1.0 else []),
-                        *common,
-                    ],
-                }
-            )
-    if "lcd" in tasks:
-        # The per-epoch fan figures only illustrate; drawing fewer saves time, not results.
-        every = args.lcd_figures_every
-        figures = [f"callbacks.trajectory_figures.every_n_epochs={every}"] if every != 1 else []
-        sweeps.append(
+    seeds = csv_list(args.seeds)
+    plan = []
+    for name in csv_list(args.sweeps):
+        if name not in SWEEPS:
+            raise SystemExit(f"error: --sweeps {name} is not a sweep: use {', '.join(SWEEPS)}")
+        task = name.split("_")[0]
+        epochs = args.art_epochs if task == "art" else args.lcd_epochs
+        overrides = [
+            *SWEEPS[name],
+            f"name={name}",
+            f"model/init={','.join(INITS)}",
+            f"seed={','.join(seeds)}",
+            f"trainer.max_epochs={epochs}",
+            "trainer.enable_progress_bar=false",
+            *args.override,
+        ]
+        folder = study_dir / name
+        cuts = []
+        if epochs < PAPER[task]:
+            cuts.append(f"epoch cap {epochs} instead of the paper's {PAPER[task]}")
+        if args.override:
+            cuts.append(f"extra overrides: {' '.join(args.override)}")
+        plan.append(
             {
-                "name": "lcd",
-                "task": "lcd",
-                "regime": None,
-                "max_epochs": args.lcd_epochs,
-                "val_every_epochs": 1.0,
-                "paper_epochs": PAPER["lcd_epochs"],
-                "overrides": [
-                    "experiment=lcd_paper",
-                    "name=lcd_paper",
-                    f"trainer.max_epochs={args.lcd_epochs}",
-                    *figures,
-                    *common,
+                "name": name,
+                "task": task,
+                "max_epochs": epochs,
+                "paper_epochs": PAPER[task],
+                "seeds": [int(s) for s in seeds],
+                "inits": list(INITS),
+                "folder": str(folder),
+                "log": str(study_dir / "logs" / f"{name}.log"),
+                # hydra.sweep.dir: the study puts each sweep in its own known folder, and
+                # passing the same folder again is how a sweep resumes (README)
+                "command": [
+                    sys.executable,
+                    "train.py",
+                    "-m",
+                    *overrides,
+                    f"hydra.sweep.dir={folder}",
                 ],
+                "cuts": cuts,
+                "attempts": [],
             }
         )
-    # The authors' zero-embedding regime goes last: it is the one to cut if time runs out.
-    sweeps.sort(key=lambda sweep: sweep["regime"] == "zeros")
-    for sweep in sweeps:
-        sweep.update(
-            inits=inits,
-            seeds=[int(s) for s in seeds],
-            folder=str(study_dir / sweep["name"]),
-            log=str(study_dir / "logs" / f"{sweep['name']}.log"),
-        )
-        sweep["command"] = [
-            sys.executable,
-            "train.py",
-            "-m",
-            *sweep["overrides"],
-            f"hydra.sweep.dir={sweep['folder']}",
-        ]
-        sweep["cuts"] = budget_cuts(sweep, args)
-    return sweeps
+    return plan
 
 
-def budget_cuts(sweep: dict, args) -> list[str]:
-    """How this sweep falls short of the paper's setting, in words."""
-    cuts = []
-    if sweep["max_epochs"] < sweep["paper_epochs"]:
-        cuts.append(f"max epochs {sweep['max_epochs']} instead of {sweep['paper_epochs']}")
-    if len(sweep["seeds"]) < PAPER["seeds"]:
-        cuts.append(f"{len(sweep['seeds'])} seeds instead of {PAPER['seeds']}")
-    missing = [i for i in PAPER["inits"] if i not in sweep["inits"]]
-    if missing:
-        cuts.append(f"inits left out: {', '.join(missing)}")
-    if args.override:
-        cuts.append(f"extra overrides: {' '.join(args.override)}")
-    return cuts
+def git_commit() -> str | None:
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return result.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return None
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return commit + (" (with uncommitted changes)" if dirty else "")
 
 
 def machine() -> dict:
     import torch
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     return {
         "cpu_cores": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "git_commit": commit or None,
+        "code": str(ROOT),
+        "git_commit": git_commit(),
     }
+
+
+def seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} s ({value / 3600:.2f} h)"
+
+
+def markdown(record: dict) -> str:
+    lines = [
+        f"# Study {record['folder']}",
+        "",
+        f"Command: `{record['command']}`",
+        "",
+        "Machine and code: " + ", ".join(f"{k} {v}" for k, v in record["machine"].items()),
+        "",
+        "| sweep | inits | seeds | epoch cap (paper) | budget cuts "
+        "| attempts (status, wall time) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in record["sweeps"]:
+        attempts = "; ".join(
+            f"{a['started']}: {a.get('status', 'running')}, {seconds(a.get('wall_s'))}"
+            for a in s["attempts"]
+        )
+        lines.append(
+            f"| {s['name']} | {', '.join(s['inits'])} | {', '.join(map(str, s['seeds']))} "
+            f"| {s['max_epochs']} ({s['paper_epochs']}) | {'; '.join(s['cuts']) or 'none'} "
+            f"| {attempts or 'not run'} |"
+        )
+    lines += ["", "Commands (run from the repository root):", ""]
+    lines += [f"- {s['name']}: `{shlex.join(s['command'])}`" for s in record["sweeps"]]
+    return "\n".join(lines) + "\n"
 
 
 def write_record(study_dir: Path, record: dict) -> None:
@@ -195,83 +190,62 @@ def write_record(study_dir: Path, record: dict) -> None:
     (study_dir / "study.md").write_text(markdown(record))
 
 
-def markdown(record: dict) -> str:
-    lines = [
-        f"# Study {record['folder']}",
-        "",
-        f"Started {record['started']}, finished {record.get('finished') or '(running)'}; "
-        f"total wall time {seconds(record.get('wall_s'))}.",
-        "",
-        f"Command: `{record['command']}`",
-        "",
-        "Machine: " + ", ".join(f"{k} {v}" for k, v in record["machine"].items()),
-        "",
-        "| sweep | inits | seeds | max epochs (paper) | budget cuts | status | wall time |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for s in record["sweeps"]:
-        lines.append(
-            f"| {s['name']} | {', '.join(s['inits'])} | {', '.join(map(str, s['seeds']))} "
-            f"| {s['max_epochs']} ({s['paper_epochs']}) | {'; '.join(s['cuts']) or 'none'} "
-            f"| {s.get('status', 'planned')} | {seconds(s.get('wall_s'))} |"
-        )
-    lines += ["", "Commands (run from the repository root):", ""]
-    lines += [f"- {s['name']}: `{shlex.join(s['command'])}`" for s in record["sweeps"]]
-    return "\n".join(lines) + "\n"
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f} s ({value / 60:.1f} min)"
-
-
-def run_sweep(sweep: dict) -> None:
-    """Run one multirun, its output to its log; a failed job does not stop the study."""
+def run_sweep(sweep: dict) -> dict:
+    """Run (or continue) one sweep, its output appended to its log."""
     Path(sweep["log"]).parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1"}
-    start = time.time()
-    sweep["started"] = now()
-    with open(sweep["log"], "w") as log:
+    env = {**os.environ, "WANDB_SILENT": "true"}
+    env.pop("WANDB_SERVICE", None)
+    attempt = {"started": now()}
+    began = time.time()
+    with open(sweep["log"], "a") as log:
+        log.write(f"\n=== {attempt['started']}: {shlex.join(sweep['command'])}\n")
+        log.flush()
         code = subprocess.run(
             sweep["command"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env
         ).returncode
-    sweep["wall_s"] = round(time.time() - start, 1)
-    sweep["returncode"] = code
-    sweep["status"] = "completed" if code == 0 else f"exit {code} (see log)"
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    attempt.update(wall_s=round(time.time() - began, 1), returncode=code)
+    attempt["status"] = "completed" if code == 0 else f"exit {code} (see its log)"
+    return attempt
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parser().parse_args(argv)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d_%H-%M-%S")
     study_dir = Path(args.out or ROOT / "outputs" / "study" / stamp).resolve()
-    sweeps = sweep_plan(args, study_dir)
+    plan = sweep_plan(args, study_dir)
+    previous = {}
+    if (study_dir / "study.json").is_file():  # a resumed study keeps its history
+        previous = {
+            s["name"]: s for s in json.loads((study_dir / "study.json").read_text())["sweeps"]
+        }
+    for sweep in plan:
+        sweep["attempts"] = previous.get(sweep["name"], {}).get("attempts", [])
     record = {
         "folder": str(study_dir),
-        "started": now(),
-        "finished": None,
-        "wall_s": None,
-        "command": shlex.join(["python", "scripts/study.py", *(argv or sys.argv[1:])]),
+        "command": shlex.join(
+            ["python", "scripts/study.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
         "machine": machine(),
-        "sweeps": sweeps,
+        "sweeps": plan,
     }
-    for s in sweeps:
-        print(f"[{s['name']}] {shlex.join(s['command'])}")
-        print(f"[{s['name']}] budget cuts: {'; '.join(s['cuts']) or 'none'}")
+    for sweep in plan:
+        print(f"[{sweep['name']}] {shlex.join(sweep['command'])}")
+        print(f"[{sweep['name']}] budget cuts: {'; '.join(sweep['cuts']) or 'none'}")
     if args.dry_run:
         return record
     study_dir.mkdir(parents=True, exist_ok=True)
-    start = time.time()
     write_record(study_dir, record)
-    for s in sweeps:
-        print(f"[{s['name']}] started {now()}; log: {s['log']}", flush=True)
-        run_sweep(s)
-        print(f"[{s['name']}] {s['status']} after {seconds(s['wall_s'])}", flush=True)
+    for sweep in plan:
+        print(f"[{sweep['name']}] started {now()}; log: {sweep['log']}", flush=True)
+        sweep["attempts"].append({"started": now(), "status": "running"})
         write_record(study_dir, record)
-    record.update(finished=now(), wall_s=round(time.time() - start, 1))
-    write_record(study_dir, record)
+        sweep["attempts"][-1] = run_sweep(sweep)
+        print(f"[{sweep['name']}] {sweep['attempts'][-1]['status']}", flush=True)
+        write_record(study_dir, record)
     print(markdown(record))
     print(f"written: {study_dir / 'study.md'} and study.json")
     return record

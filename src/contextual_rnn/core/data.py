@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 
 from contextual_rnn.core.errors import is_int, positive_int, require
-from contextual_rnn.core.sampling import EpochShuffle, ResumableDataLoader
+from contextual_rnn.core.sampling import EpochBatches, ResumableDataLoader
 from contextual_rnn.core.tasks.base import Batch, SequenceTask
 
 TRAINING_KEYS = ("inputs", "targets", "context", "side")  # what a training step reads
@@ -28,8 +28,8 @@ class TensorDictDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return next(iter(self.tensors.values())).shape[0]
 
-    def __getitems__(self, indices: list[int]) -> Batch:
-        index = torch.as_tensor(indices)
+    def __getitems__(self, indices) -> Batch:
+        index = torch.as_tensor(indices)  # a tensor already when it comes from EpochBatches
         return {key: value[index] for key, value in self.tensors.items()}
 
 
@@ -72,19 +72,20 @@ class SequenceDataModule(pl.LightningDataModule):
             "val": TensorDictDataset(self.task.encode(self.raw["val"])),
         }
 
-    def _loader(self, split: str, sampler, batch_size: int, loader_class=DataLoader):
+    def _loader(self, split: str, batch_sampler, loader_class=DataLoader):
         # The loader's own generator keeps its per-iterator seed draw off the global RNG,
         # which training (sampled initial states) must have to itself to resume exactly.
         return loader_class(
             self.splits[split],
-            batch_sampler=BatchSampler(sampler, batch_size, False),
+            batch_sampler=batch_sampler,
             collate_fn=as_batch,
             generator=torch.Generator(),
         )
 
     def train_dataloader(self) -> DataLoader:
-        shuffle = EpochShuffle(len(self.splits["train"]), self.train_seed)
-        return self._loader("train", shuffle, self.batch_size, ResumableDataLoader)
+        batches = EpochBatches(len(self.splits["train"]), self.batch_size, self.train_seed)
+        return self._loader("train", batches, ResumableDataLoader)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", SequentialSampler(self.splits["val"]), self.val_batch_size)
+        sequential = SequentialSampler(self.splits["val"])
+        return self._loader("val", BatchSampler(sequential, self.val_batch_size, False))

@@ -14,6 +14,7 @@ imported, and only to find the class, never to call anything else.
 
 import contextlib
 import importlib
+import inspect
 
 import torch
 
@@ -105,6 +106,10 @@ def build(node: dict, base: type, key: str, trusted: bool = False, **provided):
 
 
 def build_optimizer(node: dict, parameters, key: str) -> torch.optim.Optimizer:
+    """The optimizer the node names. One that has a fused implementation (Adam, AdamW, SGD:
+    one kernel for all parameters, the same update) gets it unless the node says
+    ``fused: false``: on CPU it is three times faster than the per-tensor loop at ART's
+    sizes (docs/performance.md)."""
     target = node.get("_target_") if isinstance(node, dict) else node
     if target not in OPTIMIZERS:
         raise ConfigError(f"{key}._target_", target, "one of " + ", ".join(OPTIMIZERS))
@@ -112,4 +117,14 @@ def build_optimizer(node: dict, parameters, key: str) -> torch.optim.Optimizer:
     for name in ("lr", "weight_decay"):
         if name in options:
             finite_number(f"{key}.{name}", options[name], low=0.0)
-    return construct(OPTIMIZERS[target], key, options, params=parameters)
+    cls = OPTIMIZERS[target]
+    if "fused" in inspect.signature(cls).parameters and options.get("fused") is None:
+        options["fused"] = True
+    try:
+        return construct(cls, key, options, params=parameters)
+    except (ValueError, TypeError) as error:  # the optimizer's own checks (betas, eps, ...)
+        if isinstance(error, ConfigError):
+            raise
+        raise ConfigError(
+            key, options, f"options it accepts: {' '.join(str(error).split())}"
+        ) from None

@@ -22,6 +22,7 @@ from contextual_rnn.core.errors import (
     positive_int,
     require,
 )
+from contextual_rnn.training.callbacks.resume_checkpoint import readable
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 TRAINER_ARGUMENTS = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
@@ -112,6 +113,12 @@ def check_checkpoint_path(value: object) -> Path | None:
     require(isinstance(value, str) and value, "ckpt_path", value, "the path of a checkpoint file")
     path = Path(value)
     require(path.is_file(), "ckpt_path", value, "an existing checkpoint file")
+    require(
+        readable(path) is not None,
+        "ckpt_path",
+        value,
+        "a readable checkpoint (not torn, not foreign)",
+    )
     return path
 
 

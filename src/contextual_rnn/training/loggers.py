@@ -16,6 +16,7 @@ killed attempt, which the resumed run logs again, are not doubled:
   keeps every metric.
 """
 
+import contextlib
 import csv
 import tempfile
 import warnings
@@ -39,10 +40,27 @@ def unwritable_reason(folder: Path) -> str | None:
     return None
 
 
+def finish_active_run() -> None:
+    """Finish the W&B run this process has open, if any (wandb.init would reuse it)."""
+    import wandb
+
+    if wandb.run is not None:
+        with contextlib.suppress(Exception):  # a broken run: closed as far as it can be
+            wandb.run.finish(exit_code=1)
+
+
 class SafeWandbLogger(WandbLogger):
+    """``summaries``: metric -> "min" or "max", the summary W&B keeps for it (the best
+    value, which a dashboard sorts runs by) instead of the last one."""
+
     _disabled_reason: str | None = None
     rows = 0
     exit_code = 1  # what the run's W&B record says when closed: 0 once known finished
+
+    def __init__(self, *args, summaries: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.summaries = dict(summaries or {})
+        self._summaries_defined = False
 
     def _disable(self, reason: str) -> DummyExperiment:
         if self._disabled_reason is None:
@@ -50,6 +68,7 @@ class SafeWandbLogger(WandbLogger):
                 f"W&B logging turned off: {reason}; the CSV log keeps the metrics", stacklevel=2
             )
             self._disabled_reason = reason
+            finish_active_run()  # a half-working run must not catch the next run's rows
         self._experiment = DummyExperiment()
         return self._experiment
 
@@ -61,8 +80,14 @@ class SafeWandbLogger(WandbLogger):
             reason = unwritable_reason(Path(self.save_dir or "."))
             if reason:
                 return self._disable(f"cannot write to its folder: {reason}")
+            finish_active_run()  # left over by an earlier run of this process
         try:
-            return super().experiment
+            run = super().experiment
+            if not self._summaries_defined:
+                self._summaries_defined = True
+                for metric, summary in self.summaries.items():
+                    run.define_metric(metric, summary=summary)
+            return run
         except Exception as error:  # noqa: BLE001 - any W&B failure must not stop training
             return self._disable(f"{type(error).__name__}: {error}")
 
@@ -134,6 +159,10 @@ class SafeWandbLogger(WandbLogger):
                 table = wandb.Table(columns=entry["columns"], data=entry["data"])
                 self._log_row({entry["key"]: table}, step, None)
         self.rows = rows
+
+    def update_summary(self, values: dict) -> None:
+        if self._disabled_reason is None:
+            self._guarded(self.experiment.summary.update, values)
 
     def record_status(self, status: str, reason: str) -> None:
         """How the run ended, in its summary; a run that did not finish closes as failed."""

@@ -11,18 +11,18 @@ trained, which continues it.
 import errno
 import json
 import logging
-import os
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from contextual_rnn.core.errors import ConfigError, config_scope, construct
+from contextual_rnn.core.errors import ConfigError, config_scope, construct, unexpected_keyword
 from contextual_rnn.core.modules import MODULES
 from contextual_rnn.core.modules.base import SequenceModule
 from contextual_rnn.core.registry import build
@@ -39,6 +39,7 @@ from contextual_rnn.training.checks import (
     check_trainer,
 )
 from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
+from contextual_rnn.training.resolvers import usable_cores
 from contextual_rnn.training.resume import existing_wandb_id
 from contextual_rnn.training.sweeps import exit_with, save_metrics
 
@@ -57,21 +58,20 @@ def container(node) -> dict:
     return OmegaConf.to_container(node, resolve=True) if node is not None else {}
 
 
-def parallel_jobs() -> int:
+def concurrent_jobs() -> int:
     """How many jobs of this multirun run at once (1 outside a parallel multirun)."""
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return 1
     launcher = HydraConfig.get().launcher
     jobs = launcher.get("n_jobs") if "joblib" in str(launcher.get("_target_", "")).lower() else 1
-    cores = len(os.sched_getaffinity(0))
-    return cores if jobs is None or jobs < 1 else min(jobs, cores)
+    return usable_cores() if jobs is None or jobs < 1 else jobs
 
 
 def configure_threads(setting) -> int:
     """``auto``: the cores, shared between the jobs a parallel multirun runs at once."""
     threads = setting
     if setting == "auto":
-        threads = max(1, len(os.sched_getaffinity(0)) // parallel_jobs())
+        threads = max(1, usable_cores() // concurrent_jobs())
     torch.set_num_threads(threads)
     return threads
 
@@ -94,12 +94,29 @@ def build_module(cfg: DictConfig, datamodule: ShardedData) -> SequenceModule:
 
 
 def instantiate_nodes(nodes, prefix: str, **kwargs) -> list:
+    """Hydra's instantiate for each node; a bad option is one ConfigError naming its key."""
     built = []
     for name, node in (nodes or {}).items():
         if node:
-            with config_scope(f"{prefix}.{name}"):
-                built.append(instantiate(node, **kwargs.get(name, {})))
+            key = f"{prefix}.{name}"
+            try:
+                with config_scope(key):
+                    built.append(instantiate(node, **kwargs.get(name, {})))
+            except InstantiationException as error:
+                raise instantiation_error(key, error) from None
     return built
+
+
+def instantiation_error(key: str, error: InstantiationException) -> Exception:
+    """The ConfigError behind Hydra's InstantiationException, or one made from its message."""
+    cause = error.__cause__
+    if isinstance(cause, ConfigError):
+        return cause.under(key)
+    if isinstance(cause, TypeError) and (name := unexpected_keyword(cause)):
+        return ConfigError(f"{key}.{name}", "...", "an option of " + key)
+    if isinstance(cause, ValueError | TypeError | MisconfigurationException):
+        return ConfigError(key, "...", f"settings it accepts: {' '.join(str(cause).split())}")
+    return error
 
 
 def build_trainer(cfg: DictConfig, resume_from: Path | None = None) -> pl.Trainer:

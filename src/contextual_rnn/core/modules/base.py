@@ -20,6 +20,7 @@ from contextual_rnn.core.inits.base import InitialState
 from contextual_rnn.core.network import ContextualRNN
 from contextual_rnn.core.registry import build, build_optimizer, check_plain, resolve
 from contextual_rnn.core.tasks.base import Batch, SequenceTask
+from contextual_rnn.core.token_rows import TokenRows
 
 EMBEDDING_INITS = ("normal", "zeros")
 MODEL_OPTIONS = (
@@ -138,10 +139,11 @@ class SequenceModule(pl.LightningModule):
     def step_inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(inputs (B, T, I), context or None) as the cell and the init see them."""
         inputs, context = batch["inputs"], batch.get("context")
-        if self.embedding is not None:
-            inputs = self.embedding(inputs)
+        if self.embedding is not None:  # TokenRows: the first linear map goes through the table
+            tokens, table = inputs, self.embedding.weight
+            inputs = TokenRows.embed(tokens, table)
             if self.layout.context == "first_token":
-                context = inputs[:, 0]
+                context = TokenRows.embed(tokens[:, 0], table)
         if self.use_side:
             side = batch["side"][:, None, :].expand(-1, inputs.shape[1], -1)
             inputs = torch.cat([inputs, side], dim=2)

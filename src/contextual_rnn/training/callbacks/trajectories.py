@@ -3,8 +3,9 @@
 For each of the task's figure examples (LCD: the first validation sequence of each
 period): sample ``num_samples`` initial states, roll the model out from the start
 value, save one PNG per example (the latest epoch's) and log it to W&B as an image
-(``val/trajectories/<example>``) and as data (``val/trajectories/table``: one row
-per example, sample and step, with the truth), which a dashboard can plot.
+(``val/trajectories/<example>``) and as data (``val/trajectories/table``: one row per
+example and step with the truth, the samples' mean and standard deviation and every
+sample), which a dashboard can plot.
 
 The samples come from the callback's own random stream, seeded by (seed, epoch), and
 the training stream is left exactly as it was: how often figures are drawn changes
@@ -20,7 +21,7 @@ from pytorch_lightning.loggers import WandbLogger
 from contextual_rnn.analysis.plotting import FanFigure
 from contextual_rnn.core.errors import positive_int
 
-TABLE_COLUMNS = ["epoch", "example", "sample", "t", "x", "truth"]
+SUMMARY_COLUMNS = ["epoch", "example", "t", "truth", "mean", "std"]
 
 
 class TrajectoryFigures(Callback):
@@ -67,19 +68,16 @@ class TrajectoryFigures(Callback):
             )
             self.figure.save(path)
             self.paths.append(path)
-            rows += [
-                [epoch, name, s, t, float(samples[row, s, t]), float(truth[row, t])]
-                for s in range(samples.shape[1])
-                for t in range(samples.shape[2])
-            ]
+            fan = samples[row]
+            columns = torch.stack([truth[row].to(fan), fan.mean(0), fan.std(0), *fan], dim=1)
+            rows += [[epoch, name, t, *values] for t, values in enumerate(columns.tolist())]
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 for path in self.paths:
                     key = "val/trajectories/" + path.stem.removeprefix("trajectories_")
                     logger.log_image(key, [str(path)], step=trainer.global_step)
-                logger.log_table(
-                    "val/trajectories/table", TABLE_COLUMNS, rows, step=trainer.global_step
-                )
+                columns = SUMMARY_COLUMNS + [f"sample_{s}" for s in range(self.num_samples)]
+                logger.log_table("val/trajectories/table", columns, rows, step=trainer.global_step)
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         if self.figure is not None:

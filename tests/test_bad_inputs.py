@@ -1,0 +1,390 @@
+"""Every bad input: one line on stderr, naming the key or flag, the value and what is allowed,
+with exit code 2 (4 when a file cannot be written), before anything trains.
+
+The table covers every config group, the trainer, the seed, the run folder, the checkpoint
+to start from, write failures and the ``contextual-rnn`` commands. Training inputs run
+the path ``python train.py`` runs (the command-line checks, Hydra's composition, then the
+run), in-process; ``test_the_table_holds_through_the_command_line`` runs a sample of
+them as real subprocesses. The unknown-choice rows are derived from ``conf/``.
+"""
+
+import errno
+from pathlib import Path
+
+import pytest
+import torch
+
+from contextual_rnn.cli import main as cli_main
+from contextual_rnn.core.checkpoints import find_checkpoint
+from contextual_rnn.training import arguments
+from contextual_rnn.training.compose import CONFIG_DIR, compose_config
+from contextual_rnn.training.train import run, train
+
+from .conftest import TINY_ART, TINY_LCD, tiny_overrides, train_command
+
+GROUPS = sorted(
+    str(p.relative_to(CONFIG_DIR))
+    for p in Path(CONFIG_DIR).rglob("*")
+    if p.is_dir() and not str(p.relative_to(CONFIG_DIR)).startswith("hydra")
+)
+
+
+def options(group: str) -> str:
+    return ", ".join(sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml")))
+
+
+# (overrides, the start of the one-line message); data=lcd unless an override picks ART.
+TRAIN_CASES = [
+    *[([f"{g}=nonexistent"], f"{g}=nonexistent is not an option; allowed: {options(g)}") for g in GROUPS],
+    (["model.lr=3"], "Could not override 'model.lr'. To append to your config use +model.lr=3"),
+    (["+model.lr=3"], "model.lr=3 is not allowed: expected one of the model options"),
+    (["+data.batchsize=3"], "data.batchsize=3 is not allowed: expected one of its options: batch_size"),
+    (["+trainer.foo=1"], "trainer.foo=1 is not allowed: expected an argument of pytorch_lightning.Trainer"),
+    (["model.cell.hidden_size=[1"], "model.cell.hidden_size=[1"),
+    (["seed=abc"], "seed='abc' is not allowed: expected an integer from 0 to 2**32 - 1"),
+    (["seed=-1"], "seed=-1 is not allowed"),
+    (["seed=1.5"], "seed=1.5 is not allowed"),
+    (["seed=true"], "seed=True is not allowed"),
+    (["seed=5000000000"], "seed=5000000000 is not allowed"),
+    (["threads=0"], "threads=0 is not allowed: expected a positive integer"),
+    (["threads=abc"], "threads='abc' is not allowed"),
+    (["trainer.max_epochs=abc"], "trainer.max_epochs='abc' is not allowed: expected an integer >= 1"),
+    (["trainer.max_epochs=-5"], "trainer.max_epochs=-5 is not allowed"),
+    (["trainer.max_epochs=0"], "trainer.max_epochs=0 is not allowed"),
+    (["trainer.max_epochs=1.5"], "trainer.max_epochs=1.5 is not allowed"),
+    (["++trainer.limit_train_batches=0"], "trainer.limit_train_batches=0 is not allowed: expected an integer >= 1 (batches) or a fraction in (0, 1]"),
+    (["++trainer.limit_train_batches=-1"], "trainer.limit_train_batches=-1 is not allowed"),
+    (["++trainer.limit_train_batches=1.5"], "trainer.limit_train_batches=1.5 is not allowed"),
+    (["++trainer.limit_val_batches=-1"], "trainer.limit_val_batches=-1 is not allowed: expected an integer >= 0"),
+    (["+trainer.val_check_interval=0"], "trainer.val_check_interval=0 is not allowed"),
+    (["trainer.devices=0"], "trainer.devices=0 is not allowed: expected a positive integer, -1 (all)"),
+    (["trainer.devices=abc"], "trainer.devices='abc' is not allowed"),
+    (["trainer.accelerator=gpu"], "trainer.accelerator='gpu' is not allowed: expected cpu or auto: this machine has no GPU"),
+    (["trainer.accelerator=abacus"], "trainer.accelerator='abacus' is not allowed: expected one of auto, cpu"),
+    (["trainer.gradient_clip_val=-1"], "trainer.gradient_clip_val=-1 is not allowed: expected a finite number >= 0.0"),
+    (["trainer.gradient_clip_val=nan"], "trainer.gradient_clip_val=nan is not allowed"),
+    (["trainer.gradient_clip_algorithm=max"], "trainer.gradient_clip_algorithm='max' is not allowed: expected one of norm, value"),
+    (["trainer.log_every_n_steps=0"], "trainer.log_every_n_steps=0 is not allowed"),
+    (["+trainer.check_val_every_n_epoch=0"], "trainer.check_val_every_n_epoch=0 is not allowed"),
+    (["+trainer.accumulate_grad_batches=0"], "trainer.accumulate_grad_batches=0 is not allowed"),
+    (["model.optimizer.lr=-1"], "model.optimizer.lr=-1 is not allowed: expected a finite number >= 0.0"),
+    (["model.optimizer.lr=nan"], "model.optimizer.lr=nan is not allowed"),
+    (["model.optimizer.lr=inf"], "model.optimizer.lr=inf is not allowed"),
+    (["model.optimizer.lr=abc"], "model.optimizer.lr='abc' is not allowed"),
+    (["+model.optimizer.weight_decay=-1"], "model.optimizer.weight_decay=-1 is not allowed"),
+    (["+model.optimizer.betas=[2,3]"], "model.optimizer="),
+    (["model.optimizer._target_=os.system"], "model.optimizer._target_='os.system' is not allowed: expected one of torch.optim.Adam"),
+    (["model.embedding_dim=0", "data=art"], "model.embedding_dim=0 is not allowed: expected a positive integer"),
+    (["model.embedding_init=ones", "data=art"], "model.embedding_init='ones' is not allowed: expected one of normal, zeros"),
+    (["model.readout_hidden=[0]"], "model.readout_hidden[0]=0 is not allowed: expected a positive integer"),
+    (["model.readout_hidden=abc"], "model.readout_hidden='abc' is not allowed: expected a list of positive integers"),
+    (["model.readout_init=xavier"], "model.readout_init='xavier' is not allowed: expected one of he, torch"),
+    (["model.side_input=maybe", "model/init=zero"], "model.side_input='maybe' is not allowed: expected true or false"),
+    (["model.context_net.hidden_sizes=[-1]"], "model.init.hidden_sizes[0]=-1 is not allowed"),
+    (["model.context_net.distribution=uniform"], "model.init.distribution='uniform' is not allowed: expected one of deterministic, normal"),
+    (["model.context_net.sigma_init=0"], "model.init.sigma_init=0 is not allowed: expected a finite number > 0"),
+    (["model.context_net.sigma_init=nan"], "model.init.sigma_init=nan is not allowed"),
+    (["model.init.activation=gelu"], "model.init.activation='gelu' is not allowed: expected one of relu, tanh"),
+    (["model.init.init=xavier"], "model.init.init='xavier' is not allowed: expected one of he, torch"),
+    (["model/init=free", "model.init.noise_std=-1"], "model.init.noise_std=-1 is not allowed: expected a finite number >= 0.0"),
+    (["model.init._target_=builtins.eval"], "model.init._target_='builtins.eval' is not allowed: expected a registered InitialState"),
+    (["model.cell._target_=os.system"], "model.cell._target_='os.system' is not allowed: expected a registered RecurrentCell"),
+    (["model.cell.hidden_size=0"], "model.cell.hidden_size=0 is not allowed: expected a positive integer"),
+    (["model.cell.hidden_size=abc"], "model.cell.hidden_size='abc' is not allowed"),
+    (["model.cell.num_layers=0"], "model.cell.num_layers=0 is not allowed"),
+    (["model.cell.weight_init=orthogonal"], "model.cell.weight_init='orthogonal' is not allowed: expected one of glorot, torch"),
+    (["model.cell.forget_bias=abc"], "model.cell.forget_bias='abc' is not allowed: expected a finite number"),
+    (["+model.cell.dropout=0.1"], "model.cell.dropout=0.1 is not allowed: expected one of its options: hidden_size"),
+    (["model/cell=rnn", "model.cell.nonlinearity=gelu"], "model.cell.nonlinearity='gelu' is not allowed: expected one of tanh, relu"),
+    (["data=art", "model.cell.decay=2"], "model.cell.decay=2 is not allowed: expected a finite number in [0.0, 1.0]"),
+    (["data=art", "model.cell.eta=nan"], "model.cell.eta=nan is not allowed"),
+    (["data=art", "model.cell.update=latest"], "model.cell.update='latest' is not allowed: expected one of previous, preliminary"),
+    (["data=art", "model.cell.inner_steps=0"], "model.cell.inner_steps=0 is not allowed"),
+    (["data=art", "model.cell.weight_init=ones"], "model.cell.weight_init='ones' is not allowed: expected one of identity, uniform"),
+    (["data=art", "model.cell.input_bias=ones"], "model.cell.input_bias='ones' is not allowed: expected one of glorot, zeros, torch"),
+    (["data=art", "model.cell.implementation=compiled"], "model.cell.implementation='compiled' is not allowed: expected one of fast, reference"),
+    (["data.batch_size=0"], "data.batch_size=0 is not allowed: expected a positive integer"),
+    (["data.batch_size=-4"], "data.batch_size=-4 is not allowed"),
+    (["data.batch_size=abc"], "data.batch_size='abc' is not allowed"),
+    (["data.val_batch_size=0"], "data.val_batch_size=0 is not allowed"),
+    (["data.val_seed=-1"], "data.val_seed=-1 is not allowed: expected an integer >= 0"),
+    (["data.train_seed=abc"], "data.train_seed='abc' is not allowed"),
+    (["data=art", "data.task.k=7"], "data.task.k=7 is not allowed: expected an even integer from 2 to 52"),
+    (["data=art", "data.task.k=60"], "data.task.k=60 is not allowed"),
+    (["data=art", "data.task.train_size=0"], "data.task.train_size=0 is not allowed: expected a positive integer"),
+    (["data=art", "data.task.val_size=-1"], "data.task.val_size=-1 is not allowed"),
+    (["data=art", "data.task.context=last_token"], "data.task.context='last_token' is not allowed: expected one of first_token, none"),
+    (["data=art", "data.task.classes=letters"], "data.task.classes='letters' is not allowed: expected one of digits, vocabulary"),
+    (["data.task.train_periods=5"], "data.task.train_periods=5 is not allowed: expected a non-empty list of periods >= 0"),
+    (["data.task.train_periods=[]"], "data.task.train_periods=[] is not allowed"),
+    (["data.task.train_periods=[-1]"], "data.task.train_periods=-1 is not allowed: expected a finite number >= 0.0"),
+    (["data.task.val_periods=[]"], "data.task.val_periods=[] is not allowed"),
+    (["data.task.train_per_period=0"], "data.task.train_per_period=0 is not allowed"),
+    (["data.task.steps=-1"], "data.task.steps=-1 is not allowed"),
+    (["data.task.decay_steps=0"], "data.task.decay_steps=0 is not allowed: expected a number > 0"),
+    (["data.task.x0_range=[4,2]"], "data.task.x0_range=[4, 2] is not allowed: expected [low, high], low < high"),
+    (["data.task.x0_range=[1]"], "data.task.x0_range=[1] is not allowed"),
+    (["data.task.alpha=nan"], "data.task.alpha=nan is not allowed"),
+    (["data.task.context=[x0,phase]"], "data.task.context=['x0', 'phase'] is not allowed: expected a subset of"),
+    (["data.task.context=[]"], "model/init='ContextualInit' is not allowed: expected an init without context"),
+    (["ckpt_path=/nonexistent.ckpt"], "ckpt_path='/nonexistent.ckpt' is not allowed: expected an existing checkpoint file"),
+    (["optimized_metric=val/accuracy"], "optimized_metric='val/accuracy' is not allowed: expected one of val/loss"),
+    (["callbacks.resume_checkpoint.every_n_train_steps=0"], "callbacks.resume_checkpoint.every_n_train_steps=0 is not allowed"),
+    (["callbacks.trajectory_figures.num_samples=0"], "callbacks.trajectory_figures.num_samples=0 is not allowed"),
+    (["callbacks.trajectory_figures.every_n_epochs=0"], "callbacks.trajectory_figures.every_n_epochs=0 is not allowed"),
+    (["data=art", "callbacks.validation_schedule.every=2"], "callbacks.validation_schedule.every=2 is not allowed"),
+    (["data=art", "callbacks.milestones.thresholds=[]"], "callbacks.milestones.thresholds=[] is not allowed"),
+    (["callbacks.best_checkpoint.mode=best"], "callbacks.best_checkpoint="),
+]  # fmt: skip
+
+
+def train_path(overrides: list[str], output_dir: Path) -> None:
+    """What `python train.py <overrides>` does: its checks, composition, then the run."""
+    arguments.check_arguments(overrides, Path(CONFIG_DIR))
+    task = "art" if "data=art" in overrides else "lcd"
+    sizes = TINY_ART if task == "art" else TINY_LCD
+    overrides = ["debug=tiny", "logger=csv", *sizes, *overrides]
+    run(compose_config(overrides, output_dir=output_dir))
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    assert err.startswith("error: "), err
+    return err.removeprefix("error: ")
+
+
+@pytest.mark.parametrize(
+    "overrides,message", TRAIN_CASES, ids=[" ".join(c[0]) for c in TRAIN_CASES]
+)
+def test_bad_training_input(overrides, message, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        train_path(overrides, run_dir)
+    assert exit_info.value.code == 2
+    assert one_line_error(capsys).startswith(message)
+    assert not (run_dir / "checkpoints").exists()  # nothing trained
+
+
+def test_a_file_where_the_run_folder_belongs(tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file")
+    with pytest.raises(SystemExit) as exit_info:
+        arguments.check_arguments([f"hydra.run.dir={blocker}"], Path(CONFIG_DIR))
+    assert exit_info.value.code == 2
+    assert one_line_error(capsys) == (
+        f"hydra.run.dir={blocker} is not allowed: expected a folder: a file stands there"
+    )
+    assert blocker.read_text() == "a file"  # nothing already there is lost
+
+
+@pytest.mark.parametrize("subfolder", ["checkpoints", "csv", "figures", "checkpoints/resume"])
+def test_a_file_where_a_run_subfolder_belongs(tmp_path, capsys, subfolder):
+    blocker = tmp_path / "run" / subfolder
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("a file")
+    with pytest.raises(SystemExit) as exit_info:
+        train_path([], tmp_path / "run")
+    assert exit_info.value.code == 2
+    assert one_line_error(capsys) == (
+        f"run folder={str(blocker)!r} is not allowed: expected a folder: a file stands there"
+    )
+
+
+def test_a_torn_checkpoint_to_start_from(tmp_path, capsys):
+    torn = tmp_path / "torn.ckpt"
+    torn.write_bytes(b"PK\x03\x04 not a whole checkpoint")
+    with pytest.raises(SystemExit):
+        train_path([f"ckpt_path={torn}"], tmp_path / "run")
+    assert one_line_error(capsys).startswith(
+        f"ckpt_path={str(torn)!r} is not allowed: expected a readable checkpoint"
+    )
+
+
+def full_disk(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device", "/full/disk/file")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "lightning_fabric.plugins.io.torch_io.TorchCheckpointIO.save_checkpoint",
+        "contextual_rnn.analysis.plotting.FanFigure.save",
+    ],
+    ids=["checkpoint", "figure"],
+)
+def test_a_full_disk_stops_the_run_in_one_line_naming_the_last_good_checkpoint(
+    tmp_path, capsys, monkeypatch, target
+):
+    cfg = compose_config(
+        tiny_overrides("lcd", "callbacks.resume_checkpoint.every_n_train_steps=2"),
+        output_dir=tmp_path,
+    )
+    monkeypatch.setattr(target, full_disk)
+    with pytest.raises(SystemExit) as exit_info:
+        run(cfg)
+    assert exit_info.value.code == 4
+    message = one_line_error(capsys)
+    assert message.startswith("could not write /full/disk/file: No space left on device")
+    assert message.endswith("last good checkpoint: none yet") or "checkpoints/resume" in message
+
+
+# --- the contextual-rnn commands ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    made = {}
+    for data in ("lcd", "art"):
+        out = tmp_path_factory.mktemp(data)
+        overrides = tiny_overrides(data, "trainer.limit_val_batches=null", "trainer.max_epochs=1")
+        train(compose_config(overrides, output_dir=out))
+        made[data] = out
+    return made
+
+
+def unsafe_checkpoint(runs, folder: Path, node: dict, where: str = "init") -> Path:
+    checkpoint = torch.load(find_checkpoint(runs["lcd"], "last"), weights_only=True)
+    checkpoint["hyper_parameters"]["model"][where] = node
+    path = folder / "unsafe.ckpt"
+    torch.save(checkpoint, path)
+    return path
+
+
+def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
+    lcd, art = str(runs["lcd"]), str(runs["art"])
+    written = tmp_path / "written_by_a_checkpoint.txt"
+    savetxt = {"_target_": "numpy.savetxt", "fname": str(written), "X": [1.0]}
+    init = torch.load(find_checkpoint(runs["lcd"], "last"), weights_only=True)
+    init = init["hyper_parameters"]["model"]["init"]
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(find_checkpoint(runs["lcd"], "last").read_bytes()[:2000])
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    wrong_size = tmp_path / "wrong_size.ckpt"
+    checkpoint = torch.load(find_checkpoint(runs["lcd"], "last"), weights_only=True)
+    checkpoint["hyper_parameters"]["model"]["cell"]["hidden_size"] = 9
+    torch.save(checkpoint, wrong_size)
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "unknown").mkdir()
+    (tmp_path / "builtin").mkdir()
+    (tmp_path / "file_writer").mkdir()
+    return [
+        (["evaluate", lcd, "--test-size", "0"], "--test-size 0: expected a positive integer"),
+        (["evaluate", lcd, "--test-size", "-5"], "--test-size -5: expected a positive integer"),
+        (["evaluate", lcd, "--test-seed", "-1"], "--test-seed -1: expected an integer >= 0"),
+        (["evaluate", str(tmp_path / "missing.ckpt")], "no checkpoint or run folder at"),
+        (["evaluate", str(truncated)], "is not a readable checkpoint (truncated or corrupt"),
+        (["evaluate", str(foreign)], "is not a Lightning checkpoint"),
+        (["evaluate", str(wrong_size)], "its stored config does not match its weights"),
+        (
+            [
+                "evaluate",
+                str(unsafe_checkpoint(runs, tmp_path / "file_writer", {**init, "extra": savetxt})),
+            ],
+            "refused: model.init.extra._target_='numpy.savetxt' is not allowed: expected a plain value",
+        ),
+        (
+            ["evaluate", str(unsafe_checkpoint(runs, tmp_path / "nested", savetxt))],
+            "refused: model.init._target_='numpy.savetxt' is not allowed: expected a registered InitialState",
+        ),
+        (
+            [
+                "evaluate",
+                str(
+                    unsafe_checkpoint(
+                        runs, tmp_path / "unknown", {**init, "_target_": "my.Unknown"}
+                    )
+                ),
+            ],
+            "refused: model.init._target_='my.Unknown' is not allowed",
+        ),
+        (
+            [
+                "evaluate",
+                str(
+                    unsafe_checkpoint(
+                        runs, tmp_path / "builtin", {**init, "_target_": "builtins.exec"}
+                    )
+                ),
+            ],
+            "refused: model.init._target_='builtins.exec' is not allowed",
+        ),
+        (["generate", lcd, "--period", "nan"], "--period nan: expected a finite number"),
+        (["generate", lcd, "--period", "inf"], "--period inf: expected a finite number"),
+        (["generate", lcd, "--period", "1", "--x0", "nan"], "--x0 nan: expected a finite number"),
+        (["generate", lcd, "--period", "-1"], "--period -1: expected a period >= 0"),
+        (
+            ["generate", lcd, "--period", "1", "--samples", "0"],
+            "--samples 0: expected an integer from 1 to 10000",
+        ),
+        (
+            ["generate", lcd, "--period", "1", "--samples", "100000000"],
+            "--samples 100000000: expected an integer from 1 to 10000",
+        ),
+        (
+            ["generate", lcd, "--period", "1", "--steps", "0"],
+            "--steps 0: expected an integer from 1 to 10000",
+        ),
+        (["generate", lcd], "--period: give at least one period"),
+        (["generate", lcd, "--period", "1", "--phase", "2"], "--phase is not a condition of LCD"),
+        (["generate", lcd, "--period", "one"], "--period one: expected a number"),
+        (
+            ["generate", lcd, "--period", "1", "2", "--x0", "1", "2", "3"],
+            "--x0 takes one value or one per period",
+        ),
+        (["generate", art, "--period", "1"], "was trained on ART; this needs an LCD-like model"),
+        (["answer", lcd, "c9k8j3f1??c"], "was trained on LCD; this needs an ART-like"),
+        (
+            ["answer", art, "c9k8j3f1?c"],
+            "'c9k8j3f1?c' has 10 characters; this model (k=8) needs 11",
+        ),
+        (
+            ["answer", art, "c9k8j3f1??C"],
+            "'c9k8j3f1??C': characters ['C'] are not lowercase letters",
+        ),
+        (["answer", art, "c9k8j3ff??c"], "positions 2, 4, ... of the pairs must be digits"),
+        (["answer", art, "c9c8j3f1??c"], "the letters of the pairs must be distinct"),
+        (["answer", art, "c9k8j3f1?1c"], "expected '??' after the pairs"),
+        (["answer", art, "c9k8j3f1??x"], "the query 'x' is not one of the keys"),
+        (
+            ["--import", "no_such_module", "evaluate", lcd],
+            "--import: No module named 'no_such_module'",
+        ),
+    ]
+
+
+CLI_CASES = 31  # rows of cli_cases: asserted below, so a new row is counted
+
+
+def test_bad_command_inputs(runs, tmp_path, capsys):
+    cases = cli_cases(runs, tmp_path)
+    assert len(cases) == CLI_CASES
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main(argv)
+        assert exit_info.value.code == 2, argv
+        error = one_line_error(capsys)
+        assert message in error, (argv, error)
+    assert not (tmp_path / "written_by_a_checkpoint.txt").exists()  # nothing ran
+
+
+def test_the_table_has_at_least_80_rows():
+    assert len(TRAIN_CASES) + CLI_CASES + 4 + 1 + 1 + 2 >= 80
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["seed=abc"], "error: seed='abc' is not allowed"),
+        (["trainer.max_epochs=0"], "error: trainer.max_epochs=0 is not allowed"),
+        (["+data.batchsize=3"], "error: data.batchsize=3 is not allowed"),
+        (["model.lr=3"], "error: Could not override 'model.lr'"),
+        (["model/cell=lstn"], "error: model/cell=lstn is not an option"),
+    ],
+)
+def test_the_table_holds_through_the_command_line(overrides, message, tmp_path):
+    result = train_command(*overrides, "debug=tiny", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

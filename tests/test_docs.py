@@ -1,0 +1,197 @@
+"""The documentation, executed: every command and Python block in README.md and docs/*.md.
+
+Every ``python train.py ...``, ``python scripts/...`` and ``contextual-rnn ...`` line of
+a shell block runs exactly as written, from a fresh working directory (one per page,
+commands in their order), with only size-shrinking options appended: ``debug=tiny`` for
+train.py, ``--quick`` for the benchmark, the study's documented budget options. A
+placeholder such as ``<time>`` stands for the folder an earlier command of the same page
+made. Every Python block runs as a script. A command or block added to a page is picked
+up without editing this file; the few that cannot run here are listed in ``NOT_RUN``
+with the reason. What each command promises is then checked: exit 0, the run folder's
+artefacts, one W&B run and one summary row per job, figures.
+"""
+
+import csv
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from contextual_rnn.analysis import wandb_files
+
+from .conftest import ROOT, run_command
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+COMMAND = re.compile(r"^(python train\.py|python scripts/\S+\.py|contextual-rnn)(\s|$)")
+NOT_RUN = {
+    # a real SLURM cluster (sbatch) is not on this machine; hydra/launcher=slurm_local runs
+    # the same submitit path locally and is run
+    "hydra/launcher=slurm ": "needs a SLURM cluster",
+    "trainer=ddp_slurm": "needs a SLURM cluster with GPUs",
+    # the extension walkthrough's commands need its files: tests/test_extending.py runs them
+    "hydra.searchpath=[file://$PWD/myconf]": "run by tests/test_extending.py",
+    "contextual-rnn --import my_extensions": "run by tests/test_extending.py",
+}
+SHRINK = {
+    "train.py": ["debug=tiny"],
+    "scripts/bench.py": ["--quick", "--cases", "LCD", "--skip-jobs"],
+    "scripts/study.py": ["--seeds", "0", "--art-epochs", "1", "--lcd-epochs", "1",
+                         "--sweeps", "art_ba2016,lcd_authors", "--override", "debug=tiny"],
+}  # fmt: skip
+SLOW_COMMANDS = ("trainer=ddp", "scripts/bench.py", "hparams_search=art_optuna", "n_trials=50")
+
+
+def blocks(page: Path, languages: tuple[str, ...]) -> list[str]:
+    return re.findall(rf"```(?:{'|'.join(languages)})\n(.*?)```", page.read_text(), re.S)
+
+
+def commands(page: Path) -> list[str]:
+    """The commands of a page's shell blocks, continuation lines joined, prompts and
+    comments dropped."""
+    found = []
+    for block in blocks(page, ("bash", "console", "sh")):
+        text = re.sub(r"\\\n\s*", " ", block)
+        for line in text.splitlines():
+            line = line.strip().removeprefix("$ ")
+            line = re.split(r"\s+#", line)[0].strip()
+            if COMMAND.match(line):
+                found.append(line)
+    return found
+
+
+def skipped(command: str) -> str | None:
+    return next((why for part, why in NOT_RUN.items() if part in command + " "), None)
+
+
+def documented() -> list[tuple[str, int, str]]:
+    cases, seen = [], set()
+    for page in PAGES:
+        for i, command in enumerate(commands(page)):
+            if command in seen:
+                continue
+            seen.add(command)
+            cases.append((page.name, i, command))
+    return cases
+
+
+def substitute(command: str, cwd: Path) -> str:
+    """``.../<time>`` -> the newest folder an earlier command made that fits the pattern."""
+
+    def newest(match: re.Match) -> str:
+        pattern = re.sub(r"<[^>]+>", "*", match.group(0))
+        found = sorted(cwd.glob(pattern), key=lambda p: p.stat().st_mtime)
+        assert found, f"no folder for {match.group(0)} (an earlier documented command makes it)"
+        return str(found[-1].relative_to(cwd))
+
+    return re.sub(r"\S*<[^>]+>\S*", newest, command)
+
+
+def shrunk(command: str) -> list[str]:
+    args = shlex.split(command)
+    if args[0] == "contextual-rnn":
+        return [sys.executable, "-m", "contextual_rnn", *args[1:]]
+    script = args[1]
+    extra = next((v for k, v in SHRINK.items() if script.endswith(k)), [])
+    return [sys.executable, str(ROOT / script), *args[2:], *extra]
+
+
+def newest(cwd: Path, pattern: str) -> Path:
+    found = sorted(cwd.glob(pattern), key=lambda p: p.stat().st_mtime)
+    assert found, pattern
+    return found[-1]
+
+
+def check_run(run: Path) -> None:
+    """A finished run folder: checkpoints, CSV, metrics, W&B offline run, figures (LCD)."""
+    assert json.loads((run / "status.json").read_text())["status"] == "finished"
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["val/loss"] > 0
+    files = wandb_files.run_files(run)
+    if files:  # the W&B logger (the default): a curve and, for LCD, trajectory images
+        rows = wandb_files.run_history(run)
+        assert sum("val/loss" in r for r in rows) >= 2
+        if "val/rollout_mse" in metrics:
+            assert any(k.startswith("val/trajectories/period_") for r in rows for k in r)
+            assert len(list((run / "figures").glob("*.png"))) == 4
+
+
+def check_sweep(sweep: Path) -> None:
+    jobs = [p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit()]
+    with (sweep / "summary.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == len(jobs) > 0  # one row per job
+    assert all(r["status"] == "completed" for r in rows), rows
+    for job in jobs:
+        check_run(job)
+    ids = {wandb_files.run_info(f)["id"] for job in jobs for f in wandb_files.run_files(job)}
+    assert len(ids) in (0, len(jobs))  # one W&B run per job (none with logger=csv)
+
+
+def check(command: str, result, cwd: Path) -> None:
+    assert result.returncode == 0, f"{command}\n{result.stderr[-3000:]}"
+    if command.startswith("python train.py"):
+        if " --cfg " in f" {command} " or "--info" in command:
+            assert "model" in result.stdout
+        elif " -m" in f" {command}" or "hparams_search=" in command:
+            check_sweep(newest(cwd, "outputs/*/multiruns/*"))
+        else:
+            check_run(newest(cwd, "outputs/*/runs/*"))
+    elif "scripts/study.py" in command:
+        study = newest(cwd, "outputs/study/*")
+        assert (study / "study.md").is_file()
+        for sweep in (p for p in study.iterdir() if (p / "summary.csv").is_file()):
+            check_sweep(sweep)
+    elif "scripts/aggregate.py" in command:
+        assert "tables.md" in result.stdout
+    elif command.startswith("contextual-rnn"):
+        assert "written:" in result.stdout or " -> " in result.stdout
+
+
+def page_cwd(tmp_path_factory, page: str) -> Path:
+    folder = tmp_path_factory.getbasetemp() / f"docs-{page}"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "page,index,command",
+    [
+        pytest.param(
+            *case,
+            marks=[
+                *([pytest.mark.skip(reason=skipped(case[2]))] if skipped(case[2]) else []),
+                *([pytest.mark.slow] if any(s in case[2] for s in SLOW_COMMANDS) else []),
+            ],
+            id=f"{case[0]}:{case[1]}:{case[2][:60]}",
+        )
+        for case in documented()
+    ],
+)
+def test_documented_command_runs_as_written(tmp_path_factory, page, index, command):
+    cwd = page_cwd(tmp_path_factory, page)
+    args = shrunk(substitute(command, cwd))
+    result = run_command(args, cwd, timeout=900)
+    check(command, result, cwd)
+
+
+@pytest.mark.parametrize(
+    "page,index",
+    [(p.name, i) for p in PAGES for i, _ in enumerate(blocks(p, ("python",)))],
+)
+def test_documented_python_runs_as_written(tmp_path, page, index):
+    code = blocks(ROOT / ("docs" if page != "README.md" else "") / page, ("python",))[index]
+    script = tmp_path / "block.py"
+    script.write_text(code)
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_every_page_is_read():
+    assert len(documented()) >= 10 and any("-m seed=0,1,2" in c for _, _, c in documented())
