@@ -3,12 +3,14 @@
 Every ``python train.py ...``, ``python scripts/...`` and ``contextual-rnn ...`` line of
 a shell block runs exactly as written, from a fresh working directory (one per page,
 commands in their order), with only size-shrinking options appended: ``debug=tiny`` for
-train.py, ``--quick`` for the benchmark, the study's documented budget options. A
-placeholder such as ``<time>`` stands for the folder an earlier command of the same page
-made. Every Python block runs as a script. A command or block added to a page is picked
-up without editing this file; the few that cannot run here are listed in ``NOT_RUN``
-with the reason. What each command promises is then checked: exit 0, the run folder's
-artefacts, one W&B run and one summary row per job, figures.
+train.py, ``--quick`` for the benchmark, the study's documented budget options, three
+trials for an Optuna search. A placeholder such as ``<time>`` stands for the folder an
+earlier command of the same page made. Every Python block runs as a script. A command or
+block added to a page is picked up without editing this file; the few that cannot run
+here are listed in ``NOT_RUN`` with the reason. The default suite runs every command but
+the multiruns as written, and a variant of each multirun with fewer jobs; the slow suite
+runs the multiruns as written. What each command promises is then checked: exit 0, the
+run folder's artefacts, one W&B run and one summary row per job, figures.
 """
 
 import csv
@@ -39,7 +41,7 @@ NOT_RUN = {
 SHRINK = {
     "train.py": ["debug=tiny"],
     "scripts/bench.py": ["--quick", "--cases", "LCD", "--skip-jobs"],
-    "scripts/study.py": ["--seeds", "0", "--art-epochs", "1", "--lcd-epochs", "1",
+    "scripts/study.py": ["--seeds", "0", "--art-epochs", "2", "--lcd-epochs", "2",
                          "--sweeps", "art_ba2016,lcd_authors", "--override", "debug=tiny"],
 }  # fmt: skip
 SLOW_COMMANDS = ("trainer=ddp", "scripts/bench.py", "hparams_search=art_optuna", "n_trials=50")
@@ -96,6 +98,8 @@ def shrunk(command: str) -> list[str]:
         return [sys.executable, "-m", "contextual_rnn", *args[1:]]
     script = args[1]
     extra = next((v for k, v in SHRINK.items() if script.endswith(k)), [])
+    if "hparams_search=" in command:  # a search of three trials instead of twenty
+        extra = [*extra, "hydra.sweeper.n_trials=3"]
     return [sys.executable, str(ROOT / script), *args[2:], *extra]
 
 
@@ -141,7 +145,7 @@ def check(command: str, result, cwd: Path) -> None:
             check_sweep(newest(cwd, "outputs/*/multiruns/*"))
         else:
             check_run(newest(cwd, "outputs/*/runs/*"))
-    elif "scripts/study.py" in command:
+    elif "scripts/study.py" in command and "--help" not in command:
         study = newest(cwd, "outputs/study/*")
         assert (study / "study.md").is_file()
         for sweep in (p for p in study.iterdir() if (p / "summary.csv").is_file()):
@@ -158,15 +162,34 @@ def page_cwd(tmp_path_factory, page: str) -> Path:
     return folder
 
 
+def is_multirun(command: str) -> bool:
+    return " -m" in f" {command}" or "hparams_search=" in command
+
+
+def fewer_jobs(command: str) -> str:
+    """The same multirun with fewer jobs: the first swept list cut to two values, any
+    other to one (``-m model/init=zero,free,contextual seed=0,1,2`` -> ``... zero,free seed=0``)."""
+    words, kept = [], 2
+    for word in shlex.split(command):
+        key, _, values = word.partition("=")
+        if values and "," in values and "[" not in values and not key.startswith("hydra"):
+            word = f"{key}={','.join(values.split(',')[:kept])}"
+            kept = 1
+        words.append(word)
+    return shlex.join(words)
+
+
+def marks(command: str, slow: bool) -> list:
+    found = [pytest.mark.skip(reason=skipped(command))] if skipped(command) else []
+    return found + ([pytest.mark.slow] if slow else [])
+
+
 @pytest.mark.parametrize(
     "page,index,command",
     [
         pytest.param(
             *case,
-            marks=[
-                *([pytest.mark.skip(reason=skipped(case[2]))] if skipped(case[2]) else []),
-                *([pytest.mark.slow] if any(s in case[2] for s in SLOW_COMMANDS) else []),
-            ],
+            marks=marks(case[2], is_multirun(case[2]) or any(s in case[2] for s in SLOW_COMMANDS)),
             id=f"{case[0]}:{case[1]}:{case[2][:60]}",
         )
         for case in documented()
@@ -176,6 +199,25 @@ def test_documented_command_runs_as_written(tmp_path_factory, page, index, comma
     cwd = page_cwd(tmp_path_factory, page)
     args = shrunk(substitute(command, cwd))
     result = run_command(args, cwd, timeout=900)
+    check(command, result, cwd)
+
+
+@pytest.mark.parametrize(
+    "page,index,command",
+    [
+        pytest.param(
+            *case,
+            marks=marks(case[2], any(s in case[2] for s in SLOW_COMMANDS)),
+            id=f"{case[0]}:{case[1]}:{fewer_jobs(case[2])[:60]}",
+        )
+        for case in documented()
+        if is_multirun(case[2])
+    ],
+)
+def test_a_tiny_variant_of_each_documented_multirun(tmp_path_factory, page, index, command):
+    """The default suite's stand-in for a multirun: fewer jobs, the same checks."""
+    cwd = page_cwd(tmp_path_factory, f"{page}-tiny-{index}")
+    result = run_command(shrunk(fewer_jobs(command)), cwd, timeout=900)
     check(command, result, cwd)
 
 

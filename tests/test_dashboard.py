@@ -1,0 +1,54 @@
+"""What a W&B dashboard sorts and plots, read back from the offline run files."""
+
+import json
+
+import pytest
+
+from contextual_rnn.analysis import wandb_files
+from contextual_rnn.training.compose import compose_config
+from contextual_rnn.training.train import train
+
+from .conftest import TINY_ART, TINY_LCD
+
+
+def summary_of(run) -> dict:
+    """The run's final summary: the last value W&B recorded for each key."""
+    values = {}
+    for record in wandb_files.records(wandb_files.run_files(run)[-1]):
+        if record.WhichOneof("record_type") == "summary":
+            for item in record.summary.update:
+                values[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
+    return values
+
+
+def test_runs_carry_the_best_values_and_the_epochs_to_each_threshold(tmp_path):
+    overrides = ["data=art", "debug=tiny", *TINY_ART, "callbacks.milestones.thresholds=[0.0,2.0]"]
+    train(compose_config(overrides, output_dir=tmp_path))
+    summary = summary_of(tmp_path)
+    history = wandb_files.run_history(tmp_path)
+    accuracies = [r["val/acc"] for r in history if "val/acc" in r]
+    losses = [r["val/loss"] for r in history if "val/loss" in r]
+    assert summary["val/acc"] == {"max": max(accuracies)}  # the best, not the last
+    assert summary["val/loss"] == {"min": min(losses)}
+    assert summary["val/acc/epochs_to_0"] == 0.2  # the first validation, a quarter of 5 batches
+    assert "val/acc/seconds_to_0" in summary
+    assert "val/acc/epochs_to_2" not in summary  # never reached
+    assert summary["status"] == "finished"
+
+
+def test_trajectory_fans_are_logged_as_data_too(tmp_path):
+    train(compose_config(["debug=tiny", *TINY_LCD], output_dir=tmp_path))
+    rows = [r for r in wandb_files.run_history(tmp_path) if "val/trajectories/table/_type" in r]
+    assert len(rows) == 2  # one table per validation
+    table_file = (
+        wandb_files.run_files(tmp_path)[-1].parent
+        / "files"
+        / rows[-1]["val/trajectories/table/path"]
+    )
+    table = json.loads(table_file.read_text())
+    assert table["columns"][:6] == ["epoch", "example", "t", "truth", "mean", "std"]
+    assert table["columns"][6:] == [f"sample_{s}" for s in range(10)]
+    assert len(table["data"]) == 4 * 26  # four periods, 26 steps
+    first = table["data"][0]
+    assert first[4] == pytest.approx(first[3]) and first[6] == pytest.approx(first[3])  # x(0)
+    assert first[5] == pytest.approx(0, abs=1e-6)  # t = 0: every sample starts at x(0)
