@@ -269,6 +269,9 @@ def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
     (tmp_path / "unknown").mkdir()
     (tmp_path / "builtin").mkdir()
     (tmp_path / "file_writer").mkdir()
+    (tmp_path / "optimizer").mkdir()
+    system = {"_target_": "os.system", "command": "true"}
+    optimizer = unsafe_checkpoint(runs, tmp_path / "optimizer", system, "optimizer")
     return [
         (["evaluate", lcd, "--test-size", "0"], "--test-size 0: expected a positive integer"),
         (["evaluate", lcd, "--test-size", "-5"], "--test-size -5: expected a positive integer"),
@@ -310,6 +313,7 @@ def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
             ],
             "refused: model.init._target_='builtins.exec' is not allowed",
         ),
+        (["evaluate", str(optimizer)], "refused: model.optimizer._target_='os.system' is not allowed"),
         (["generate", lcd, "--period", "nan"], "--period nan: expected a finite number"),
         (["generate", lcd, "--period", "inf"], "--period inf: expected a finite number"),
         (["generate", lcd, "--period", "1", "--x0", "nan"], "--x0 nan: expected a finite number"),
@@ -354,7 +358,7 @@ def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
     ]
 
 
-CLI_CASES = 31  # rows of cli_cases: asserted below, so a new row is counted
+CLI_CASES = 32  # rows of cli_cases: asserted below, so a new row is counted
 
 
 def test_bad_command_inputs(runs, tmp_path, capsys):

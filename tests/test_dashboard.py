@@ -11,20 +11,10 @@ from contextual_rnn.training.train import train
 from .conftest import TINY_ART, TINY_LCD
 
 
-def summary_of(run) -> dict:
-    """The run's final summary: the last value W&B recorded for each key."""
-    values = {}
-    for record in wandb_files.records(wandb_files.run_files(run)[-1]):
-        if record.WhichOneof("record_type") == "summary":
-            for item in record.summary.update:
-                values[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
-    return values
-
-
 def test_runs_carry_the_best_values_and_the_epochs_to_each_threshold(tmp_path):
     overrides = ["data=art", "debug=tiny", *TINY_ART, "callbacks.milestones.thresholds=[0.0,2.0]"]
     train(compose_config(overrides, output_dir=tmp_path))
-    summary = summary_of(tmp_path)
+    summary = wandb_files.summary(wandb_files.run_files(tmp_path)[-1])
     history = wandb_files.run_history(tmp_path)
     accuracies = [r["val/acc"] for r in history if "val/acc" in r]
     losses = [r["val/loss"] for r in history if "val/loss" in r]

@@ -41,22 +41,12 @@ def metrics_rows(run_dir: Path, keep_time: bool = False) -> list[dict]:
     return [{k: v for k, v in r.items() if keep_time or not k.startswith("time/")} for r in rows]
 
 
-def exit_record(run_dir: Path) -> dict:
-    """The exit record of the run's (last) W&B file: its exit code."""
-    path = wandb_files.run_files(run_dir)[-1]
-    for record in wandb_files.records(path):
-        if record.WhichOneof("record_type") == "exit":
-            return {"exit_code": record.exit.exit_code}
-    return {}
+def exit_code(run_dir: Path) -> int | None:
+    return wandb_files.exit_code(wandb_files.run_files(run_dir)[-1])
 
 
 def summary(run_dir: Path) -> dict:
-    values = {}
-    for record in wandb_files.records(wandb_files.run_files(run_dir)[-1]):
-        if record.WhichOneof("record_type") == "summary":
-            for item in record.summary.update:
-                values[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
-    return values
+    return wandb_files.summary(wandb_files.run_files(run_dir)[-1])
 
 
 def test_nan_loss_stops_with_one_line_and_is_recorded_as_failed(tmp_path):
@@ -71,7 +61,7 @@ def test_nan_loss_stops_with_one_line_and_is_recorded_as_failed(tmp_path):
     assert all(torch.isfinite(t).all() for t in state["state_dict"].values())
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["status"] == "failed" and "training loss is nan" in status["reason"]
-    assert exit_record(tmp_path)["exit_code"] == 1  # W&B shows the run as failed
+    assert exit_code(tmp_path) == 1  # W&B shows the run as failed
     assert summary(tmp_path)["status"] == "failed"
 
 
@@ -93,7 +83,7 @@ def test_ctrl_c_is_recorded_as_interrupted_and_resumes(tmp_path):
     assert stderr.strip().splitlines()[-1].startswith("error: interrupted; last good checkpoint: ")
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["status"] == "interrupted" and "KeyboardInterrupt" in status["reason"]
-    assert exit_record(tmp_path)["exit_code"] == 1
+    assert exit_code(tmp_path) == 1
     assert summary(tmp_path)["status"] == "interrupted"
 
 
@@ -102,7 +92,7 @@ def test_a_finished_run_is_recorded_as_finished(tmp_path):
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["status"] == "finished" and status["max_epochs"] == 3
     assert not status["stopped_early"] and status["epoch"] == 3
-    assert exit_record(tmp_path)["exit_code"] == 0 and summary(tmp_path)["status"] == "finished"
+    assert exit_code(tmp_path) == 0 and summary(tmp_path)["status"] == "finished"
     assert not (tmp_path / "wandb" / "journal").exists()  # the journal goes with a finished run
 
 

@@ -79,6 +79,24 @@ def run_config(path: str | Path) -> dict:
     return config
 
 
+def summary(path: str | Path) -> dict:
+    """The run's summary as written last (the last value of each key)."""
+    values = {}
+    for record in records(path):
+        if record.WhichOneof("record_type") == "summary":
+            for item in record.summary.update:
+                values[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
+    return values
+
+
+def exit_code(path: str | Path) -> int | None:
+    """The exit code the run was closed with (None if it never was: a killed process)."""
+    for record in records(path):
+        if record.WhichOneof("record_type") == "exit":
+            return record.exit.exit_code
+    return None
+
+
 def run_info(path: str | Path) -> dict:
     """Name, group, project and id of the run."""
     for record in records(path):

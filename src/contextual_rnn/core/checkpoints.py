@@ -98,6 +98,8 @@ def load_module(path: str | Path, which: str = "best", kind: str | None = None) 
         module = cls(**{k: hparams[k] for k in HPARAMS if k in hparams})
     except ConfigError as error:
         raise CheckpointError(f"{path}: refused: {error}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:  # malformed stored values
+        raise CheckpointError(f"{path}: its stored config is malformed ({error!r})") from None
     try:
         module.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:
