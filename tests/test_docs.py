@@ -139,7 +139,9 @@ def check_sweep(sweep: Path) -> None:
 def check(command: str, result, cwd: Path) -> None:
     assert result.returncode == 0, f"{command}\n{result.stderr[-3000:]}"
     if command.startswith("python train.py"):
-        if " --cfg " in f" {command} " or "--info" in command:
+        if "--explain" in command:  # each value with the file it comes from
+            assert "model.optimizer.lr: " in result.stdout and "  # conf/" in result.stdout
+        elif " --cfg " in f" {command} " or "--info" in command:
             assert "model" in result.stdout
         elif " -m" in f" {command}" or "hparams_search=" in command:
             check_sweep(newest(cwd, "outputs/*/multiruns/*"))

@@ -50,7 +50,8 @@ def origins(overrides: list[str], config_dir: Path) -> dict[str, str]:
             if key:
                 found[key] = str(file.relative_to(file.parents[len(Path(path).parts)]))
     for override in parsed:
-        if not override.is_hydra_override() and "/" not in override.key_or_group:
+        group = any((folder / override.key_or_group).is_dir() for folder in folders)
+        if not override.is_hydra_override() and not group:
             for key in list(found):
                 if key == override.key_or_group or key.startswith(override.key_or_group + "."):
                     found.pop(key)
