@@ -9,8 +9,9 @@ sweep:
   the median with a bootstrap 95% interval; contextual against zero and against free,
   an exact two-sided Mann-Whitney test (p-value, and the probability that a
   contextual run is faster). Fig. 2: validation NLL and accuracy against epochs.
-- LCD: final teacher-forced error (val/mse) and free-running rollout error
-  (val/rollout_mse) per init, with the same statistics (lower is better); the
+- LCD: teacher-forced error (val/mse) and free-running rollout error
+  (val/rollout_mse) per init after 2, 5 and 10 epochs (how fast) and at the end, with
+  the same statistics (lower is better); the
   calibration of the generated fans (``calibration``); Fig. 5 (errors per epoch) and
   Fig. 6 (sampled trajectories of the best contextual run).
 
@@ -34,6 +35,7 @@ from contextual_rnn.analysis.statistics import mann_whitney, median_ci
 INIT_ORDER = ("zero", "free", "contextual")
 ART_THRESHOLDS = (0.9, 0.99, 0.999, 1.0)
 LCD_METRICS = ("val/mse", "val/rollout_mse", "val/loss")
+LCD_EARLY = (2, 5, 10)  # epochs at which LCD's early curve is compared (the paper's speed claim)
 
 
 # --- reading runs ---------------------------------------------------------------------------
@@ -131,9 +133,12 @@ def art_numbers(run: dict) -> dict:
 def lcd_numbers(run: dict) -> dict:
     curve = run["curve"]
     last = curve[-1] if curve else {}
-    return {f"final {m}": last.get(m, math.nan) for m in LCD_METRICS} | {
-        "epochs trained": last.get("epochs", 0.0)
-    }
+    numbers = {f"final {m}": last.get(m, math.nan) for m in LCD_METRICS}
+    for epoch in LCD_EARLY:
+        point = next((p for p in curve if p["epochs"] == epoch), {})
+        for metric in LCD_METRICS[:2]:
+            numbers[f"{metric} at epoch {epoch}"] = point.get(metric, math.nan)
+    return numbers | {"epochs trained": last.get("epochs", 0.0)}
 
 
 # --- statistics per sweep ---------------------------------------------------------------------
@@ -182,7 +187,10 @@ def summarise_sweep(runs: list[dict]) -> dict:
     keys = (
         [f"{u} to {t:.1%}" for t in ART_THRESHOLDS for u in ("epochs", "wall_s", "cpu_s")]
         if task == "art"
-        else [f"final {m}" for m in LCD_METRICS]
+        else [
+            *[f"{m} at epoch {e}" for m in LCD_METRICS[:2] for e in LCD_EARLY],
+            *[f"final {m}" for m in LCD_METRICS],
+        ]
     )
     return {
         "task": task,
