@@ -313,7 +313,10 @@ def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
             ],
             "refused: model.init._target_='builtins.exec' is not allowed",
         ),
-        (["evaluate", str(optimizer)], "refused: model.optimizer._target_='os.system' is not allowed"),
+        (
+            ["evaluate", str(optimizer)],
+            "refused: model.optimizer._target_='os.system' is not allowed",
+        ),
         (["generate", lcd, "--period", "nan"], "--period nan: expected a finite number"),
         (["generate", lcd, "--period", "inf"], "--period inf: expected a finite number"),
         (["generate", lcd, "--period", "1", "--x0", "nan"], "--x0 nan: expected a finite number"),

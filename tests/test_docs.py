@@ -44,7 +44,14 @@ SHRINK = {
     "scripts/study.py": ["--seeds", "0", "--art-epochs", "2", "--lcd-epochs", "2",
                          "--sweeps", "art_ba2016,lcd_authors", "--override", "debug=tiny"],
 }  # fmt: skip
-SLOW_COMMANDS = ("trainer=ddp", "scripts/bench.py", "hparams_search=art_optuna", "n_trials=50")
+SLOW_COMMANDS = (
+    "trainer=ddp",
+    "scripts/bench.py",
+    "n_trials=50",
+    "scripts/study.py --",
+    "aggregate.py",
+)
+QUICK = ("--explain", "--cfg", "--info", "--help")  # print and exit: no run
 
 
 def blocks(page: Path, languages: tuple[str, ...]) -> list[str]:
@@ -181,6 +188,21 @@ def fewer_jobs(command: str) -> str:
     return shlex.join(words)
 
 
+def slow_single_run(page: str, command: str) -> bool:
+    """A run that no later command of its page reads (through a ``<time>`` placeholder)
+    goes to the slow suite: the default suite keeps the runs the commands after them need."""
+    if not command.startswith("python train.py") or any(q in command for q in QUICK):
+        return False
+    later = commands(next(p for p in PAGES if p.name == page))
+    later = later[later.index(command) + 1 :]
+    for other in later:
+        if "<" in other:
+            return False
+        if other.startswith("python train.py") and not any(q in other for q in QUICK):
+            return True  # another run comes first: the placeholder would read that one
+    return True
+
+
 def marks(command: str, slow: bool) -> list:
     found = [pytest.mark.skip(reason=skipped(command))] if skipped(command) else []
     return found + ([pytest.mark.slow] if slow else [])
@@ -191,7 +213,12 @@ def marks(command: str, slow: bool) -> list:
     [
         pytest.param(
             *case,
-            marks=marks(case[2], is_multirun(case[2]) or any(s in case[2] for s in SLOW_COMMANDS)),
+            marks=marks(
+                case[2],
+                is_multirun(case[2])
+                or any(s in case[2] for s in SLOW_COMMANDS)
+                or slow_single_run(case[0], case[2]),
+            ),
             id=f"{case[0]}:{case[1]}:{case[2][:60]}",
         )
         for case in documented()

@@ -69,6 +69,7 @@ def test_a_failing_job_is_reported_and_the_others_still_run(tmp_path):
     assert (sweep / "0" / "checkpoints" / "last.ckpt").exists()
 
 
+@pytest.mark.slow  # the default suite runs docs' Optuna commands with three trials
 def test_optuna_sweep_three_trials(tmp_path):
     result = train_command(
         "hparams_search=lcd_optuna", "-m", *QUICK, "logger=csv", "callbacks=none",
@@ -212,6 +213,7 @@ def test_two_process_ddp_logs_what_one_process_logs(tmp_path):
     assert len(list((tmp_path / "ddp" / "figures").glob("*.png"))) == 3
 
 
+@pytest.mark.slow  # the default suite runs the users' command (tests/test_docs.py)
 def test_the_default_launcher_runs_seeds_in_parallel_in_their_own_folders(tmp_path):
     result = train_command("-m", "seed=0,1", *QUICK, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
