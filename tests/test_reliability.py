@@ -50,6 +50,7 @@ def summary(run_dir: Path) -> dict:
 
 
 def test_nan_loss_stops_with_one_line_and_is_recorded_as_failed(tmp_path):
+    # hydra.run.dir: a known folder, whose checkpoint the message must name
     result = train_command(*SMALL_RUN, *POISON, f"hydra.run.dir={tmp_path}")
     assert result.returncode == 3
     error = result.stderr.strip().splitlines()[-1]
@@ -68,6 +69,7 @@ def test_nan_loss_stops_with_one_line_and_is_recorded_as_failed(tmp_path):
 def test_ctrl_c_is_recorded_as_interrupted_and_resumes(tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
     env.pop("WANDB_SERVICE", None)
+    # hydra.run.dir: a known folder, watched for the first checkpoint before the Ctrl-C
     args = [*SMALL_RUN, "trainer.max_epochs=500", f"hydra.run.dir={tmp_path}"]
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), *args],

@@ -174,7 +174,7 @@ def test_more_epochs_continue_a_finished_run(tmp_path):
     [("train_step", 5), ("train_step", 7), ("validation", 5), ("checkpoint", 3), ("report", 1)],
 )
 def test_sigkill_then_resume_from_the_command_line(reference, tmp_path, point, at):
-    out = f"hydra.run.dir={tmp_path}"
+    out = f"hydra.run.dir={tmp_path}"  # the documented recipe: the same folder both times
     killed = train_command(*RUN, *fault(point, at, "kill"), out)
     assert killed.returncode == -9  # really killed
     resumed = train_command(*RUN, out)
