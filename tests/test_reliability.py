@@ -66,7 +66,7 @@ def test_nan_loss_stops_with_one_line_and_is_recorded_as_failed(tmp_path):
     assert summary(tmp_path)["status"] == "failed"
 
 
-def test_ctrl_c_is_recorded_as_interrupted_and_resumes(tmp_path):
+def test_ctrl_c_is_recorded_as_interrupted_and_names_the_last_checkpoint(tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
     env.pop("WANDB_SERVICE", None)
     # hydra.run.dir: a known folder, watched for the first checkpoint before the Ctrl-C
