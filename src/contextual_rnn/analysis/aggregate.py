@@ -156,8 +156,10 @@ def order(init: str) -> int:
 
 
 def compare(groups: dict[str, list[dict]], key: str) -> dict:
-    """Per init: values, median and CI; contextual against each other init."""
-    result = {"per_init": {}, "tests": {}}
+    """Per init: values, median and CI; contextual against each other init, where
+    ``p_better`` is the probability that a contextual run beats one of the other init."""
+    higher_is_better = key.endswith("val/acc")
+    result = {"per_init": {}, "tests": {}, "better": "higher" if higher_is_better else "lower"}
     for init, runs in groups.items():
         values = [r["numbers"][key] for r in runs]
         med, low, high = median_ci(values)
@@ -174,7 +176,9 @@ def compare(groups: dict[str, list[dict]], key: str) -> dict:
         for other in groups:
             if other != "contextual":
                 theirs = [r["numbers"][key] for r in groups[other]]
-                result["tests"][f"contextual vs {other}"] = mann_whitney(ours, theirs)
+                test = mann_whitney(ours, theirs)
+                test["p_better"] = 1 - test["p_faster"] if higher_is_better else test["p_faster"]
+                result["tests"][f"contextual vs {other}"] = test
     return result
 
 
@@ -185,7 +189,11 @@ def summarise_sweep(runs: list[dict]) -> dict:
         run["numbers"] = numbers(run)
     groups = by_init(runs)
     keys = (
-        [f"{u} to {t:.1%}" for t in ART_THRESHOLDS for u in ("epochs", "wall_s", "cpu_s")]
+        [
+            *[f"epochs to {t:.1%}" for t in ART_THRESHOLDS],
+            *[f"cpu_s to {t:.1%}" for t in ART_THRESHOLDS[1:3]],
+            "final val/acc",
+        ]
         if task == "art"
         else [
             *[f"{m} at epoch {e}" for m in LCD_METRICS[:2] for e in LCD_EARLY],
@@ -227,8 +235,10 @@ def markdown(summary: dict) -> str:
         "",
         "Medians over seeds with a bootstrap 95% interval; `never` = not reached within the "
         "run's epoch cap (counted as the slowest). p: exact two-sided Mann-Whitney test of "
-        "contextual against the other init; P(faster) / P(lower): the probability that a "
-        "contextual run beats a run of the other init (0.5 = no difference).",
+        "contextual against the other init; P(contextual better): the probability that a "
+        "contextual run beats a run of the other init (faster, lower error, or higher "
+        "accuracy; 0.5 = no difference). cpu_s: this process's CPU seconds (less disturbed "
+        "than wall time by jobs sharing the cores; wall seconds are in summary.json).",
         "",
     ]
     for name, sweep in summary["sweeps"].items():
@@ -248,7 +258,7 @@ def markdown(summary: dict) -> str:
             for init, stats in comparison["per_init"].items():
                 test = comparison["tests"].get(f"contextual vs {init}")
                 p = p_value(test["p"]) if test else ""
-                better = p_value(test["p_faster"]) if test else ""
+                better = p_value(test["p_better"]) if test else ""
                 low, high = stats["ci95"]
                 lines.append(
                     f"| {key} | {init} | {' '.join(number(v) for v in stats['values'])} "
@@ -352,19 +362,23 @@ def figure_art(name: str, runs: list[dict], out: Path) -> Path:
     fig, (nll, acc, times) = plt.subplots(1, 3, figsize=(15, 3.8), dpi=100)
     plot_curves(nll, groups, "val/loss", "validation NLL", log=True)
     plot_curves(acc, groups, "val/acc", "validation accuracy")
-    acc.set_xscale("symlog", linthresh=1)
-    reached = False
-    for color, (init, members) in enumerate(groups.items()):
-        for i, threshold in enumerate(ART_THRESHOLDS[:3]):
+    for ax in (nll, acc):
+        ax.set_xscale("log")  # the first epochs, validated every quarter, matter most
+    labels = []
+    for i, threshold in enumerate(ART_THRESHOLDS[:3]):
+        never = []
+        for color, (init, members) in enumerate(groups.items()):
             values = [r["numbers"][f"epochs to {threshold:.1%}"] for r in members]
             finite = [v for v in values if math.isfinite(v)]
-            reached = reached or bool(finite)
             y = np.full(len(finite), i + 0.25 * (color - 1))
             times.scatter(finite, y, color=f"C{color}", s=18, label=init if i == 0 else None)
-    times.set_yticks(range(3), [f"{t:.1%}" for t in ART_THRESHOLDS[:3]])
-    times.set(xlabel="epochs to reach (one dot per seed; runs that never did: none)")
-    if reached:
-        times.set_xscale("log")
+            if len(finite) < len(values):
+                never.append(f"{init} {len(values) - len(finite)}")
+        labels.append(f"{threshold:.1%}" + (f"\nnever: {', '.join(never)}" if never else ""))
+    times.set_yticks(range(3), labels, fontsize=8)
+    longest = max((r["curve"][-1]["epochs"] for r in runs if r["curve"]), default=1.0)
+    times.set_xlim(0.2, max(longest, 1.0) * 1.2)  # fixed: a panel with no dot still has an axis
+    times.set(xlabel="epochs to reach a validation accuracy (a dot per seed)", xscale="log")
     times.grid(alpha=0.3)
     times.legend(fontsize=8)
     fig.suptitle(f"{name}: ART, fast weights, validation per seed")
@@ -453,7 +467,7 @@ def log_to_wandb(summary: dict, figures: list[Path], out: Path, group: str) -> s
             ]
             run.log({f"{name}/runs": wandb.Table(columns=columns, data=rows)})
             tests = [
-                [key, pair, t["p"], t["p_faster"]]
+                [key, pair, t["p"], t["p_better"]]
                 for key, comparison in sweep["comparisons"].items()
                 for pair, t in comparison["tests"].items()
             ]
