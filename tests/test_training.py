@@ -1,5 +1,6 @@
 """Every cell x init x task, as the config files under conf/ list them, composes and learns."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,20 @@ def test_experiments_hold_only_their_diff():
         assert experiment.name == name
         for key in ("model", "data", "trainer", "callbacks"):
             assert experiment[key] == task[key], key
+
+
+def test_an_art_run_stops_at_100_percent_validation_accuracy(tmp_path):
+    """k=2 (one letter-digit pair) is learnt within a few epochs; the run then stops."""
+    from contextual_rnn.training.compose import compose_config
+
+    cfg = compose_config(
+        ["data=art", "debug=tiny", "data.task.k=2", "data.task.train_size=512",
+         "data.task.val_size=64", "trainer.limit_train_batches=null",
+         "trainer.limit_val_batches=null", "trainer.max_epochs=10", "model.optimizer.lr=0.01",
+         "model.cell.hidden_size=16", "logger=csv"],
+        output_dir=tmp_path,
+    )  # fmt: skip
+    metrics = train(cfg)
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert metrics["val/acc"] == 1.0
+    assert status["stopped_early"] and status["epoch"] < 10
