@@ -69,24 +69,24 @@ def history(path: str | Path) -> list[dict]:
     return rows
 
 
-def run_config(path: str | Path) -> dict:
-    """The run's config as logged (the last value of each key)."""
-    config = {}
+def last_updates(path: str | Path, kind: str) -> dict:
+    """The last value of each key of a run's ``config`` or ``summary`` records."""
+    values = {}
     for record in records(path):
-        if record.WhichOneof("record_type") == "config":
-            for item in record.config.update:
-                config[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
-    return config
+        if record.WhichOneof("record_type") == kind:
+            for item in getattr(record, kind).update:
+                values[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
+    return values
+
+
+def run_config(path: str | Path) -> dict:
+    """The run's config as logged."""
+    return last_updates(path, "config")
 
 
 def summary(path: str | Path) -> dict:
-    """The run's summary as written last (the last value of each key)."""
-    values = {}
-    for record in records(path):
-        if record.WhichOneof("record_type") == "summary":
-            for item in record.summary.update:
-                values[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
-    return values
+    """The run's summary as written last."""
+    return last_updates(path, "summary")
 
 
 def exit_code(path: str | Path) -> int | None:
