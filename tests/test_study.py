@@ -34,6 +34,21 @@ def test_the_plan_varies_only_init_and_seed_and_states_its_cuts(tmp_path, capsys
     assert "budget cuts" in capsys.readouterr().out
 
 
+def test_a_continued_study_keeps_its_history_and_the_sweeps_it_does_not_rerun(tmp_path):
+    first = study.main(["--dry-run", "--out", str(tmp_path), "--sweeps", "lcd_authors,art_authors"])
+    first["sweeps"][0]["attempts"] = [{"started": "then", "status": "completed", "wall_s": 5}]
+    first["sweeps"][1]["attempts"] = [{"started": "then", "status": "running"}]  # killed
+    (tmp_path / "study.json").write_text(json.dumps(first))
+    record = study.main(["--dry-run", "--out", str(tmp_path), "--sweeps", "art_authors",
+                         "--art-epochs", "100"])  # fmt: skip
+    lcd, art = record["sweeps"]
+    assert lcd["name"] == "lcd_authors" and lcd["attempts"][0]["status"] == "completed"
+    assert art["name"] == "art_authors" and art["max_epochs"] == 100
+    assert art["attempts"] == [{"started": "then", "status": "interrupted"}]
+    assert len(record["commands"]) == 2 and "--art-epochs 100" in record["commands"][1]
+    assert "lcd_authors" in study.markdown(record)
+
+
 def test_mann_whitney_matches_scipy_without_ties_and_counts_never_as_slowest():
     a, b = [1.0, 2.5, 3.0, 4.2, 5.1], [2.0, 6.0, 7.5, 8.0, 9.0]
     ours = mann_whitney(a, b)

@@ -162,7 +162,7 @@ def markdown(record: dict) -> str:
     lines = [
         f"# Study {record['folder']}",
         "",
-        f"Command: `{record['command']}`",
+        "Commands, in order: " + "; ".join(f"`{c}`" for c in record["commands"]),
         "",
         "Machine and code: " + ", ".join(f"{k} {v}" for k, v in record["machine"].items()),
         "",
@@ -212,26 +212,42 @@ def run_sweep(sweep: dict) -> dict:
     return attempt
 
 
+def continued_record(study_dir: Path, plan: list[dict], command: str) -> dict:
+    """The study's record with this command's plan: a continued study keeps every earlier
+    command, each sweep's earlier attempts (one still marked running was interrupted)
+    and the sweeps this command does not run."""
+    earlier = {"commands": [], "sweeps": []}
+    if (study_dir / "study.json").is_file():
+        earlier = json.loads((study_dir / "study.json").read_text())
+        earlier.setdefault("commands", [earlier.get("command")])
+    planned = {sweep["name"]: sweep for sweep in plan}
+    sweeps = []
+    for old in earlier["sweeps"]:
+        for attempt in old["attempts"]:
+            if attempt.get("status") == "running":
+                attempt["status"] = "interrupted"
+        if old["name"] in planned:
+            planned[old["name"]]["attempts"] = old["attempts"]
+            sweeps.append(planned.pop(old["name"]))
+        else:
+            sweeps.append(old)
+    return {
+        "folder": str(study_dir),
+        "commands": [*earlier["commands"], command],
+        "machine": machine(),
+        "sweeps": sweeps + list(planned.values()),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parser().parse_args(argv)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d_%H-%M-%S")
     study_dir = Path(args.out or ROOT / "outputs" / "study" / stamp).resolve()
     plan = sweep_plan(args, study_dir)
-    previous = {}
-    if (study_dir / "study.json").is_file():  # a resumed study keeps its history
-        previous = {
-            s["name"]: s for s in json.loads((study_dir / "study.json").read_text())["sweeps"]
-        }
-    for sweep in plan:
-        sweep["attempts"] = previous.get(sweep["name"], {}).get("attempts", [])
-    record = {
-        "folder": str(study_dir),
-        "command": shlex.join(
-            ["python", "scripts/study.py", *(argv if argv is not None else sys.argv[1:])]
-        ),
-        "machine": machine(),
-        "sweeps": plan,
-    }
+    command = shlex.join(
+        ["python", "scripts/study.py", *(argv if argv is not None else sys.argv[1:])]
+    )
+    record = continued_record(study_dir, plan, command)
     for sweep in plan:
         print(f"[{sweep['name']}] {shlex.join(sweep['command'])}")
         print(f"[{sweep['name']}] budget cuts: {'; '.join(sweep['cuts']) or 'none'}")
