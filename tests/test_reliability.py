@@ -71,9 +71,12 @@ def test_ctrl_c_is_recorded_as_interrupted_and_names_the_last_checkpoint(tmp_pat
     env.pop("WANDB_SERVICE", None)
     # hydra.run.dir: a known folder, watched for the first checkpoint before the Ctrl-C
     args = [*SMALL_RUN, "trainer.max_epochs=500", f"hydra.run.dir={tmp_path}"]
+    # SIG_DFL: a suite started in the background by a shell (`make test &`) passes on an
+    # ignored SIGINT, and Python then never turns Ctrl-C into KeyboardInterrupt
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), *args],
         cwd=tmp_path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     resume = tmp_path / "checkpoints" / "resume"
     deadline = time.time() + 120

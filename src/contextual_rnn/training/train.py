@@ -11,6 +11,7 @@ trained, which continues it.
 import errno
 import json
 import logging
+import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -248,12 +249,13 @@ def run(cfg: DictConfig) -> float | None:
             CANNOT_WRITE,
             f"error: could not write {where}: {error.strerror}; last good checkpoint: {kept}",
         )
-    except Interrupted:
-        exit_with(
-            INTERRUPTED,
+    except (Interrupted, KeyboardInterrupt):  # in training, or before or after it
+        print(
             f"error: interrupted; last good checkpoint: {last_good(cfg)} "
             f"(resume: the same command with hydra.run.dir={cfg.paths.output_dir})",
+            file=sys.stderr,
         )
+        sys.exit(INTERRUPTED)  # unlike a failed job, Ctrl-C stops a whole multirun
     name = cfg.get("optimized_metric")
     if name and name not in metrics:
         exit_with(BAD_CONFIG, f"error: optimized_metric={name!r} was never logged by this run")
