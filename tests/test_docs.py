@@ -150,7 +150,7 @@ def check(command: str, result, cwd: Path) -> None:
             assert "model.optimizer.lr: " in result.stdout and "  # conf/" in result.stdout
         elif " --cfg " in f" {command} " or "--info" in command:
             assert "model" in result.stdout
-        elif " -m" in f" {command}" or "hparams_search=" in command:
+        elif is_multirun(command):
             check_sweep(newest(cwd, "outputs/*/multiruns/*"))
         else:
             check_run(newest(cwd, "outputs/*/runs/*"))

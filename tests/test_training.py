@@ -127,8 +127,6 @@ def test_experiments_hold_only_their_diff():
 
 def test_an_art_run_stops_at_100_percent_validation_accuracy(tmp_path):
     """k=2 (one letter-digit pair) is learnt within a few epochs; the run then stops."""
-    from contextual_rnn.training.compose import compose_config
-
     cfg = compose_config(
         ["data=art", "debug=tiny", "data.task.k=2", "data.task.train_size=512",
          "data.task.val_size=64", "trainer.limit_train_batches=null",
