@@ -37,7 +37,7 @@ def trajectory_fan(samples, truth=None, title: str = "", ax=None):
 
 class FanFigure:
     """One figure, redrawn for each fan and saved; its layout is fitted once, at the first
-    fan (the later ones have the same labels), which halves the cost of a save."""
+    fan (the later ones have the same labels), and each save draws it once."""
 
     def __init__(self):
         self.fig, self.ax = plt.subplots(figsize=(5, 3.2), dpi=100)
@@ -48,6 +48,10 @@ class FanFigure:
         trajectory_fan(samples, truth, title, ax=self.ax)
         if not self.fitted:
             self.fig.tight_layout()
+            # tight_layout leaves a placeholder layout engine, which makes every savefig
+            # draw the figure twice (a dry run for the engine, then the real one); the
+            # margins it fitted stay.
+            self.fig.set_layout_engine(None)
             self.fitted = True
 
     def save(self, path) -> None:
