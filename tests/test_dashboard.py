@@ -42,3 +42,32 @@ def test_trajectory_fans_are_logged_as_data_too(tmp_path):
     first = table["data"][0]
     assert first[4] == pytest.approx(first[3]) and first[6] == pytest.approx(first[3])  # x(0)
     assert first[5] == pytest.approx(0, abs=1e-6)  # t = 0: every sample starts at x(0)
+
+
+def test_fans_drawn_in_the_background_are_the_fans_drawn_in_training(tmp_path):
+    """Same images, each logged at the step it was drawn at, same PNGs on disk."""
+    logged = {}
+    for background in (True, False):
+        out = tmp_path / str(background)
+        overrides = [
+            "debug=tiny",
+            *TINY_LCD,
+            f"callbacks.trajectory_figures.background={background}",
+        ]
+        train(compose_config(overrides, output_dir=out))
+        images = {}
+        for row in wandb_files.run_history(out):
+            for key in row:
+                if key.startswith("val/trajectories/period") and key.endswith("/_type"):
+                    images[(key.removesuffix("/_type"), row["trainer/global_step"])] = row
+        media = wandb_files.run_files(out)[-1].parent / "files"
+        logged[background] = {
+            key: (media / row[f"{key[0]}/filenames"][0]).read_bytes() for key, row in images.items()
+        }
+        logged[background, "png"] = {
+            p.name: p.read_bytes() for p in sorted((out / "figures").glob("*.png"))
+        }
+    assert len(logged[True]) == 4 * 2  # four periods, two validations
+    assert {step for _, step in logged[True]} == {5, 10}  # the steps of the two epochs
+    assert logged[True] == logged[False]
+    assert len(logged[True, "png"]) == 4 and logged[True, "png"] == logged[False, "png"]

@@ -9,7 +9,8 @@ taken as an epoch starts (it counts the epoch twice). So this callback writes
 - every ``every_n_train_steps`` steps, at the first step from there on that neither
   validation nor the end of an epoch follows;
 - when training ends, with the final metrics, so that resuming a finished run
-  changes nothing.
+  changes nothing; callbacks with work in the background (a ``finish(trainer)``
+  method: the trajectory figures) finish it first, so the checkpoint counts its rows.
 
 Each file is written to a temporary name and renamed (never half-written), and only
 the newest is kept. With it go the loggers' row counts: a resumed run cuts its logs
@@ -74,6 +75,9 @@ class ResumeCheckpoint(Callback):
             self.save(trainer, f"step{trainer.global_step}")
 
     def on_train_end(self, trainer, pl_module):
+        for callback in trainer.callbacks:  # work still in the background goes in first
+            if callback is not self and hasattr(callback, "finish"):
+                callback.finish(trainer)
         self.final_metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         self.save(trainer, "end")
 

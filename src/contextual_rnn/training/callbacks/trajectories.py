@@ -7,6 +7,13 @@ value, save one PNG per example (the latest epoch's) and log it to W&B as an ima
 example and step with the truth, the samples' mean and standard deviation and every
 sample), which a dashboard can plot.
 
+``background: true`` (the default) draws the PNGs in a separate low-priority process
+(``analysis.fan_process``) while training goes on; their W&B images are logged at the
+next validation, or when training ends, each with the step it was drawn at. The fans
+not yet logged are part of the callback's checkpoint state, so a resumed run logs
+exactly what an uninterrupted one does. ``false`` draws and logs them in the
+training process, at once.
+
 The samples come from the callback's own random stream, seeded by (seed, epoch), and
 the training stream is left exactly as it was: how often figures are drawn changes
 no training number. Does nothing for modules that cannot roll out.
@@ -18,19 +25,30 @@ import torch
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import WandbLogger
 
+from contextual_rnn.analysis.fan_process import FanProcess
 from contextual_rnn.analysis.plotting import FanFigure
-from contextual_rnn.core.errors import positive_int
+from contextual_rnn.core.errors import positive_int, require
 
 SUMMARY_COLUMNS = ["epoch", "example", "t", "truth", "mean", "std"]
 
 
 class TrajectoryFigures(Callback):
-    def __init__(self, dirpath: str, num_samples: int = 10, every_n_epochs: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        dirpath: str,
+        num_samples: int = 10,
+        every_n_epochs: int = 1,
+        seed: int = 0,
+        background: bool = True,
+    ):
         self.dirpath = Path(dirpath)
         self.num_samples = positive_int("num_samples", num_samples)
         self.every_n_epochs = positive_int("every_n_epochs", every_n_epochs)
-        self.seed = seed
-        self.paths: list[Path] = []
+        require(isinstance(background, bool), "background", background, "true or false")
+        self.seed, self.background = seed, background
+        self.pending: list[dict] = []  # fans drawn or being drawn, not yet logged to W&B
+        self.sent = 0  # how many of them are with the drawing process
+        self.process: FanProcess | None = None
         self.figure: FanFigure | None = None
 
     def draw_now(self, trainer, pl_module) -> bool:
@@ -51,35 +69,89 @@ class TrajectoryFigures(Callback):
     def on_validation_epoch_end(self, trainer, pl_module):
         if not self.draw_now(trainer, pl_module):
             return
+        self.log_pending(trainer)  # the previous validation's fans
         task, epoch = pl_module.task, trainer.current_epoch
         raw = trainer.datamodule.raw["val"]
         index = task.figure_examples(raw)
         conditions = {k: v[index] for k, v in task.conditions(raw).items()}
         samples = self.samples(pl_module, conditions, epoch)
-        truth = task.truth(conditions, samples.shape[-1] - 1)
+        truth = task.truth(conditions, samples.shape[-1] - 1).to(samples)
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        self.figure = self.figure or FanFigure()
-        self.paths, rows = [], []
+        rows = []
         for row in range(len(index)):
             name = task.example_name(conditions, row)
-            path = self.dirpath / f"trajectories_{name}.png"
-            self.figure.draw(
-                samples[row], truth[row], f"{task.describe(conditions, row)}, epoch {epoch}"
+            self.pending.append(
+                {
+                    "key": f"val/trajectories/{name}",
+                    "path": str(self.dirpath / f"trajectories_{name}.png"),
+                    "step": trainer.global_step,
+                    "samples": samples[row],
+                    "truth": truth[row],
+                    "title": f"{task.describe(conditions, row)}, epoch {epoch}",
+                }
             )
-            self.figure.save(path)
-            self.paths.append(path)
             fan = samples[row]
-            columns = torch.stack([truth[row].to(fan), fan.mean(0), fan.std(0), *fan], dim=1)
+            columns = torch.stack([truth[row], fan.mean(0), fan.std(0), *fan], dim=1)
             rows += [[epoch, name, t, *values] for t, values in enumerate(columns.tolist())]
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                for path in self.paths:
-                    key = "val/trajectories/" + path.stem.removeprefix("trajectories_")
-                    logger.log_image(key, [str(path)], step=trainer.global_step)
-                columns = SUMMARY_COLUMNS + [f"sample_{s}" for s in range(self.num_samples)]
-                logger.log_table("val/trajectories/table", columns, rows, step=trainer.global_step)
+        self.send_pending()
+        for logger in self.wandb_loggers(trainer):
+            columns = SUMMARY_COLUMNS + [f"sample_{s}" for s in range(self.num_samples)]
+            logger.log_table("val/trajectories/table", columns, rows, step=trainer.global_step)
+        if not self.background:
+            self.log_pending(trainer)
+
+    @staticmethod
+    def wandb_loggers(trainer) -> list[WandbLogger]:
+        return [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
+
+    def send_pending(self) -> None:
+        """Draw the fans not drawn yet: hand them to the drawing process, or draw them now."""
+        for fan in self.pending[self.sent :]:
+            args = (fan["samples"].numpy(), fan["truth"].numpy(), fan["title"], fan["path"])
+            if self.background:
+                self.process = self.process or FanProcess()
+                self.process.submit(*args)
+            else:
+                self.figure = self.figure or FanFigure()
+                self.figure.draw(*args[:3])
+                self.figure.save(args[3])
+        self.sent = len(self.pending)
+
+    def log_pending(self, trainer) -> None:
+        """Wait for the pending fans' PNGs and log them to W&B at the steps they were drawn."""
+        if not self.pending:
+            return
+        self.send_pending()  # those restored from a checkpoint
+        if self.process is not None:
+            self.process.wait()
+        for logger in self.wandb_loggers(trainer):
+            for fan in self.pending:
+                logger.log_image(fan["key"], [fan["path"]], step=fan["step"])
+        self.pending, self.sent = [], 0
+
+    def finish(self, trainer) -> None:
+        """Log every pending fan now: called before the final resume checkpoint is written,
+        so that it holds every row."""
+        if trainer.is_global_zero:
+            self.log_pending(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.finish(trainer)
+
+    def state_dict(self) -> dict:
+        keys = ("key", "path", "step", "samples", "truth", "title")
+        return {"pending": [{k: fan[k] for k in keys} for fan in self.pending]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.pending, self.sent = list(state_dict.get("pending", [])), 0
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self.teardown(trainer, pl_module, "fit")
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
+        if self.process is not None:
+            self.process.close()
+            self.process = None
         if self.figure is not None:
             self.figure.close()
             self.figure = None
