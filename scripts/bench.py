@@ -138,7 +138,10 @@ class PlainLCD(nn.Module):
     def __init__(self, module):
         super().__init__()
         net = module.net
-        self.lstm, self.g, self.readout = net.cell.rnn, net.initial_state.net, net.readout
+        rnn = net.cell.rnn  # the same weights in the batch-first nn.LSTM one writes by hand
+        self.lstm = nn.LSTM(rnn.input_size, rnn.hidden_size, batch_first=True)
+        self.lstm.load_state_dict(rnn.state_dict())
+        self.g, self.readout = net.initial_state.net, net.readout
         self.raw_scale = net.initial_state.raw_scale
         self.hidden = net.cell.hidden_size
 

@@ -37,7 +37,16 @@ class ContextualRNN(nn.Module):
     ) -> tuple[torch.Tensor, State | None]:
         """Run ``inputs`` (B, T, I) from ``state``: readout outputs (B, T, O) and the new state."""
         hidden, state = self.cell(inputs, state, return_state)
-        return self.readout(hidden), state
+        return self.read(hidden), state
+
+    def read(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The readout of (B, T, H) outputs. It maps each step on its own, so it runs in the
+        order the outputs lie in memory: time-major outputs (a fused cell's) are read
+        without copying them, forward and backward; only the (much smaller) readout is
+        made batch-first."""
+        if not hidden.is_contiguous() and hidden.transpose(0, 1).is_contiguous():
+            return self.readout(hidden.transpose(0, 1)).transpose(0, 1).contiguous()
+        return self.readout(hidden)
 
     def forward(
         self,
