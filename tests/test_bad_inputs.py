@@ -132,6 +132,7 @@ TRAIN_CASES = [
     (["callbacks.resume_checkpoint.every_n_train_steps=0"], "callbacks.resume_checkpoint.every_n_train_steps=0 is not allowed"),
     (["callbacks.trajectory_figures.num_samples=0"], "callbacks.trajectory_figures.num_samples=0 is not allowed"),
     (["callbacks.trajectory_figures.every_n_epochs=0"], "callbacks.trajectory_figures.every_n_epochs=0 is not allowed"),
+    (["callbacks.trajectory_figures.background=sometimes"], "callbacks.trajectory_figures.background='sometimes' is not allowed: expected true, false or auto"),
     (["data=art", "callbacks.validation_schedule.every=2"], "callbacks.validation_schedule.every=2 is not allowed"),
     (["data=art", "callbacks.milestones.thresholds=[]"], "callbacks.milestones.thresholds=[] is not allowed"),
     (["callbacks.best_checkpoint.mode=best"], "callbacks.best_checkpoint="),

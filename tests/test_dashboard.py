@@ -5,6 +5,7 @@ import json
 import pytest
 
 from contextual_rnn.analysis import wandb_files
+from contextual_rnn.analysis.fan_process import FanProcess
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import train
 
@@ -71,3 +72,12 @@ def test_fans_drawn_in_the_background_are_the_fans_drawn_in_training(tmp_path):
     assert {step for _, step in logged[True]} == {5, 10}  # the steps of the two epochs
     assert logged[True] == logged[False]
     assert len(logged[True, "png"]) == 4 and logged[True, "png"] == logged[False, "png"]
+
+
+def test_fans_are_drawn_in_the_training_process_on_cpu_by_default(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(FanProcess, "start", lambda self: started.append(self))
+    cfg = compose_config(["debug=tiny", *TINY_LCD], output_dir=tmp_path)
+    assert cfg.callbacks.trajectory_figures.background == "auto"
+    train(cfg)
+    assert len(list((tmp_path / "figures").glob("*.png"))) == 4 and not started

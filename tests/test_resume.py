@@ -181,3 +181,31 @@ def test_sigkill_then_resume_from_the_command_line(reference, tmp_path, point, a
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resuming from" in resumed.stderr + resumed.stdout
     same_run(reference, tmp_path)
+
+
+BACKGROUND = "callbacks.trajectory_figures.background=true"  # on CPU its default is false
+
+
+@pytest.mark.parametrize(
+    "point,at",
+    [("train_step", 5), pytest.param("train_step", 12, marks=pytest.mark.slow)],
+)
+def test_fans_drawn_in_the_background_resume_exactly(tmp_path, point, at):
+    """Killed while fans of an earlier validation are still unlogged (the checkpoint holds
+    them): the resumed run logs them where an uninterrupted one does."""
+    run = [*RUN, BACKGROUND]
+    reference, out = tmp_path / "reference", tmp_path / "run"
+    train(compose_config(run, output_dir=reference))
+    with pytest.raises(Injected):
+        train(compose_config([*run, *fault(point, at, "raise")], output_dir=out))
+    train(compose_config(run, output_dir=out))
+    same_run(reference, out)
+
+
+def test_more_epochs_continue_a_finished_run_with_background_fans(tmp_path):
+    longer = [o.replace("max_epochs=3", "max_epochs=4") for o in [*RUN, BACKGROUND]]
+    whole, extended = tmp_path / "whole", tmp_path / "extended"
+    train(compose_config(longer, output_dir=whole))
+    train(compose_config([*RUN, BACKGROUND], output_dir=extended))
+    train(compose_config(longer, output_dir=extended))
+    same_run(whole, extended)

@@ -7,12 +7,16 @@ value, save one PNG per example (the latest epoch's) and log it to W&B as an ima
 example and step with the truth, the samples' mean and standard deviation and every
 sample), which a dashboard can plot.
 
-``background: true`` (the default) draws the PNGs in a separate low-priority process
+``background: true`` draws the PNGs in a separate low-priority process
 (``analysis.fan_process``) while training goes on; their W&B images are logged at the
 next validation, or when training ends, each with the step it was drawn at. The fans
 not yet logged are part of the callback's checkpoint state, so a resumed run logs
 exactly what an uninterrupted one does. ``false`` draws and logs them in the
-training process, at once.
+training process, at once. ``auto`` (the default): in the background when training
+runs on an accelerator (the CPU is then mostly idle), in the training process on CPU,
+where training already uses every core it is given: measured on 2 cores, a drawing
+process slows the training epochs by more than the drawing it takes off them
+(docs/performance.md).
 
 The samples come from the callback's own random stream, seeded by (seed, epoch), and
 the training stream is left exactly as it was: how often figures are drawn changes
@@ -39,17 +43,26 @@ class TrajectoryFigures(Callback):
         num_samples: int = 10,
         every_n_epochs: int = 1,
         seed: int = 0,
-        background: bool = True,
+        background: bool | str = "auto",
     ):
         self.dirpath = Path(dirpath)
         self.num_samples = positive_int("num_samples", num_samples)
         self.every_n_epochs = positive_int("every_n_epochs", every_n_epochs)
-        require(isinstance(background, bool), "background", background, "true or false")
+        require(
+            isinstance(background, bool) or background == "auto",
+            "background",
+            background,
+            "true, false or auto",
+        )
         self.seed, self.background = seed, background
         self.pending: list[dict] = []  # fans drawn or being drawn, not yet logged to W&B
         self.sent = 0  # how many of them are with the drawing process
         self.process: FanProcess | None = None
         self.figure: FanFigure | None = None
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if self.background == "auto":
+            self.background = trainer.strategy.root_device.type != "cpu"
 
     def draw_now(self, trainer, pl_module) -> bool:
         return (
