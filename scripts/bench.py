@@ -15,6 +15,9 @@ Each ratio is measured against a baseline timed in the same run, interleaved:
                epochs. Target <= 1.25.
   3-seed sweep `python train.py -m seed=0,1,2` with the default parallel launcher vs the
                same three runs one after another (hydra/launcher=basic). Target <= 0.6.
+               Printed with it: the least ratio any launcher could reach on this
+               machine (``sweep_bound``), from the main job's training and other time
+               and how much slower the LSTM step runs on one thread than on all.
 
 An epoch is one pass over the training split. The plain loops run the model of the
 paper's experiments with the default initial state of each (contextual); the project's
@@ -241,6 +244,45 @@ def wall_time(args: list[str], cwd: Path) -> float:
     return time.perf_counter() - began
 
 
+def thread_scaling(args) -> float:
+    """How much slower an LCD training step's LSTM (forward and backward, batch 128) runs on
+    one thread than on all of them: what a core given to a second job costs the first."""
+    lstm = nn.LSTM(1, 128)
+    inputs, state = torch.randn(25, 128, 1), torch.randn(1, 128, 128, requires_grad=True)
+    steps = 3 if args.quick else 60
+
+    def per_step(threads: int) -> float:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            for _ in range(5):
+                lstm(inputs, (state, state))[0].sum().backward()
+            began = time.perf_counter()
+            for _ in range(steps):
+                lstm(inputs, (state, state))[0].sum().backward()
+            return (time.perf_counter() - began) / steps
+        finally:
+            torch.set_num_threads(previous)
+
+    times = {1: [], torch.get_num_threads(): []}
+    for _ in range(3):  # interleaved
+        for threads in times:
+            times[threads].append(per_step(threads))
+    return statistics.median(times[1]) / statistics.median(times[torch.get_num_threads()])
+
+
+def sweep_bound(main_job: float, training: float, slowdown: float, cores: int) -> float:
+    """The least parallel/serial ratio a sweep of equal jobs can reach on ``cores`` cores.
+
+    A job is ``training`` seconds that use every core (``slowdown`` times longer on one)
+    and ``main_job - training`` seconds that use one. Run side by side, each job has one
+    core or less, so the sweep needs at least (slowdown * training + rest) / cores
+    seconds per job, against main_job per job one after another.
+    """
+    rest = main_job - training
+    return min(1.0, (slowdown * training + rest) / (cores * main_job))
+
+
 def jobs(args, lcd_plain_epoch: float) -> dict:
     size = ["data.task.train_per_period=40", "data.task.val_per_period=8", "trainer.max_epochs=2"]
     extra = size if args.quick else []
@@ -258,6 +300,7 @@ def jobs(args, lcd_plain_epoch: float) -> dict:
             "3-seed sweep": (parallel, serial),
         },
         "epochs": epochs,
+        "main job": main_job,
     }
 
 
@@ -294,6 +337,13 @@ def report(results: list[dict], job_results: dict | None) -> str:
             f"main job baseline: {job_results['epochs']} plain LCD epochs; sweep baseline: the "
             "same three runs one after another (hydra/launcher=basic)"
         )
+        if "bound" in job_results:
+            bound = job_results["bound"]
+            lines.append(
+                f"sweep bound on {bound['cores']} cores: >= {bound['ratio']:.2f} (an LSTM step "
+                f"is {bound['slowdown']:.2f}x slower on 1 thread; training "
+                f"{bound['training']:.1f} s of the main job's {job_results['main job']:.1f} s)"
+            )
     return "\n".join(lines)
 
 
@@ -331,6 +381,14 @@ def main(argv=None) -> dict:
     lcd = next((r for r in results if r["name"] == "LCD"), None)
     if not args.skip_jobs and lcd is not None and args.device == "cpu":
         job_results = jobs(args, lcd["plain"].epoch)
+        slowdown, cores = thread_scaling(args), torch.get_num_threads()
+        training = job_results["epochs"] * lcd["project"].epoch
+        job_results["bound"] = {
+            "ratio": sweep_bound(job_results["main job"], training, slowdown, cores),
+            "slowdown": slowdown,
+            "training": training,
+            "cores": cores,
+        }
     print(report(results, job_results))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     load = os.getloadavg()

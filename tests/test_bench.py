@@ -72,3 +72,12 @@ def test_the_plain_loop_computes_what_the_project_computes(name, tmp_path):
 
 def first_linear(net):
     return next(m for m in net.initial_state.net.modules() if isinstance(m, torch.nn.Linear)).weight
+
+
+def test_the_sweep_bound_counts_core_seconds():
+    bench = load_bench()
+    # 50 s of training that takes twice as long on one core, 50 s on one core: 150 core-s
+    # per job on 2 cores, against 100 s per job one after another
+    assert bench.sweep_bound(100.0, 50.0, 2.0, 2) == 0.75
+    assert bench.sweep_bound(100.0, 0.0, 2.0, 2) == 0.5  # nothing but one-core work
+    assert bench.sweep_bound(100.0, 100.0, 2.5, 2) == 1.0  # worse than serial: no gain at all
