@@ -1,9 +1,12 @@
 """Trajectory fans drawn and written by a separate, low-priority process.
 
 Drawing and encoding one fan is ~40 ms of single-threaded Python (matplotlib), four per
-LCD epoch. In a thread it would fight training for the GIL (measured: epochs 5x slower);
-in a child process at low priority it runs on the cycles training leaves idle between
-torch's parallel regions, and the training epochs do not slow (docs/performance.md).
+LCD epoch. In a thread it would fight training for the GIL (measured: epochs 4 to 9x
+slower); a child process takes it off the training loop entirely. That pays where the
+CPU has cycles to spare (training on an accelerator); on a CPU machine whose cores
+training already uses, the child costs training about what it saves (measured on 2
+cores, docs/performance.md), which is why the figure callback's default draws in the
+training process there.
 
 Jobs go to the child in order over a pipe; it answers each with None, or with the
 OSError it met (errno, message, file), which the parent raises again as the same
