@@ -18,7 +18,8 @@ import torch
 from torch.autograd.function import once_differentiable
 
 threshold_backward = torch.ops.aten.threshold_backward
-layer_norm_backward = torch.ops.aten.native_layer_norm_backward
+layer_norm_out = torch.ops.aten.native_layer_norm.out
+layer_norm_backward_out = torch.ops.aten.native_layer_norm_backward.out
 
 
 def memory_weights(steps: int, decay: float, eta: float, like: torch.Tensor) -> torch.Tensor:
@@ -90,29 +91,32 @@ class FastWeightsSequence(torch.autograd.Function):
         weight_t = weight.t()
         shared = fast is not None and fast.shape[0] == 1
         fast_t = None if fast is None else (fast[0].t() if shared else fast.transpose(1, 2))
+        normed = driven.new_empty(batch, hidden)
         initial_h = h
+        # Every result is written where it is kept (out=): no copies into the buffers.
         for t in range(steps):
             z = torch.addmm(driven[:, t], h, weight_t, out=pre[t])
-            h_s = torch.relu(z)
+            h_s = torch.clamp_min(z, 0, out=probes[t * inner_steps])  # ReLU
             stored[:, t] = h_s if prelim else h
             for s in range(inner_steps):
                 k = t * inner_steps + s
-                probes[k] = h_s
                 probe = h_s.unsqueeze(1)
                 recall = torch.bmm(probe, stored_t, out=recalls[k]).mul_(weights[t])
+                a = norm_inputs[k]
                 if fast_t is None:
-                    a = torch.baddbmm(z.unsqueeze(1), recall, stored).squeeze(1)
+                    torch.baddbmm(z.unsqueeze(1), recall, stored, out=a.unsqueeze(1))
                 elif shared:
-                    a = torch.addmm(z, h_s, fast_t, alpha=decay ** (t + 1))
-                    a = torch.baddbmm(a.unsqueeze(1), recall, stored).squeeze(1)
+                    start = torch.addmm(z, h_s, fast_t, alpha=decay ** (t + 1)).unsqueeze(1)
+                    torch.baddbmm(start, recall, stored, out=a.unsqueeze(1))
                 else:
-                    a = torch.baddbmm(z.unsqueeze(1), probe, fast_t, alpha=decay ** (t + 1))
-                    a = torch.baddbmm(a, recall, stored).squeeze(1)
-                normed, mean, rstd = torch.native_layer_norm(a, (hidden,), gain, shift, eps)
-                norm_inputs[k], means[k], rstds[k] = a, mean, rstd
-                h_s = torch.relu(normed)
+                    start = torch.baddbmm(z.unsqueeze(1), probe, fast_t, alpha=decay ** (t + 1))
+                    torch.baddbmm(start, recall, stored, out=a.unsqueeze(1))
+                layer_norm_out(
+                    a, (hidden,), gain, shift, eps, out0=normed, out1=means[k], out2=rstds[k]
+                )
+                last = s == inner_steps - 1
+                h_s = torch.clamp_min(normed, 0, out=outputs[:, t] if last else probes[k + 1])
             h = h_s
-            outputs[:, t] = h
         ctx.save_for_backward(
             initial_h, fast, weight, gain, shift, weights, stored, outputs, pre,
             probes, recalls, norm_inputs, means, rstds,
@@ -137,9 +141,12 @@ class FastWeightsSequence(torch.autograd.Function):
         grad_stored = torch.zeros_like(stored) if grad_stored is None else grad_stored.clone()
         grad_pre = torch.empty_like(pre)
         keep_norm_grads = fast is not None and needs[2]
-        grad_norm_inputs = torch.empty_like(norm_inputs) if keep_norm_grads else None
-        grad_gain = torch.zeros_like(gain) if needs[4] else None
-        grad_shift = torch.zeros_like(shift) if needs[5] else None
+        # per-step gradients written where they are kept (out=); the gain's and the
+        # shift's are summed over the steps once, at the end
+        grad_norm_inputs = torch.empty_like(norm_inputs)
+        grad_gains = pre.new_empty(len(norm_inputs), hidden)
+        grad_shifts = pre.new_empty(len(norm_inputs), hidden)
+        mask = (True, needs[4], needs[5])
         grad_h = torch.zeros_like(initial_h)
         stored_t = stored.transpose(1, 2)
         for t in reversed(range(steps)):
@@ -150,17 +157,11 @@ class FastWeightsSequence(torch.autograd.Function):
                 k = t * inner_steps + s
                 after = outputs[:, t] if s == inner_steps - 1 else probes[k + 1]
                 grad = threshold_backward(grad, after, 0)
-                grad_a, grad_gain_k, grad_shift_k = layer_norm_backward(
-                    grad, norm_inputs[k], (hidden,), means[k], rstds[k], gain, shift,
-                    (True, needs[4], needs[5]),
-                )  # fmt: skip
-                if grad_gain is not None:
-                    grad_gain += grad_gain_k
-                if grad_shift is not None:
-                    grad_shift += grad_shift_k
+                grad_a = layer_norm_backward_out(
+                    grad, norm_inputs[k], (hidden,), means[k], rstds[k], gain, shift, mask,
+                    out0=grad_norm_inputs[k], out1=grad_gains[k], out2=grad_shifts[k],
+                )[0]  # fmt: skip
                 grad_z = grad_a if grad_z is None else grad_z + grad_a
-                if keep_norm_grads:
-                    grad_norm_inputs[k] = grad_a
                 query = grad_a.unsqueeze(1)
                 recall_grad = torch.bmm(query, stored_t).mul_(weights[t])
                 grad_stored.baddbmm_(recalls[k].transpose(1, 2), query)
@@ -176,11 +177,12 @@ class FastWeightsSequence(torch.autograd.Function):
                     ).squeeze(1)
             if prelim:  # u_t = h^0 = ReLU(z_t)
                 grad = grad + grad_stored[:, t]
-            grad_z = grad_z + threshold_backward(grad, pre[t], 0)
-            grad_pre[t] = grad_z
+            grad_z = torch.add(grad_z, threshold_backward(grad, pre[t], 0), out=grad_pre[t])
             grad_h = grad_z @ weight
             if not prelim:  # u_t = h_{t-1}
                 grad_h = grad_h + grad_stored[:, t]
+        grad_gain = grad_gains.sum(0) if needs[4] else None
+        grad_shift = grad_shifts.sum(0) if needs[5] else None
         grad_weight = None
         if needs[3]:
             previous = torch.cat([initial_h.unsqueeze(0), outputs[:, :-1].transpose(0, 1)])
