@@ -202,6 +202,7 @@ def test_fans_drawn_in_the_background_resume_exactly(tmp_path, point, at):
     same_run(reference, out)
 
 
+@pytest.mark.slow
 def test_more_epochs_continue_a_finished_run_with_background_fans(tmp_path):
     longer = [o.replace("max_epochs=3", "max_epochs=4") for o in [*RUN, BACKGROUND]]
     whole, extended = tmp_path / "whole", tmp_path / "extended"
