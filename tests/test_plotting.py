@@ -1,4 +1,5 @@
-"""The reused fan figure: the same pixels as a figure drawn once, at one draw per save."""
+"""Fan figures: the reused figure gives the pixels of a fresh one at one draw per save, and
+the drawing process writes the same pixels and hands its write errors back."""
 
 import matplotlib.pyplot as plt
 import numpy as np
