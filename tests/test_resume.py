@@ -117,11 +117,11 @@ def reference(tmp_path_factory) -> Path:
     return out
 
 
-def interrupted_then_resumed(out: Path, point: str, at: int) -> None:
+def interrupted_then_resumed(out: Path, point: str, at: int, run: list[str] = RUN) -> None:
     with pytest.raises(Injected):
-        train(compose_config([*RUN, *fault(point, at, "raise")], output_dir=out))
+        train(compose_config([*run, *fault(point, at, "raise")], output_dir=out))
     assert not (out / "metrics.json").exists()
-    train(compose_config(RUN, output_dir=out))  # the documented recipe: same command, same folder
+    train(compose_config(run, output_dir=out))  # the documented recipe: same command, same folder
 
 
 @pytest.mark.parametrize(
@@ -158,12 +158,22 @@ def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, caplog):
     assert after == before
 
 
-def test_more_epochs_continue_a_finished_run(tmp_path):
-    """A finished run asked for more epochs continues; it equals a run trained that long."""
-    longer = [o.replace("max_epochs=3", "max_epochs=4") for o in RUN]
+BACKGROUND = "callbacks.trajectory_figures.background=true"  # on CPU its default is false
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [pytest.param([], id="fans-in-training"),
+     pytest.param([BACKGROUND], id="fans-in-background", marks=pytest.mark.slow)],
+)  # fmt: skip
+def test_more_epochs_continue_a_finished_run(tmp_path, extra):
+    """A finished run asked for more epochs continues; it equals a run trained that long
+    (fans drawn in the background are all logged before the final checkpoint)."""
+    run = [*RUN, *extra]
+    longer = [o.replace("max_epochs=3", "max_epochs=4") for o in run]
     whole, extended = tmp_path / "whole", tmp_path / "extended"
     train(compose_config(longer, output_dir=whole))
-    train(compose_config(RUN, output_dir=extended))
+    train(compose_config(run, output_dir=extended))
     train(compose_config(longer, output_dir=extended))
     same_run(whole, extended)
 
@@ -183,9 +193,6 @@ def test_sigkill_then_resume_from_the_command_line(reference, tmp_path, point, a
     same_run(reference, tmp_path)
 
 
-BACKGROUND = "callbacks.trajectory_figures.background=true"  # on CPU its default is false
-
-
 @pytest.mark.parametrize(
     "point,at",
     [("train_step", 5), pytest.param("train_step", 12, marks=pytest.mark.slow)],
@@ -196,17 +203,5 @@ def test_fans_drawn_in_the_background_resume_exactly(tmp_path, point, at):
     run = [*RUN, BACKGROUND]
     reference, out = tmp_path / "reference", tmp_path / "run"
     train(compose_config(run, output_dir=reference))
-    with pytest.raises(Injected):
-        train(compose_config([*run, *fault(point, at, "raise")], output_dir=out))
-    train(compose_config(run, output_dir=out))
+    interrupted_then_resumed(out, point, at, run)
     same_run(reference, out)
-
-
-@pytest.mark.slow
-def test_more_epochs_continue_a_finished_run_with_background_fans(tmp_path):
-    longer = [o.replace("max_epochs=3", "max_epochs=4") for o in [*RUN, BACKGROUND]]
-    whole, extended = tmp_path / "whole", tmp_path / "extended"
-    train(compose_config(longer, output_dir=whole))
-    train(compose_config([*RUN, BACKGROUND], output_dir=extended))
-    train(compose_config(longer, output_dir=extended))
-    same_run(whole, extended)
