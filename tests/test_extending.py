@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from contextual_rnn.core.errors import ConfigError
+from contextual_rnn.core.modules import SequenceTagger, module_for
+from contextual_rnn.core.tasks import SequenceTask
+
 from .conftest import ROOT, TINY_ART, TINY_LCD, run_command, train_command
 
 WALKTHROUGH = ROOT / "docs" / "extending.md"
@@ -149,3 +153,16 @@ def test_the_aggregate_tables_hold_the_new_tasks_metrics_only(copy_sweep):
     assert "val/mse" not in tables and "rollout" not in tables
     accuracies = " ".join(f"{final_metrics(sweep)[seed]['val/acc']:.4g}" for seed in (0, 1))
     assert re.search(rf"\| final val/acc \| contextual \| {accuracies} \|", tables), tables
+
+
+def test_a_task_finds_its_module_by_kind():
+    class Tagging(SequenceTask, register=False):
+        kind = "tagging"
+
+    class Odd(SequenceTask, register=False):
+        kind = "odd"
+
+    assert module_for(Tagging) is SequenceTagger
+    allowed = "a task of a kind a module trains: classification, regression, tagging"
+    with pytest.raises(ConfigError, match=f"data.task='Odd' is not allowed: expected {allowed}$"):
+        module_for(Odd)

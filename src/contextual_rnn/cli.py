@@ -210,9 +210,7 @@ def parser() -> argparse.ArgumentParser:
     sub = command("evaluate", evaluate, "validation metrics of a checkpoint, as training logged")
     sub.add_argument("--test-size", type=int, help="a fresh split of this size (LCD: per period)")
     sub.add_argument("--test-seed", type=int, help="a fresh split from this seed")
-    sub = command(
-        "generate", generate, "sample initial states and roll out trajectories (regression tasks)"
-    )
+    sub = command("generate", generate, "sample initial states and roll out trajectories")
     sub.add_argument(
         "--samples", type=int, default=10, help=f"initial states per condition (<= {MAX_SAMPLES})"
     )
