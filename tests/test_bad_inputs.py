@@ -344,8 +344,14 @@ def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
             ["generate", lcd, "--period", "1", "2", "--x0", "1", "2", "3"],
             "--x0 takes one value or one per period",
         ),
-        (["generate", art, "--period", "1"], "was trained on ART; this needs an LCD-like model"),
-        (["answer", lcd, "c9k8j3f1??c"], "was trained on LCD; this needs an ART-like"),
+        (
+            ["generate", art, "--period", "1"],
+            "trained on ART, a classification task; this needs a regression model",
+        ),
+        (
+            ["answer", lcd, "c9k8j3f1??c"],
+            "trained on LCD, a regression task; this needs a classification",
+        ),
         (
             ["answer", art, "c9k8j3f1?c"],
             "'c9k8j3f1?c' has 10 characters; this model (k=8) needs 11",

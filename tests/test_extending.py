@@ -1,7 +1,9 @@
 """docs/extending.md's walkthrough, done from a temporary folder: a new cell and a new
 initial state, each one class plus one YAML, trained through train.py on both tasks and
-loaded back, with no edit of any file of the project."""
+loaded back; a new per-step task, one class plus one YAML, trained, swept over seeds and
+aggregated; all with no edit of any file of the project."""
 
+import csv
 import json
 import os
 import re
@@ -9,6 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from contextual_rnn.core.errors import ConfigError
+from contextual_rnn.core.modules import SequenceTagger, module_for
+from contextual_rnn.core.tasks import SequenceTask
 
 from .conftest import ROOT, TINY_ART, TINY_LCD, run_command, train_command
 
@@ -36,6 +42,8 @@ def test_the_walkthrough_has_one_class_and_one_yaml_each():
         "my_extensions.py",
         "myconf/model/cell/indrnn.yaml",
         "myconf/model/init/first_inputs.yaml",
+        "my_tasks.py",
+        "myconf/data/copy.yaml",
     }
 
 
@@ -72,3 +80,89 @@ def test_an_unknown_choice_lists_the_extensions_options_too(extension):
     options = sorted([p.stem for p in (ROOT / "conf/model/cell").glob("*.yaml")] + ["indrnn"])
     allowed = ", ".join(options)
     assert result.stderr.strip() == f"error: model/cell=indrn is not an option; allowed: {allowed}"
+
+
+# Small enough for seconds of training; one thread, which a busy machine runs fastest.
+COPY = ["data=copy", "logger=csv", "threads=1", "model.cell.hidden_size=16"]
+COPY += ["data.task.train_size=512", "data.task.val_size=128", "trainer.max_epochs=4"]
+
+
+def copy_command(extension: Path, *args: str):
+    return train_command(
+        f"hydra.searchpath=[file://{extension}/myconf]", *COPY, *args, cwd=extension,
+        env={"PYTHONPATH": f"{extension}{os.pathsep}{ROOT}"},
+    )  # fmt: skip
+
+
+def validation_rows(run: Path) -> list[dict]:
+    with open(run / "csv" / "metrics.csv") as file:
+        return [row for row in csv.DictReader(file) if row["val/acc"]]
+
+
+def test_a_new_per_step_task_learns_and_loads_back(extension):
+    out = extension / "run_copy"
+    result = copy_command(extension, f"hydra.run.dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    accuracy = [float(row["val/acc"]) for row in validation_rows(out)]
+    assert len(accuracy) == 4
+    assert accuracy[0] < 0.7 and accuracy[-1] > 0.9  # every step's symbol; chance: 1/4
+    assert "my_tasks.Copy" in (out / ".hydra" / "config.yaml").read_text()
+    cli = [sys.executable, "-m", "contextual_rnn", "--import", "my_tasks", "evaluate", str(out)]
+    env = {"PYTHONPATH": f"{extension}{os.pathsep}{ROOT}"}
+    loaded = run_command(cli, extension, env=env)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert f"val/acc = {accuracy[-1]:.6g}" in loaded.stdout
+
+
+@pytest.fixture(scope="module")
+def copy_sweep(extension) -> tuple[Path, Path]:
+    """A 2-seed sweep of the new task and its aggregate: (sweep folder, aggregate folder)."""
+    sweep = extension / "sweep_copy"
+    result = copy_command(extension, "-m", "seed=0,1", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = extension / "aggregate_copy"
+    aggregate = [sys.executable, str(ROOT / "scripts" / "aggregate.py"), str(sweep)]
+    result = run_command([*aggregate, "--out", str(out), "--no-fans"], extension)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return sweep, out
+
+
+def final_metrics(sweep: Path) -> dict[int, dict]:
+    return {seed: json.loads((sweep / str(seed) / "metrics.json").read_text()) for seed in (0, 1)}
+
+
+def test_a_seed_sweep_of_the_new_task_is_summarised_and_aggregated(copy_sweep):
+    sweep, out = copy_sweep
+    rows = (sweep / "summary.md").read_text().splitlines()
+    jobs = [row for row in rows if row.startswith("| 0 |") or row.startswith("| 1 |")]
+    assert len(jobs) == 2
+    assert all("| completed | seed=" in row for row in jobs)
+    tables = (out / "tables.md").read_text()
+    assert "2 runs" in tables
+    losses = " ".join(f"{final_metrics(sweep)[seed]['val/loss']:.4g}" for seed in (0, 1))
+    assert re.search(rf"\| final val/loss \| contextual \| {losses} \|", tables), tables
+
+
+@pytest.mark.xfail(
+    reason="analysis/aggregate.py still branches on ART vs LCD: a task of neither is read as "
+    "LCD, with rows for LCD's metrics", strict=True,
+)  # fmt: skip
+def test_the_aggregate_tables_hold_the_new_tasks_metrics_only(copy_sweep):
+    sweep, out = copy_sweep
+    tables = (out / "tables.md").read_text()
+    assert "val/mse" not in tables and "rollout" not in tables
+    accuracies = " ".join(f"{final_metrics(sweep)[seed]['val/acc']:.4g}" for seed in (0, 1))
+    assert re.search(rf"\| final val/acc \| contextual \| {accuracies} \|", tables), tables
+
+
+def test_a_task_finds_its_module_by_kind():
+    class Tagging(SequenceTask, register=False):
+        kind = "tagging"
+
+    class Odd(SequenceTask, register=False):
+        kind = "odd"
+
+    assert module_for(Tagging) is SequenceTagger
+    allowed = "a task of a kind a module trains: classification, regression, tagging"
+    with pytest.raises(ConfigError, match=f"data.task='Odd' is not allowed: expected {allowed}$"):
+        module_for(Odd)

@@ -147,8 +147,14 @@ def test_bad_checkpoints_give_one_line(lcd_run, art_run, tmp_path, capsys):
         (["evaluate", str(tmp_path / "missing.ckpt")], "no checkpoint or run folder at"),
         (["evaluate", str(truncated)], "is not a readable checkpoint (truncated or corrupt"),
         (["evaluate", str(foreign)], "is not a Lightning checkpoint"),
-        (["answer", str(lcd_run), "c9k8j3f1??c"], "was trained on LCD; this needs an ART-like"),
-        (["generate", str(art_run), "--period", "1"], "was trained on ART; this needs an LCD"),
+        (
+            ["answer", str(lcd_run), "c9k8j3f1??c"],
+            "trained on LCD, a regression task; this needs a classification",
+        ),
+        (
+            ["generate", str(art_run), "--period", "1"],
+            "trained on ART, a classification task; this needs a regression",
+        ),
     ]
     for argv, message in cases:
         with pytest.raises(SystemExit):

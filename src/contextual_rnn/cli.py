@@ -8,7 +8,7 @@ A checkpoint is rebuilt only from the project's registered classes (``core.regis
 ``--import MODULE`` first imports a module of yours that defines more (a cell or an
 initial state you trained with). ``generate`` takes the task's conditions as options
 (LCD: ``--period``, ``--x0``). Every failure (bad path, truncated, foreign or unsafe
-checkpoint, wrong task, malformed input) is one line on stderr and exit code 2.
+checkpoint, wrong kind of task, malformed input) is one line on stderr and exit code 2.
 """
 
 import argparse
@@ -210,7 +210,7 @@ def parser() -> argparse.ArgumentParser:
     sub = command("evaluate", evaluate, "validation metrics of a checkpoint, as training logged")
     sub.add_argument("--test-size", type=int, help="a fresh split of this size (LCD: per period)")
     sub.add_argument("--test-seed", type=int, help="a fresh split from this seed")
-    sub = command("generate", generate, "sample initial states and roll out trajectories (LCD)")
+    sub = command("generate", generate, "sample initial states and roll out trajectories")
     sub.add_argument(
         "--samples", type=int, default=10, help=f"initial states per condition (<= {MAX_SAMPLES})"
     )
@@ -218,7 +218,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--out", help="folder for the figure and .npz (default: <run>/generated)")
     sub.epilog = "conditions: the task's, e.g. LCD: --period 1 2.5 --x0 3"
-    sub = command("answer", answer, "the answer a classification model (ART) gives a query")
+    sub = command("answer", answer, "the answer a classification model gives a query")
     sub.add_argument("sequences", nargs="+", metavar="SEQUENCE")
     return main
 

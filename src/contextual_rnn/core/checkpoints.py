@@ -14,8 +14,7 @@ from pathlib import Path
 import torch
 
 from contextual_rnn.core.errors import ConfigError
-from contextual_rnn.core.modules import MODULES
-from contextual_rnn.core.modules.base import SequenceModule
+from contextual_rnn.core.modules import SequenceModule, module_for
 from contextual_rnn.core.registry import resolve
 from contextual_rnn.core.tasks.base import SequenceTask
 
@@ -71,18 +70,17 @@ def read_checkpoint(path: Path) -> dict:
 
 
 def module_class(path: Path, hparams: dict) -> type[SequenceModule]:
+    """The module of the stored task's kind (the task a registered class)."""
     task = hparams["task"]
+    target = task.get("_target_") if isinstance(task, dict) else None
     try:
-        kind = resolve(
-            task.get("_target_") if isinstance(task, dict) else None, SequenceTask, "task"
-        ).kind
+        return module_for(resolve(target, SequenceTask, "task"))
     except ConfigError as error:
         raise CheckpointError(f"{path}: refused: {error}") from None
-    return MODULES[kind]
 
 
 def load_module(path: str | Path, which: str = "best", kind: str | None = None) -> SequenceModule:
-    """The trained module in eval mode. ``kind`` ("classification"/"regression") is checked."""
+    """The trained module in eval mode; ``kind``, a ``SequenceTask.kind``, is checked."""
     path = find_checkpoint(path, which)
     checkpoint = read_checkpoint(path)
     hparams = checkpoint["hyper_parameters"]
@@ -90,10 +88,11 @@ def load_module(path: str | Path, which: str = "best", kind: str | None = None) 
     if unknown:
         raise CheckpointError(f"{path}: refused: unknown stored entry {unknown[0]!r}")
     cls = module_class(path, hparams)
-    task_name = hparams["task"]["_target_"].rsplit(".", 1)[-1]
-    if kind is not None and cls.__name__ != MODULES[kind].__name__:
-        wanted = {"classification": "ART-like (classification)", "regression": "LCD-like"}[kind]
-        raise CheckpointError(f"{path} was trained on {task_name}; this needs an {wanted} model")
+    if kind is not None and cls.kind != kind:
+        task_name = hparams["task"]["_target_"].rsplit(".", 1)[-1]
+        raise CheckpointError(
+            f"{path} was trained on {task_name}, a {cls.kind} task; this needs a {kind} model"
+        )
     try:
         module = cls(**{k: hparams[k] for k in HPARAMS if k in hparams})
     except ConfigError as error:

@@ -24,8 +24,7 @@ from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from contextual_rnn.core.errors import ConfigError, config_scope, construct, unexpected_keyword
-from contextual_rnn.core.modules import MODULES
-from contextual_rnn.core.modules.base import SequenceModule
+from contextual_rnn.core.modules import SequenceModule, module_for
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
 from contextual_rnn.training.callbacks.non_finite import NonFiniteLoss
@@ -89,7 +88,7 @@ def build_module(cfg: DictConfig, datamodule: ShardedData) -> SequenceModule:
     """The module for the task's kind; it keeps the configs so a checkpoint can rebuild it."""
     data = container(cfg.data)
     task = data.pop("task")
-    module_class = MODULES[datamodule.task.kind]
+    module_class = module_for(type(datamodule.task))
     fitted = datamodule.task.fitted()
     return module_class(container(cfg.model), task, fitted, data, trusted=True)
 

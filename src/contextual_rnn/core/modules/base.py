@@ -8,6 +8,8 @@ registered classes. ``trusted=True`` (training from the user's own configs) may
 import the modules those configs name; a checkpoint is never trusted.
 """
 
+from typing import ClassVar
+
 import pytorch_lightning as pl
 import torch
 from torch import nn
@@ -46,12 +48,33 @@ def check_model_options(model: dict) -> None:
             check_plain(value, f"model.{key}")
 
 
+MODULES: dict[str, type["SequenceModule"]] = {}  # task kind -> the module that trains it
+
+
+def module_for(task: type[SequenceTask]) -> type["SequenceModule"]:
+    """The module that trains tasks of ``task.kind``."""
+    if task.kind not in MODULES:
+        kinds = ", ".join(MODULES)
+        raise ConfigError("data.task", task.__name__, f"a task of a kind a module trains: {kinds}")
+    return MODULES[task.kind]
+
+
 class SequenceModule(pl.LightningModule):
     """``model``: the model config; ``task``: the task config (with ``_target_``);
     ``fitted``: what the task learned from its training split; ``data``: the data
-    config, kept so that a checkpoint can regenerate its validation split."""
+    config, kept so that a checkpoint can regenerate its validation split.
 
+    A subclass declared with ``kind="..."`` trains the tasks of that ``SequenceTask.kind``.
+    """
+
+    kind: ClassVar[str | None] = None  # the task kind this module trains
     logged_metrics: tuple[str, ...] = ()  # what the module logs (a sweeper may optimise one)
+
+    def __init_subclass__(cls, kind: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if kind is not None:
+            cls.kind = kind
+            MODULES[kind] = cls
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ from contextual_rnn.core.modules.base import SequenceModule
 from contextual_rnn.core.tasks.base import Conditions
 
 
-class SequenceRegressor(SequenceModule):
+class SequenceRegressor(SequenceModule, kind="regression"):
     logged_metrics = ("val/loss", "val/mse", "val/rollout_mse", "train/loss")
 
     def __init__(self, model, task, fitted=None, data=None, trusted=False):

@@ -38,7 +38,7 @@ class TaskLayout:
 class SequenceTask(Registered, register=False):
     """Generates whole splits at once (no per-sample Python loop)."""
 
-    kind: ClassVar[str]  # "classification" (target at the last step) or "regression"
+    kind: ClassVar[str]  # picks the module (core/modules): classification, regression, tagging
     val_size_option: ClassVar[str]  # the option that sizes the validation split
 
     def generate(self, split: str, generator: torch.Generator) -> Batch:
