@@ -19,18 +19,20 @@ import logging
 import math
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from functools import partial
 from pathlib import Path
+from statistics import median
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils import benchmark
 
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import build_datamodule, build_module, build_trainer
@@ -50,6 +52,9 @@ CASES = {  # the experiment without its task's callbacks, and the sizes of --qui
     ),
 }
 TARGETS = {"ART": 0.5, "LCD": 1.0, "main job": 1.25, "3-seed sweep": 0.6}
+SERIAL = "3-seed sweep, one after another"
+JOBS = {"main job": [], SERIAL: ["-m", "seed=0,1,2", "hydra/launcher=basic"]}
+JOBS["3-seed sweep, parallel"] = ["-m", "seed=0,1,2"]  # the default launcher
 DEFAULT_EPOCHS = {"ART": 1, "LCD": 5}  # per run: an LCD epoch is ~20x shorter than an ART one
 OUTER_PRODUCTS = {  # u u^T
     "bmm": lambda u: torch.bmm(u.unsqueeze(2), u.unsqueeze(1)),
@@ -173,7 +178,7 @@ def plain_copy(name: str, cfg, datamodule, module, form: str | None = None) -> n
     return plain
 
 
-def plain_steps(plain, optimizer, tensors, batch_size, clip, limit=None) -> None:
+def plain_steps(plain, optimizer, tensors, batch_size, clip, limit) -> None:
     """A shuffled pass (or its first ``limit`` batches), the loss read once at the end."""
     order = torch.randperm(len(tensors["targets"]), device=tensors["targets"].device)
     total = torch.zeros((), device=order.device)
@@ -188,12 +193,21 @@ def plain_steps(plain, optimizer, tensors, batch_size, clip, limit=None) -> None
     total.item()
 
 
-def timed(function, *args, sync=lambda: None) -> float:
+def timed(function, sync) -> float:
     sync()
     began = time.perf_counter()
-    function(*args)
+    function()
     sync()
     return time.perf_counter() - began
+
+
+def interleaved(runs: dict, rounds: int) -> dict[str, list[float]]:
+    """Each run once a round, who goes first alternating; the times each returned, by name."""
+    times = {name: [] for name in runs}
+    for round_ in range(rounds):
+        for name in list(runs)[:: -1 if round_ % 2 else 1]:
+            times[name] += runs[name]()
+    return times
 
 
 def epoch_case(name: str, args, out_dir: str) -> dict:
@@ -211,38 +225,30 @@ def epoch_case(name: str, args, out_dir: str) -> dict:
     sync = torch.cuda.synchronize if args.device == "cuda" else lambda: None
     batch, clip = cfg.data.batch_size, cfg.trainer.get("gradient_clip_val")
 
-    def trainer_for(plain):
-        plain.to(args.device)
+    def plain_run(form: str | None, count: int, limit: int | None = None):
+        """``count`` timed passes (of ``limit`` batches) of a fresh plain model of ``form``."""
+        plain = plain_copy(name, cfg, datamodule, module, form).to(args.device)
         optimizer = torch.optim.Adam(plain.parameters(), lr=cfg.model.optimizer.lr)
-        return lambda limit=None: plain_steps(plain, optimizer, tensors, batch, clip, limit)
+        step = partial(plain_steps, plain, optimizer, tensors, batch, clip, limit)
+        return lambda: [timed(step, sync) for _ in range(count)]
 
     forms = {}  # ART: a few batches of each form, interleaved; the fastest is the baseline
     if name == "ART":
-        runs = {f: trainer_for(plain_copy(name, cfg, datamodule, module, f)) for f in FORMS}
         probe = 2 if args.quick else 20
-        for _ in range(3):
-            for form, run in runs.items():
-                forms.setdefault(form, []).append(timed(run, probe, sync=sync) / probe)
-        forms = {form: statistics.median(times) for form, times in forms.items()}
-    form = min(forms, key=forms.get) if forms else None
-    run_plain = trainer_for(plain_copy(name, cfg, datamodule, module, form))
-    project, plain = [], []
+        times = interleaved({form: plain_run(form, 1, probe) for form in FORMS}, rounds=3)
+        forms = {form: median(t) / probe for form, t in times.items()}
 
     def run_project():
         timer = EpochTimer(sync)
         trainer = build_trainer(cfg)
         trainer.callbacks.append(timer)
         trainer.fit(module, datamodule=datamodule)
-        project.extend(timer.epochs)
+        return timer.epochs
 
-    def run_plains():
-        plain.extend(timed(run_plain, sync=sync) for _ in range(epochs))
-
-    for repeat in range(args.repeats):  # alternate who goes first
-        for run in (run_project, run_plains) if repeat % 2 == 0 else (run_plains, run_project):
-            run()
+    form = min(forms, key=forms.get) if forms else None
+    runs = {"project": run_project, "plain": plain_run(form, epochs)}
     steps = math.ceil(len(tensors["targets"]) / batch)
-    return {"name": name, "project": project, "plain": plain, "steps": steps, "forms": forms}
+    return {"name": name, **interleaved(runs, args.repeats), "steps": steps, "forms": forms}
 
 
 # --- whole jobs -------------------------------------------------------------------------------
@@ -262,27 +268,17 @@ def wall_time(args: list[str], cwd: Path) -> float:
 def thread_scaling(args) -> float:
     """How much slower an LCD training step's LSTM (forward and backward, batch 128) runs on
     one thread than on all of them: what a core given to a second job costs the first."""
-    lstm, cores = nn.LSTM(1, 128), torch.get_num_threads()
-    inputs, state = torch.randn(25, 128, 1), torch.randn(1, 128, 128, requires_grad=True)
-    steps = 3 if args.quick else 60
+    step = "lstm(inputs, (state, state))[0].sum().backward()"
+    values = {"lstm": nn.LSTM(1, 128), "inputs": torch.randn(25, 128, 1)}
+    values["state"] = torch.randn(1, 128, 128, requires_grad=True)
+    steps, cores = (3 if args.quick else 60), torch.get_num_threads()
 
-    def train_steps(count: int) -> None:
-        for _ in range(count):
-            lstm(inputs, (state, state))[0].sum().backward()
+    def per_step(threads: int):
+        timer = benchmark.Timer(step, globals=values, num_threads=threads)
+        return lambda: [timer.timeit(steps).median]
 
-    def per_step(threads: int) -> float:
-        torch.set_num_threads(threads)
-        try:
-            timed(train_steps, 5)  # warm-up
-            return timed(train_steps, steps) / steps
-        finally:
-            torch.set_num_threads(cores)
-
-    times = {1: [], cores: []}
-    for _ in range(3):  # interleaved
-        for threads in times:
-            times[threads].append(per_step(threads))
-    return statistics.median(times[1]) / statistics.median(times[cores])
+    times = interleaved({1: per_step(1), cores: per_step(cores)}, rounds=3)
+    return median(times[1]) / median(times[cores])
 
 
 def sweep_bound(main_job: float, training: float, slowdown: float, cores: int) -> float:
@@ -297,32 +293,27 @@ def sweep_bound(main_job: float, training: float, slowdown: float, cores: int) -
     return min(1.0, (slowdown * training + rest) / (cores * main_job))
 
 
-def jobs(args, lcd: dict) -> dict:
-    size = ["data.task.train_per_period=40", "data.task.val_per_period=8", "trainer.max_epochs=2"]
-    extra, epochs = (size, 2) if args.quick else ([], 65)
+def jobs(args, lcd: dict) -> tuple[list[tuple], list[str]]:
+    """The main job's and the sweep's rows of the table, and the lines printed under it."""
+    quick = ["data.task.train_per_period=40", "data.task.val_per_period=8", "trainer.max_epochs=2"]
+    extra, epochs = (quick, 2) if args.quick else ([], 65)
+    walls = {}
     with tempfile.TemporaryDirectory() as cwd:
-        main_job = wall_time(extra, Path(cwd))
-        print(f"main job: {main_job:.1f} s", flush=True)
-        serial = wall_time(["-m", "seed=0,1,2", "hydra/launcher=basic", *extra], Path(cwd))
-        print(f"3-seed sweep, one after another: {serial:.1f} s", flush=True)
-        parallel = wall_time(["-m", "seed=0,1,2", *extra], Path(cwd))
-        print(f"3-seed sweep, parallel: {parallel:.1f} s", flush=True)
+        for label, job in JOBS.items():
+            walls[label] = wall_time([*job, *extra], Path(cwd))
+            print(f"{label}: {walls[label]:.1f} s", flush=True)
     slowdown, cores = thread_scaling(args), torch.get_num_threads()
-    training = epochs * statistics.median(lcd["project"])
-    return {
-        "wall": {
-            "main job": (main_job, epochs * statistics.median(lcd["plain"])),
-            "3-seed sweep": (parallel, serial),
-        },
-        "epochs": epochs,
-        "bound": {
-            "ratio": sweep_bound(main_job, training, slowdown, cores),
-            "main job": main_job,
-            "slowdown": slowdown,
-            "training": training,
-            "cores": cores,
-        },
-    }
+    main_job, training = walls["main job"], epochs * median(lcd["project"])
+    bound = sweep_bound(main_job, training, slowdown, cores)
+    rows = [("main job", main_job, epochs * median(lcd["plain"]), 1)]
+    rows.append(("3-seed sweep", walls["3-seed sweep, parallel"], walls[SERIAL], 1))
+    notes = [
+        f"main job baseline: {epochs} plain LCD epochs; sweep baseline: the same three runs "
+        "one after another (hydra/launcher=basic)",
+        f"sweep bound on {cores} cores: >= {bound:.2f} (an LSTM step is {slowdown:.2f}x slower "
+        f"on 1 thread; training {training:.1f} s of the main job's {main_job:.1f} s)",
+    ]
+    return rows, notes
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -335,16 +326,13 @@ def row(name: str, project: float, baseline: float, digits: int) -> str:
     return f"{name:13} {times} {ratio:>7.2f} {'<=' + str(target):>7}  {verdict}"
 
 
-def report(results: list[dict], job_results: dict | None) -> str:
+def report(results: list[dict], job_rows: list[tuple], notes: list[str]) -> str:
+    rows = [(f"{r['name']} epoch", median(r["project"]), median(r["plain"]), 3) for r in results]
     lines = [
         f"{'case':13} {'project':>10} {'baseline':>10} {'ratio':>7} {'target':>7}  verdict  "
-        "(seconds: an epoch, or a whole job)"
+        "(seconds: an epoch, or a whole job)",
+        *(row(*r) for r in rows + job_rows),
     ]
-    for r in results:
-        project, plain = statistics.median(r["project"]), statistics.median(r["plain"])
-        lines.append(row(r["name"] + " epoch", project, plain, 3))
-    for name, (project, baseline) in (job_results or {}).get("wall", {}).items():
-        lines.append(row(name, project, baseline, 1))
     for r in results:  # every epoch, so that a disturbed one is visible
         project, plain = (" ".join(f"{t:.2f}" for t in r[path]) for path in ("project", "plain"))
         lines.append(
@@ -354,18 +342,7 @@ def report(results: list[dict], job_results: dict | None) -> str:
             forms = ", ".join(f"{form} {1000 * t:.2f}" for form, t in r["forms"].items())
             fastest = min(r["forms"], key=r["forms"].get)
             lines.append(f"{r['name']} plain forms (ms a step): {forms}; baseline: {fastest}")
-    if job_results:
-        bound = job_results["bound"]
-        lines.append(
-            f"main job baseline: {job_results['epochs']} plain LCD epochs; sweep baseline: the "
-            "same three runs one after another (hydra/launcher=basic)"
-        )
-        lines.append(
-            f"sweep bound on {bound['cores']} cores: >= {bound['ratio']:.2f} (an LSTM step "
-            f"is {bound['slowdown']:.2f}x slower on 1 thread; training "
-            f"{bound['training']:.1f} s of the main job's {bound['main job']:.1f} s)"
-        )
-    return "\n".join(lines)
+    return "\n".join(lines + notes)
 
 
 def parse(argv=None):
@@ -398,16 +375,16 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as out_dir:
         results = [epoch_case(name, args, out_dir) for name in args.cases]
     lcd = next((r for r in results if r["name"] == "LCD"), None)
-    job_results = None
+    job_rows, notes = [], []
     if not args.skip_jobs and lcd is not None and args.device == "cpu":
-        job_results = jobs(args, lcd)
-    print(report(results, job_results))
+        job_rows, notes = jobs(args, lcd)
+    print(report(results, job_rows, notes))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"peak resident memory {peak:.0f} MiB; wall time {time.perf_counter() - began:.0f} s; "
         f"load average at the end {os.getloadavg()[0]:.2f}"
     )
-    return {"epochs": results, "jobs": job_results}
+    return {"epochs": results, "jobs": job_rows}
 
 
 if __name__ == "__main__":
