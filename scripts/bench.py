@@ -1,27 +1,11 @@
 """Time the project against the fastest straightforward plain PyTorch loop, in one run.
 
-Each ratio is measured against a baseline timed in the same run, interleaved:
-
-  ART epoch    project (DataModule + LightningModule + Trainer from the Hydra config,
-               logging, callbacks and validation off) vs a plain loop a competent user
-               writes for the same maths: nn.Embedding, the fast-weights recurrence with
-               A_t materialised and read as a row-vector product (h^T A, the fast way to
-               read it), g as nn.Linear, the readout MLP, cross-entropy, torch.optim.Adam.
-               Same initial weights, same batches. Target <= 0.5.
-  LCD epoch    the same for LCD: nn.LSTM, g, dense output, Adam, clip_grad_norm_(10).
-               Target <= 1.0.
-  main job     `python train.py` (LCD, 65 epochs, W&B, CSV, checkpoints, a fan figure per
-               period every epoch: what `make train` runs), wall time, vs 65 plain LCD
-               epochs. Target <= 1.25.
-  3-seed sweep `python train.py -m seed=0,1,2` with the default parallel launcher vs the
-               same three runs one after another (hydra/launcher=basic). Target <= 0.6.
-               Printed with it: the least ratio any launcher could reach on this
-               machine (``sweep_bound``), from the main job's training and other time
-               and how much slower the LSTM step runs on one thread than on all.
-
-An epoch is one pass over the training split. The plain loops run the model of the
-paper's experiments with the default initial state of each (contextual); the project's
-path is what `train.py experiment=<task>_paper` trains.
+Each ratio is against a baseline timed in the same run (docs/performance.md): an ART and
+an LCD epoch of the project as `train.py experiment=<task>_paper` builds it (logging,
+callbacks and validation off) against plain loops for the same maths from the same
+weights (ART: the fast-weights loop in each of its natural forms, the fastest taken; LCD:
+a batch-first nn.LSTM); `python train.py` against 65 plain LCD epochs; a 3-seed sweep side
+by side against one after another, with the least ratio any launcher could reach here.
 
     python scripts/bench.py                  # everything: about 10 minutes on 2 cores
     python scripts/bench.py --skip-jobs      # the two epoch ratios only
@@ -30,24 +14,25 @@ path is what `train.py experiment=<task>_paper` trains.
 """
 
 import argparse
-import copy
+import itertools
 import logging
 import math
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from statistics import median
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils import benchmark
 
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import build_datamodule, build_module, build_trainer
@@ -67,16 +52,19 @@ CASES = {  # the experiment without its task's callbacks, and the sizes of --qui
     ),
 }
 TARGETS = {"ART": 0.5, "LCD": 1.0, "main job": 1.25, "3-seed sweep": 0.6}
+SERIAL = "3-seed sweep, one after another"
+JOBS = {"main job": [], SERIAL: ["-m", "seed=0,1,2", "hydra/launcher=basic"]}
+JOBS["3-seed sweep, parallel"] = ["-m", "seed=0,1,2"]  # the default launcher
 DEFAULT_EPOCHS = {"ART": 1, "LCD": 5}  # per run: an LCD epoch is ~20x shorter than an ART one
-
-
-@dataclass
-class Timings:
-    epochs: list[float] = field(default_factory=list)
-
-    @property
-    def epoch(self) -> float:
-        return statistics.median(self.epochs)
+OUTER_PRODUCTS = {  # u u^T
+    "bmm": lambda u: torch.bmm(u.unsqueeze(2), u.unsqueeze(1)),
+    "elementwise": lambda u: u.unsqueeze(2) * u.unsqueeze(1),
+}
+READS = {  # A h, or h M with the memory kept as M = A^T
+    "A h": lambda A, h: torch.bmm(A, h.unsqueeze(2)).squeeze(2),
+    "h A": lambda M, h: torch.bmm(h.unsqueeze(1), M).squeeze(1),
+}
+FORMS = [f"{outer} / {read}" for outer in OUTER_PRODUCTS for read in READS]
 
 
 class EpochTimer(pl.Callback):
@@ -92,95 +80,134 @@ class EpochTimer(pl.Callback):
         self.epochs.append(time.perf_counter() - self.started)
 
 
-# --- the plain models: what one writes by hand ----------------------------------------------
+# --- the plain models: what one writes by hand ------------------------------------------------
 
 
-class PlainFastWeights(nn.Module):
-    """Ba et al.'s recurrence step by step: A_t materialised, read as h^T A_t^T."""
-
-    def __init__(self, cell):
-        super().__init__()
-        self.W, self.C, self.norm = cell.recurrent, cell.input, cell.norm
-        self.decay, self.eta, self.preliminary = cell.decay, cell.eta, cell.update == "preliminary"
-
-    def forward(self, x, h, A):
-        driven, outputs = self.C(x), []
-        for t in range(x.shape[1]):
-            z = self.W(h) + driven[:, t]
-            h0 = F.relu(z)
-            u = h0 if self.preliminary else h
-            A = self.decay * A + self.eta * torch.bmm(u.unsqueeze(2), u.unsqueeze(1))
-            h = F.relu(self.norm(z + torch.bmm(h0.unsqueeze(1), A.transpose(1, 2)).squeeze(1)))
-            outputs.append(h)
-        return torch.stack(outputs, dim=1)
+def plain_mlp(*sizes: int) -> nn.Sequential:
+    layers = [m for a, b in itertools.pairwise(sizes) for m in (nn.Linear(a, b), nn.ReLU())]
+    return nn.Sequential(*layers[:-1])
 
 
 class PlainART(nn.Module):
-    def __init__(self, module):
+    """Ba et al.'s recurrence step by step, A_t materialised, in one of the ``FORMS``."""
+
+    RENAMES = {  # the project's weights (its state dict's names) -> the plain model's
+        "embedding.": "embedding.",
+        "net.cell.recurrent.": "W.",
+        "net.cell.input.": "C.",
+        "net.cell.norm.": "norm.",
+        "net.initial_state.net.0.": "g.",
+        "net.readout.": "readout.",
+    }
+
+    def __init__(self, cfg, layout, form: str = FORMS[0]):
         super().__init__()
-        self.embedding = nn.Embedding.from_pretrained(
-            module.embedding.weight.detach().clone(), freeze=False
-        )
-        net = module.net
-        self.cell = PlainFastWeights(net.cell)
-        self.g = net.initial_state.net[0]  # one linear layer (the paper's ART g)
-        self.readout = net.readout
-        self.hidden = net.cell.hidden_size
+        cell, embedding = cfg.model.cell, cfg.model.embedding_dim
+        hidden = self.hidden = cell.hidden_size
+        self.embedding = nn.Embedding(layout.input_size, embedding)
+        self.W, self.C = nn.Linear(hidden, hidden, bias=False), nn.Linear(embedding, hidden)
+        self.norm, self.g = nn.LayerNorm(hidden), nn.Linear(embedding, hidden + hidden * hidden)
+        self.readout = plain_mlp(hidden, *cfg.model.readout_hidden, layout.output_size)
+        self.decay, self.eta, self.inner_steps = cell.decay, cell.eta, cell.inner_steps
+        self.preliminary, self.form = cell["update"] == "preliminary", form.split(" / ")
 
     def forward(self, batch):
         x = self.embedding(batch["inputs"])
         state = self.g(x[:, 0])
-        h, A = (
-            state[:, : self.hidden],
-            state[:, self.hidden :].reshape(-1, self.hidden, self.hidden),
-        )
-        return self.readout(self.cell(x, h, A)[:, -1])
+        h, A = state[:, : self.hidden], state[:, self.hidden :].reshape(len(x), self.hidden, -1)
+        outer, read = OUTER_PRODUCTS[self.form[0]], READS[self.form[1]]
+        A = A.transpose(1, 2) if self.form[1] == "h A" else A
+        driven = self.C(x)
+        for t in range(x.shape[1]):
+            z = self.W(h) + driven[:, t]
+            h_s = F.relu(z)
+            u = h_s if self.preliminary else h
+            A = self.decay * A + self.eta * outer(u)
+            for _ in range(self.inner_steps):
+                h_s = F.relu(self.norm(z + read(A, h_s)))
+            h = h_s
+        return self.readout(h)
+
+    def loss(self, batch):
+        return F.cross_entropy(self(batch), batch["targets"])
 
 
 class PlainLCD(nn.Module):
-    def __init__(self, module):
+    """A batch-first nn.LSTM from h0 ~ N(g(context), softplus(s)), a dense output."""
+
+    RENAMES = {
+        "net.cell.rnn.": "lstm.",
+        "net.initial_state.net.": "g.",
+        "net.initial_state.raw_scale": "raw_scale",
+        "net.readout.": "readout.",
+    }
+
+    def __init__(self, cfg, layout, form=None):
         super().__init__()
-        net = module.net
-        rnn = net.cell.rnn  # the same weights in the batch-first nn.LSTM one writes by hand
-        self.lstm = nn.LSTM(rnn.input_size, rnn.hidden_size, batch_first=True)
-        self.lstm.load_state_dict(rnn.state_dict())
-        self.g, self.readout = net.initial_state.net, net.readout
-        self.raw_scale = net.initial_state.raw_scale
-        self.hidden = net.cell.hidden_size
+        hidden = cfg.model.cell.hidden_size
+        self.lstm = nn.LSTM(layout.input_size, hidden, batch_first=True)
+        self.g = plain_mlp(layout.context_size, *cfg.model.context_net.hidden_sizes, 2 * hidden)
+        self.raw_scale = nn.Parameter(torch.zeros(2 * hidden))
+        self.readout = plain_mlp(hidden, *cfg.model.readout_hidden, layout.output_size)
 
     def forward(self, batch):
         mean = self.g(batch["context"])
-        state = mean + F.softplus(self.raw_scale) * torch.randn_like(mean)  # h0 ~ N(g, sigma)
-        h, c = state[:, : self.hidden], state[:, self.hidden :]
-        outputs, _ = self.lstm(
-            batch["inputs"], (h.unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous())
-        )
+        state = mean + F.softplus(self.raw_scale) * torch.randn_like(mean)  # reparameterised
+        h, c = state.unsqueeze(0).chunk(2, dim=-1)
+        outputs, _ = self.lstm(batch["inputs"], (h.contiguous(), c.contiguous()))
         return self.readout(outputs)
 
+    def loss(self, batch):
+        return F.mse_loss(self(batch), batch["targets"])
 
-def plain_epoch(network, optimizer, tensors, batch_size: int, clip: float | None, kind: str):
-    """One shuffled pass, the loss read once at the end of the epoch."""
+
+def renamed(state: dict, renames: dict[str, str]) -> dict:
+    """The project's weights under the plain model's names; the rest (metric states) left out."""
+    return {
+        new + key.removeprefix(old): value
+        for key, value in state.items()
+        for old, new in renames.items()
+        if key.startswith(old)
+    }
+
+
+def plain_copy(name: str, cfg, datamodule, module, form: str | None = None) -> nn.Module:
+    """The plain model of ``name`` holding a copy of the project module's weights."""
+    plain = (PlainART if name == "ART" else PlainLCD)(cfg, datamodule.task.layout, form)
+    plain.load_state_dict(renamed(module.state_dict(), plain.RENAMES))  # strict: every weight
+    return plain
+
+
+def plain_steps(plain, optimizer, tensors, batch_size, clip, limit) -> None:
+    """A shuffled pass (or its first ``limit`` batches), the loss read once at the end."""
     order = torch.randperm(len(tensors["targets"]), device=tensors["targets"].device)
     total = torch.zeros((), device=order.device)
-    for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
-        batch = {k: v[index] for k, v in tensors.items()}
-        outputs = network(batch)
-        if kind == "classification":
-            loss = F.cross_entropy(outputs, batch["targets"])
-        else:
-            loss = F.mse_loss(outputs, batch["targets"])
+    for start in range(0, len(order), batch_size)[:limit]:
+        loss = plain.loss({k: v[order[start : start + batch_size]] for k, v in tensors.items()})
         optimizer.zero_grad()
         loss.backward()
         if clip:
-            nn.utils.clip_grad_norm_(network.parameters(), clip)
+            nn.utils.clip_grad_norm_(plain.parameters(), clip)
         optimizer.step()
         total += loss.detach()
-    return total.item() / math.ceil(len(order) / batch_size)
+    total.item()
 
 
-def synchronizer(device: str):
-    return torch.cuda.synchronize if device == "cuda" else lambda: None
+def timed(function, sync) -> float:
+    sync()
+    began = time.perf_counter()
+    function()
+    sync()
+    return time.perf_counter() - began
+
+
+def interleaved(runs: dict, rounds: int) -> dict[str, list[float]]:
+    """Each run once a round, who goes first alternating; the times each returned, by name."""
+    times = {name: [] for name in runs}
+    for round_ in range(rounds):
+        for name in list(runs)[:: -1 if round_ % 2 else 1]:
+            times[name] += runs[name]()
+    return times
 
 
 def epoch_case(name: str, args, out_dir: str) -> dict:
@@ -194,35 +221,34 @@ def epoch_case(name: str, args, out_dir: str) -> dict:
     torch.manual_seed(0)
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule)
-    # its own copy of the module's initial weights
-    plain = (PlainART if name == "ART" else PlainLCD)(copy.deepcopy(module)).to(args.device)
-    optimizer = torch.optim.Adam(plain.parameters(), lr=cfg.model.optimizer.lr)
-    split = datamodule.splits["train"]
-    split.tensors = tensors = {k: v.to(args.device) for k, v in split.tensors.items()}
-    clip = cfg.trainer.get("gradient_clip_val")
-    sync = synchronizer(args.device)
-    project_times, plain_times = Timings(), Timings()
+    tensors = {k: v.to(args.device) for k, v in datamodule.splits["train"].tensors.items()}
+    sync = torch.cuda.synchronize if args.device == "cuda" else lambda: None
+    batch, clip = cfg.data.batch_size, cfg.trainer.get("gradient_clip_val")
+
+    def plain_run(form: str | None, count: int, limit: int | None = None):
+        """``count`` timed passes (of ``limit`` batches) of a fresh plain model of ``form``."""
+        plain = plain_copy(name, cfg, datamodule, module, form).to(args.device)
+        optimizer = torch.optim.Adam(plain.parameters(), lr=cfg.model.optimizer.lr)
+        step = partial(plain_steps, plain, optimizer, tensors, batch, clip, limit)
+        return lambda: [timed(step, sync) for _ in range(count)]
+
+    forms = {}  # ART: a few batches of each form, interleaved; the fastest is the baseline
+    if name == "ART":
+        probe = 2 if args.quick else 20
+        times = interleaved({form: plain_run(form, 1, probe) for form in FORMS}, rounds=3)
+        forms = {form: median(t) / probe for form, t in times.items()}
 
     def run_project():
         timer = EpochTimer(sync)
         trainer = build_trainer(cfg)
         trainer.callbacks.append(timer)
         trainer.fit(module, datamodule=datamodule)
-        project_times.epochs.extend(timer.epochs)
+        return timer.epochs
 
-    def run_plain():
-        for _ in range(epochs):
-            sync()
-            began = time.perf_counter()
-            plain_epoch(plain, optimizer, tensors, cfg.data.batch_size, clip, module.task.kind)
-            sync()
-            plain_times.epochs.append(time.perf_counter() - began)
-
-    for repeat in range(args.repeats):  # alternate who goes first
-        for run in (run_project, run_plain) if repeat % 2 == 0 else (run_plain, run_project):
-            run()
-    steps = math.ceil(len(tensors["targets"]) / cfg.data.batch_size)
-    return {"name": name, "project": project_times, "plain": plain_times, "steps": steps}
+    form = min(forms, key=forms.get) if forms else None
+    runs = {"project": run_project, "plain": plain_run(form, epochs)}
+    steps = math.ceil(len(tensors["targets"]) / batch)
+    return {"name": name, **interleaved(runs, args.repeats), "steps": steps, "forms": forms}
 
 
 # --- whole jobs -------------------------------------------------------------------------------
@@ -231,14 +257,9 @@ def epoch_case(name: str, args, out_dir: str) -> dict:
 def wall_time(args: list[str], cwd: Path) -> float:
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     env.pop("WANDB_SERVICE", None)
+    command = [sys.executable, str(ROOT / "train.py"), *args]
     began = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"train.py {' '.join(args)} failed:\n{result.stderr[-2000:]}")
     return time.perf_counter() - began
@@ -247,28 +268,17 @@ def wall_time(args: list[str], cwd: Path) -> float:
 def thread_scaling(args) -> float:
     """How much slower an LCD training step's LSTM (forward and backward, batch 128) runs on
     one thread than on all of them: what a core given to a second job costs the first."""
-    lstm = nn.LSTM(1, 128)
-    inputs, state = torch.randn(25, 128, 1), torch.randn(1, 128, 128, requires_grad=True)
-    steps = 3 if args.quick else 60
+    step = "lstm(inputs, (state, state))[0].sum().backward()"
+    values = {"lstm": nn.LSTM(1, 128), "inputs": torch.randn(25, 128, 1)}
+    values["state"] = torch.randn(1, 128, 128, requires_grad=True)
+    steps, cores = (3 if args.quick else 60), torch.get_num_threads()
 
-    def per_step(threads: int) -> float:
-        previous = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            for _ in range(5):
-                lstm(inputs, (state, state))[0].sum().backward()
-            began = time.perf_counter()
-            for _ in range(steps):
-                lstm(inputs, (state, state))[0].sum().backward()
-            return (time.perf_counter() - began) / steps
-        finally:
-            torch.set_num_threads(previous)
+    def per_step(threads: int):
+        timer = benchmark.Timer(step, globals=values, num_threads=threads)
+        return lambda: [timer.timeit(steps).median]
 
-    times = {1: [], torch.get_num_threads(): []}
-    for _ in range(3):  # interleaved
-        for threads in times:
-            times[threads].append(per_step(threads))
-    return statistics.median(times[1]) / statistics.median(times[torch.get_num_threads()])
+    times = interleaved({1: per_step(1), cores: per_step(cores)}, rounds=3)
+    return median(times[1]) / median(times[cores])
 
 
 def sweep_bound(main_job: float, training: float, slowdown: float, cores: int) -> float:
@@ -283,67 +293,56 @@ def sweep_bound(main_job: float, training: float, slowdown: float, cores: int) -
     return min(1.0, (slowdown * training + rest) / (cores * main_job))
 
 
-def jobs(args, lcd_plain_epoch: float) -> dict:
-    size = ["data.task.train_per_period=40", "data.task.val_per_period=8", "trainer.max_epochs=2"]
-    extra = size if args.quick else []
+def jobs(args, lcd: dict) -> tuple[list[tuple], list[str]]:
+    """The main job's and the sweep's rows of the table, and the lines printed under it."""
+    quick = ["data.task.train_per_period=40", "data.task.val_per_period=8", "trainer.max_epochs=2"]
+    extra, epochs = (quick, 2) if args.quick else ([], 65)
+    walls = {}
     with tempfile.TemporaryDirectory() as cwd:
-        main_job = wall_time(extra, Path(cwd))
-        print(f"main job: {main_job:.1f} s", flush=True)
-        serial = wall_time(["-m", "seed=0,1,2", "hydra/launcher=basic", *extra], Path(cwd))
-        print(f"3-seed sweep, one after another: {serial:.1f} s", flush=True)
-        parallel = wall_time(["-m", "seed=0,1,2", *extra], Path(cwd))
-        print(f"3-seed sweep, parallel: {parallel:.1f} s", flush=True)
-    epochs = 2 if args.quick else 65
-    return {
-        "wall": {
-            "main job": (main_job, epochs * lcd_plain_epoch),
-            "3-seed sweep": (parallel, serial),
-        },
-        "epochs": epochs,
-    }
+        for label, job in JOBS.items():
+            walls[label] = wall_time([*job, *extra], Path(cwd))
+            print(f"{label}: {walls[label]:.1f} s", flush=True)
+    slowdown, cores = thread_scaling(args), torch.get_num_threads()
+    main_job, training = walls["main job"], epochs * median(lcd["project"])
+    bound = sweep_bound(main_job, training, slowdown, cores)
+    rows = [("main job", main_job, epochs * median(lcd["plain"]), 1)]
+    rows.append(("3-seed sweep", walls["3-seed sweep, parallel"], walls[SERIAL], 1))
+    notes = [
+        f"main job baseline: {epochs} plain LCD epochs; sweep baseline: the same three runs "
+        "one after another (hydra/launcher=basic)",
+        f"sweep bound on {cores} cores: >= {bound:.2f} (an LSTM step is {slowdown:.2f}x slower "
+        f"on 1 thread; training {training:.1f} s of the main job's {main_job:.1f} s)",
+    ]
+    return rows, notes
 
 
 # --- report -----------------------------------------------------------------------------------
 
 
-def report(results: list[dict], job_results: dict | None) -> str:
+def row(name: str, project: float, baseline: float, digits: int) -> str:
+    ratio, target = project / baseline, TARGETS[name.removesuffix(" epoch")]
+    verdict = "met" if ratio <= target else "NOT met"
+    times = f"{project:>10.{digits}f} {baseline:>10.{digits}f}"
+    return f"{name:13} {times} {ratio:>7.2f} {'<=' + str(target):>7}  {verdict}"
+
+
+def report(results: list[dict], job_rows: list[tuple], notes: list[str]) -> str:
+    rows = [(f"{r['name']} epoch", median(r["project"]), median(r["plain"]), 3) for r in results]
     lines = [
         f"{'case':13} {'project':>10} {'baseline':>10} {'ratio':>7} {'target':>7}  verdict  "
-        "(seconds: an epoch, or a whole job)"
+        "(seconds: an epoch, or a whole job)",
+        *(row(*r) for r in rows + job_rows),
     ]
-    for r in results:
-        ratio = r["project"].epoch / r["plain"].epoch
-        target = TARGETS[r["name"]]
-        lines.append(
-            f"{r['name'] + ' epoch':13} {r['project'].epoch:>10.3f} {r['plain'].epoch:>10.3f} "
-            f"{ratio:>7.2f} {'<=' + str(target):>7}  {'met' if ratio <= target else 'NOT met'}"
-        )
-    for name, (project, baseline) in (job_results or {}).get("wall", {}).items():
-        ratio, target = project / baseline, TARGETS[name]
-        lines.append(
-            f"{name:13} {project:>10.1f} {baseline:>10.1f} {ratio:>7.2f} {'<=' + str(target):>7}  "
-            f"{'met' if ratio <= target else 'NOT met'}"
-        )
     for r in results:  # every epoch, so that a disturbed one is visible
-        project, plain = (
-            " ".join(f"{t:.2f}" for t in r[path].epochs) for path in ("project", "plain")
-        )
+        project, plain = (" ".join(f"{t:.2f}" for t in r[path]) for path in ("project", "plain"))
         lines.append(
             f"{r['name']} epochs (s), {r['steps']} steps each: project {project} | plain {plain}"
         )
-    if job_results:
-        lines.append(
-            f"main job baseline: {job_results['epochs']} plain LCD epochs; sweep baseline: the "
-            "same three runs one after another (hydra/launcher=basic)"
-        )
-        if "bound" in job_results:
-            bound = job_results["bound"]
-            lines.append(
-                f"sweep bound on {bound['cores']} cores: >= {bound['ratio']:.2f} (an LSTM step "
-                f"is {bound['slowdown']:.2f}x slower on 1 thread; training "
-                f"{bound['training']:.1f} s of the main job's {bound['main job']:.1f} s)"
-            )
-    return "\n".join(lines)
+        if r["forms"]:
+            forms = ", ".join(f"{form} {1000 * t:.2f}" for form, t in r["forms"].items())
+            fastest = min(r["forms"], key=r["forms"].get)
+            lines.append(f"{r['name']} plain forms (ms a step): {forms}; baseline: {fastest}")
+    return "\n".join(lines + notes)
 
 
 def parse(argv=None):
@@ -356,8 +355,7 @@ def parse(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny data, one repeat: smoke run")
     args = parser.parse_args(argv)
     if args.quick:
-        args.repeats = 1
-        args.epochs = args.epochs or 1
+        args.repeats, args.epochs = 1, args.epochs or 1
     return args
 
 
@@ -376,28 +374,17 @@ def main(argv=None) -> dict:
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as out_dir:
         results = [epoch_case(name, args, out_dir) for name in args.cases]
-    job_results = None
     lcd = next((r for r in results if r["name"] == "LCD"), None)
+    job_rows, notes = [], []
     if not args.skip_jobs and lcd is not None and args.device == "cpu":
-        job_results = jobs(args, lcd["plain"].epoch)
-        slowdown, cores = thread_scaling(args), torch.get_num_threads()
-        training = job_results["epochs"] * lcd["project"].epoch
-        main_job = job_results["wall"]["main job"][0]
-        job_results["bound"] = {
-            "ratio": sweep_bound(main_job, training, slowdown, cores),
-            "main job": main_job,
-            "slowdown": slowdown,
-            "training": training,
-            "cores": cores,
-        }
-    print(report(results, job_results))
+        job_rows, notes = jobs(args, lcd)
+    print(report(results, job_rows, notes))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    load = os.getloadavg()
     print(
         f"peak resident memory {peak:.0f} MiB; wall time {time.perf_counter() - began:.0f} s; "
-        f"load average at the end {load[0]:.2f}"
+        f"load average at the end {os.getloadavg()[0]:.2f}"
     )
-    return {"epochs": results, "jobs": job_results}
+    return {"epochs": results, "jobs": job_rows}
 
 
 if __name__ == "__main__":

@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf, read_write
 
 from contextual_rnn.analysis import wandb_files
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.distributed import ShardedData
+from contextual_rnn.training.sweep_folder import SweepFolder
 from contextual_rnn.training.train import build_datamodule
 
 from .conftest import ROOT, TINY_LCD, train_command
@@ -104,6 +107,20 @@ def test_a_sweep_over_what_names_it_gets_one_folder(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     sweep = sweep_folder(tmp_path / "experiments", "lcd_paper+art_paper")
     assert [r["status"] for r in summary(sweep)] == ["completed", "completed"]
+
+
+def test_the_sweep_folder_reaches_every_job_as_it_is_named():
+    """The parent passes the folder to each job as an override: quotes and backslashes
+    in it come back as they were."""
+    config = compose_config(["experiment=lcd_paper"])
+    folder = "outputs/it's a\\b/multiruns/x"
+    OmegaConf.set_readonly(config.hydra, None)  # compose's flag; a multirun's config has none
+    with read_write(config):
+        config.hydra.sweep.dir = folder
+    SweepFolder().on_multirun_start(config)
+    override = OverridesParser.create().parse_override(config.hydra.overrides.hydra[-1])
+    assert (override.key_or_group, override.value()) == ("hydra.sweep.dir", folder)
+    assert config.name == "lcd_paper"
 
 
 def test_resuming_a_sweep_reruns_only_unfinished_jobs_and_keeps_every_result(tmp_path):

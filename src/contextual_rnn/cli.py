@@ -98,7 +98,7 @@ def condition_options(extra: list[str]) -> dict[str, list[float]]:
     values: dict[str, list[float]] = {}
     name = None
     for item in extra:
-        if item.startswith("--") and not is_number(item):
+        if item.startswith("--"):  # never a number: a negative one has one dash
             name = item[2:]
             values.setdefault(name, [])
         elif name is None:
@@ -109,14 +109,6 @@ def condition_options(extra: list[str]) -> dict[str, list[float]]:
             except ValueError:
                 raise InputError(f"--{name} {item}: expected a number") from None
     return values
-
-
-def is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def generate(args, extra: list[str]) -> dict:
@@ -174,7 +166,7 @@ def fan_grid(task, samples, truth, conditions):
 def answer(args) -> list[tuple[str, float]]:
     module = load_module(args.checkpoint, args.which, kind="classification")
     answers = []
-    for text in args.sequences:
+    for text in args.sequences:  # each printed as it comes: a malformed one stops there
         answers.append(module.answer(text))
         print(f"{text} -> {answers[-1][0]} (p={answers[-1][1]:.3f})")
     return answers
@@ -236,11 +228,9 @@ def main(argv: list[str] | None = None) -> None:
             args.function(args, extra)
         else:
             args.function(args)
-    except ImportError as error:
-        print(f"error: --import: {error}", file=sys.stderr)
-        sys.exit(2)
-    except (CheckpointError, InputError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ImportError, CheckpointError, InputError) as error:
+        where = "--import: " if isinstance(error, ImportError) else ""
+        print(f"error: {where}{error}", file=sys.stderr)
         sys.exit(2)
 
 

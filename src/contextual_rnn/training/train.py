@@ -39,9 +39,10 @@ from contextual_rnn.training.checks import (
     check_trainer,
 )
 from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
+from contextual_rnn.training.job_exit import exit_with
 from contextual_rnn.training.resolvers import usable_cores
 from contextual_rnn.training.resume import existing_wandb_id
-from contextual_rnn.training.sweeps import exit_with, save_metrics
+from contextual_rnn.training.sweep_summary import save_metrics
 
 log = logging.getLogger(__name__)
 
