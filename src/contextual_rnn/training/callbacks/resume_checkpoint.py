@@ -8,14 +8,17 @@ taken as an epoch starts (it counts the epoch twice). So this callback writes
 
 - every ``every_n_train_steps`` steps, at the first step from there on that neither
   validation nor the end of an epoch follows;
-- when training ends, with the final metrics, so that resuming a finished run
-  changes nothing; callbacks with work in the background (a ``finish(trainer)``
-  method: the trajectory figures) finish it first, so the checkpoint counts its rows.
+- when fitting ends (after every callback's ``on_train_end``: work in the background,
+  such as the trajectory figures, is logged by then), with the final metrics, so that
+  resuming a finished run changes nothing.
 
 Each file is written to a temporary name and renamed (never half-written), and only
-the newest is kept. With it go the loggers' row counts: a resumed run cuts its logs
-back to what existed at the checkpoint (``training.loggers``), so rows logged after
-it and logged again are not doubled.
+the newest is kept. The loggers write their rows to disk first. Lightning logs a row
+at step ``global_step - 1`` (validation after a training step, and an epoch's end,
+come before the step counter moves on), so a checkpoint at ``global_step`` G covers
+exactly the rows at steps below G, and every row logged after it is at G or later:
+a resumed run cuts ``metrics.csv`` back to the rows below G (a fresh start: to none),
+and logs the rest again.
 """
 
 import os
@@ -25,6 +28,7 @@ import torch
 from pytorch_lightning import Callback
 
 from contextual_rnn.core.errors import positive_int
+from contextual_rnn.training.loggers import ContinuingCSVLogger
 
 SUFFIX = ".ckpt"
 
@@ -63,10 +67,16 @@ class ResumeCheckpoint(Callback):
         self.count = 0  # checkpoints written by this run, resumed attempts included
         self.last_step = 0  # the step of the newest one
         self.final_metrics: dict[str, float] | None = None  # restored from a finished run
-        self._trainer = None
+        self.start_step = 0  # the global step this attempt starts from
 
-    def setup(self, trainer, pl_module, stage: str) -> None:
-        self._trainer = trainer
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        self.start_step = checkpoint["global_step"]
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        """The CSV log keeps the rows the checkpoint resumed from covers (module docstring)."""
+        for logger in trainer.loggers:
+            if isinstance(logger, ContinuingCSVLogger) and trainer.is_global_zero:
+                logger.keep_rows_before(self.start_step)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         due = trainer.global_step - self.last_step >= self.every
@@ -75,17 +85,17 @@ class ResumeCheckpoint(Callback):
             self.save(trainer, f"step{trainer.global_step}")
 
     def on_train_end(self, trainer, pl_module):
-        for callback in trainer.callbacks:  # work still in the background goes in first
-            if callback is not self and hasattr(callback, "finish"):
-                callback.finish(trainer)
         self.final_metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        self.save(trainer, "end")
+
+    def on_fit_end(self, trainer, pl_module):
+        if self.final_metrics is not None and trainer.global_step > self.start_step:
+            self.save(trainer, "end")  # training ran in this attempt
 
     def save(self, trainer, label: str) -> None:
         """Write atomically, then drop the older ones (rank 0 writes; all ranks take part)."""
         self.count += 1
         path = self.dirpath / f"{self.count:06d}-{label}{SUFFIX}"
-        for logger in trainer.loggers:  # rows logged so far go to disk before the count is taken
+        for logger in trainer.loggers:  # the rows this checkpoint covers go to disk first
             logger.save()
         partial = path.with_name(f".{path.name}.partial")
         trainer.save_checkpoint(partial)
@@ -96,23 +106,12 @@ class ResumeCheckpoint(Callback):
                     old.unlink(missing_ok=True)
 
     def state_dict(self) -> dict:
-        trainer = self._trainer
-        rows = {}
-        for logger in trainer.loggers if trainer is not None else ():
-            if hasattr(logger, "rows"):
-                rows[type(logger).__name__] = logger.rows
         return {
             "count": self.count,
             "last_step": self.last_step,
-            "rows": rows,
             "final_metrics": self.final_metrics,
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Called as a run resumes, after setup: the loggers forget rows after the checkpoint."""
         self.count, self.last_step = state["count"], state["last_step"]
         self.final_metrics = state.get("final_metrics")
-        rows = state.get("rows", {})
-        for logger in self._trainer.loggers if self._trainer is not None else ():
-            if type(logger).__name__ in rows:
-                logger.rewind(rows[type(logger).__name__])

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from pytorch_lightning import Callback
 
+from contextual_rnn.training.loggers import wandb_loggers
+
 STATUS = "status.json"
 
 
@@ -72,9 +74,8 @@ class RunStatus(Callback):
             **extra,
         }
         write_status(self.output_dir, entry)
-        for logger in trainer.loggers:
-            if hasattr(logger, "record_status"):
-                logger.record_status(status, reason)
+        for logger in wandb_loggers(trainer):
+            logger.record_status(status, reason)
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         interrupted = isinstance(exception, KeyboardInterrupt) or trainer.received_sigterm
