@@ -103,8 +103,8 @@ class SafeWandbLogger(WandbLogger):
 
     def update_summary(self, values: dict) -> None:
         """Values a dashboard sorts and filters runs by (milestones, how the run ended)."""
-        if self._experiment is not None:
-            self._guarded(self.experiment.summary.update, values)
+        if self._experiment is not None and self.disabled_reason is None:
+            self._guarded(self._experiment.summary.update, values)
 
     def record_status(self, status: str, reason: str) -> None:
         """How the run ended, in its summary; a run that did not finish closes as failed."""
