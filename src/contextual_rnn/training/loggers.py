@@ -120,10 +120,6 @@ class SafeWandbLogger(WandbLogger):
             self._guarded(self._experiment.finish, exit_code=self.exit_code)
             self._guarded(wandb.teardown)
 
-    @property
-    def version(self):
-        return self._id if self.disabled_reason is not None else super().version
-
 
 def wandb_loggers(trainer) -> list[SafeWandbLogger]:
     return [logger for logger in trainer.loggers if isinstance(logger, SafeWandbLogger)]
