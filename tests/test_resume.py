@@ -141,6 +141,11 @@ def interrupted_then_resumed(out: Path, point: str, at: int, run: list[str] = RU
 def test_resumed_run_equals_an_uninterrupted_one(reference, tmp_path, point, at):
     interrupted_then_resumed(tmp_path, point, at)
     same_run(reference, tmp_path)
+    with (tmp_path / "csv" / "metrics.csv").open() as file:
+        timed = [row for row in csv.DictReader(file) if row["time/wall_s"]]
+    for clock in ("time/wall_s", "time/cpu_s"):  # the clocks continue across the resume
+        values = [float(row[clock]) for row in timed]
+        assert values == sorted(values) and len(values) == 6, clock
 
 
 def test_a_torn_checkpoint_is_never_picked(reference, tmp_path):
