@@ -1,24 +1,22 @@
 """The checkpoints a killed run resumes from, written only where resuming is exact.
 
 Lightning restores a run exactly from a checkpoint taken after a training step in
-the middle of an epoch. It does not from one taken after the last step of an epoch
-or after a step that validation follows (the resumed run would skip that validation
-or the epoch's end: its logged rows, the reset of its running metrics), nor from one
-taken as an epoch starts (it counts the epoch twice). So this callback writes
+the middle of an epoch; not from one taken after a step that validation or the end
+of an epoch follows (the resumed run would skip them: their rows, the reset of the
+running metrics), nor as an epoch starts (it counts the epoch twice). So this writes
 
 - every ``every_n_train_steps`` steps, at the first step from there on that neither
   validation nor the end of an epoch follows;
-- when fitting ends (after every callback's ``on_train_end``: work in the background,
+- when fitting ends, after every callback's ``on_train_end`` (work in the background,
   such as the trajectory figures, is logged by then), with the final metrics, so that
   resuming a finished run changes nothing.
 
-Each file is written to a temporary name and renamed (never half-written), and only
-the newest is kept. The loggers write their rows to disk first. Lightning logs a row
-at step ``global_step - 1`` (validation after a training step, and an epoch's end,
-come before the step counter moves on), so a checkpoint at ``global_step`` G covers
-exactly the rows at steps below G, and every row logged after it is at G or later:
-a resumed run cuts ``metrics.csv`` back to the rows below G (a fresh start: to none),
-and logs the rest again.
+Each is written to a temporary name and renamed, the loggers' rows on disk first; only
+the newest is kept. Lightning logs a row at step ``global_step - 1`` (validation and an
+epoch's end come before the step counter moves on), so a checkpoint at global step G
+covers exactly the rows below G, and every later row is at G or above: a resumed run
+cuts ``metrics.csv`` back to the rows below G (a fresh start: to none) and logs the
+rest again.
 """
 
 import os
@@ -88,8 +86,8 @@ class ResumeCheckpoint(Callback):
         self.final_metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
     def on_fit_end(self, trainer, pl_module):
-        if self.final_metrics is not None and trainer.global_step > self.start_step:
-            self.save(trainer, "end")  # training ran in this attempt
+        if trainer.global_step > self.start_step:  # this attempt trained (it may resume an end)
+            self.save(trainer, "end")
 
     def save(self, trainer, label: str) -> None:
         """Write atomically, then drop the older ones (rank 0 writes; all ranks take part)."""
