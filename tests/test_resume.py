@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from contextual_rnn.training.callbacks.timing import Timing
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import train
 
@@ -227,3 +228,14 @@ def test_fans_drawn_in_the_background_resume_exactly(tmp_path, point, at):
     train(compose_config(run, output_dir=reference))
     interrupted_then_resumed(out, point, at, run)
     same_run(reference, out)
+
+
+def test_the_clocks_of_an_older_checkpoint_continue():
+    """Runs checkpointed before Timing was Lightning's Timer (a study continued with more
+    epochs) continue their clocks too."""
+    timing = Timing()
+    timing.load_state_dict({"elapsed": {"wall": 5.0, "cpu": 3.0}})
+    assert timing.time_elapsed("train") == 5.0 and timing.cpu_seconds() >= 3.0
+    again = Timing()
+    again.load_state_dict(timing.state_dict())
+    assert again.time_elapsed("train") == 5.0 and again.cpu_seconds() >= 3.0

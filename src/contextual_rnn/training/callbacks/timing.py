@@ -32,5 +32,8 @@ class Timing(Timer):
         return {**super().state_dict(), "cpu_s": self.cpu_seconds()}
 
     def load_state_dict(self, state: dict) -> None:
+        if "elapsed" in state:  # a checkpoint from before Timing was a Timer
+            state = {"time_elapsed": {"train": state["elapsed"]["wall"]}, **state}
+            state["cpu_s"] = state["elapsed"]["cpu"]
         super().load_state_dict(state)
         self.cpu_before = state["cpu_s"]
