@@ -4,12 +4,13 @@ import json
 
 import pytest
 
-from contextual_rnn.analysis import wandb_files
 from contextual_rnn.analysis.fan_process import FanProcess
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import train
 
+from . import wandb_files
 from .conftest import TINY_ART, TINY_LCD
+from .fault_injection import Injected
 
 
 def test_runs_carry_the_best_values_and_the_epochs_to_each_threshold(tmp_path):
@@ -25,6 +26,32 @@ def test_runs_carry_the_best_values_and_the_epochs_to_each_threshold(tmp_path):
     assert "val/acc/seconds_to_0" in summary
     assert "val/acc/epochs_to_2" not in summary  # never reached
     assert summary["status"] == "finished"
+
+
+def test_the_epochs_to_each_threshold_survive_a_resume(tmp_path):
+    """Validation after steps 2 and 4 of 5, a resume checkpoint at step 3, a crash at 4:
+    the resumed attempt's summary keeps the first attempt's milestone (2 / 5 epochs)."""
+    overrides = [
+        "data=art",
+        "debug=tiny",
+        *TINY_ART,
+        "callbacks.milestones.thresholds=[0.0]",
+        "callbacks.validation_schedule.every=0.5",
+        "callbacks.resume_checkpoint.every_n_train_steps=1",
+    ]
+    crash = [
+        "+callbacks.fault._target_=tests.fault_injection.Fault",
+        "+callbacks.fault.point=train_step",
+        "+callbacks.fault.at=4",
+        "+callbacks.fault.how=raise",
+    ]
+    with pytest.raises(Injected):
+        train(compose_config([*overrides, *crash], output_dir=tmp_path))
+    train(compose_config(overrides, output_dir=tmp_path))
+    first, resumed = (wandb_files.summary(f) for f in wandb_files.run_files(tmp_path))
+    assert first["val/acc/epochs_to_0"] == resumed["val/acc/epochs_to_0"] == 0.4
+    assert resumed["val/acc/seconds_to_0"] == first["val/acc/seconds_to_0"]
+    assert resumed["status"] == "finished"
 
 
 def test_trajectory_fans_are_logged_as_data_too(tmp_path):

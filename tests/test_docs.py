@@ -23,8 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from contextual_rnn.analysis import wandb_files
-
+from . import wandb_files
 from .conftest import ROOT, run_command
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

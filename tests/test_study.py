@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from scipy.stats import mannwhitneyu
 
-from contextual_rnn.analysis import aggregate, study, wandb_files
+from contextual_rnn.analysis import aggregate, study
 from contextual_rnn.analysis.statistics import mann_whitney, median_ci
 
+from . import wandb_files
 from .conftest import train_command
 
 

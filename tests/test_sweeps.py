@@ -14,12 +14,12 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf, read_write
 
-from contextual_rnn.analysis import wandb_files
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.distributed import ShardedData
 from contextual_rnn.training.sweep_folder import SweepFolder
 from contextual_rnn.training.train import build_datamodule
 
+from . import wandb_files
 from .conftest import ROOT, TINY_LCD, train_command
 
 QUICK = ["debug=tiny", *TINY_LCD, "trainer.max_epochs=1"]

@@ -1,16 +1,11 @@
-"""Loggers that survive what long runs meet: a resumed run, an unwritable W&B folder.
+"""Lightning's loggers, made to continue a resumed run and to survive a failing W&B.
 
-Both count the rows they log (``rows``), and a resumed run rewinds them to the count
-its checkpoint holds (``rewind``), so that the rows logged after the checkpoint by the
-killed attempt, which the resumed run logs again, are not doubled:
-
-- ContinuingCSVLogger cuts ``metrics.csv`` back to that many rows (Lightning's own
-  logger would delete the file).
-- SafeWandbLogger gives each row its index as W&B's ``_step``: a resumed attempt
-  (a new offline-run folder with the same run id) logs the repeated rows under the
-  same steps, and a reader (``analysis.wandb_files.run_history``) or ``wandb sync``
-  keeps one row per step. Rows the killed attempt logged but W&B never wrote are
-  logged again from a journal (``training.wandb_journal``). If its folder cannot be
+- ContinuingCSVLogger keeps ``metrics.csv`` across a resume (Lightning's would delete
+  it); the resume checkpoint cuts it back to the rows it covers (``keep_rows_before``).
+  The CSV log is the exact record of a run.
+- SafeWandbLogger continues the W&B run its folder already holds (same id, W&B's own
+  ``resume="allow"``): a resumed attempt logs again, under the same
+  ``trainer/global_step``, what followed its checkpoint. If its folder cannot be
   written (wandb would silently fall back to a temp dir) or a W&B call fails mid-run
   (disk full), it warns once and turns itself off; training goes on and the CSV log
   keeps every metric.
@@ -18,6 +13,7 @@ killed attempt, which the resumed run logs again, are not doubled:
 
 import contextlib
 import csv
+import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -25,9 +21,6 @@ from pathlib import Path
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import DummyExperiment
-
-from contextual_rnn.analysis.wandb_files import logged_steps
-from contextual_rnn.training.wandb_journal import RowJournal
 
 
 def unwritable_reason(folder: Path) -> str | None:
@@ -49,192 +42,121 @@ def finish_active_run() -> None:
             wandb.run.finish(exit_code=1)
 
 
+def existing_run_id(save_dir: str | Path) -> str | None:
+    """The id of the W&B run a run folder holds (W&B names its file ``run-<id>.wandb``)."""
+    files = Path(save_dir).glob("wandb/*run-*/run-*.wandb")
+    return next((path.stem.removeprefix("run-") for path in files), None)
+
+
 class SafeWandbLogger(WandbLogger):
     """``summaries``: metric -> "min" or "max", the summary W&B keeps for it (the best
     value, which a dashboard sorts runs by) instead of the last one."""
 
-    _disabled_reason: str | None = None
-    rows = 0
-    exit_code = 1  # what the run's W&B record says when closed: 0 once known finished
-
     def __init__(self, *args, summaries: dict[str, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self._id = self._id or existing_run_id(self.save_dir or ".")
+        self._wandb_init["id"] = self._id
         self.summaries = dict(summaries or {})
-        self._summaries_defined = False
+        self.disabled_reason: str | None = None
+        self.exit_code = 1  # what the run's W&B record says when closed: 0 once finished
 
     def _disable(self, reason: str) -> DummyExperiment:
-        if self._disabled_reason is None:
+        if self.disabled_reason is None:
             warnings.warn(
-                f"W&B logging turned off: {reason}; the CSV log keeps the metrics", stacklevel=2
+                f"W&B logging turned off: {reason}; the CSV log keeps the metrics", stacklevel=3
             )
-            self._disabled_reason = reason
+            self.disabled_reason = reason
             finish_active_run()  # a half-working run must not catch the next run's rows
         self._experiment = DummyExperiment()
         return self._experiment
 
     @property
     def experiment(self):
-        if self._disabled_reason is not None:
+        if self.disabled_reason is not None:
             return self._experiment
         if self._experiment is None:
             reason = unwritable_reason(Path(self.save_dir or "."))
             if reason:
                 return self._disable(f"cannot write to its folder: {reason}")
             finish_active_run()  # left over by an earlier run of this process
-        try:
-            run = super().experiment
-            if not self._summaries_defined:
-                self._summaries_defined = True
+            try:
+                run = super().experiment
                 for metric, summary in self.summaries.items():
                     run.define_metric(metric, summary=summary)
-            return run
-        except Exception as error:  # noqa: BLE001 - any W&B failure must not stop training
-            return self._disable(f"{type(error).__name__}: {error}")
+            except Exception as error:  # noqa: BLE001 - any W&B failure must not stop training
+                return self._disable(f"{type(error).__name__}: {error}")
+        return super().experiment
 
     def _guarded(self, method, *args, **kwargs):
-        if self._disabled_reason is not None:
-            return None
-        try:
-            return method(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001
-            self._disable(f"{method.__name__} failed: {type(error).__name__}: {error}")
-            return None
-
-    @property
-    def journal(self) -> RowJournal:
-        if getattr(self, "_journal", None) is None:
-            self._journal = RowJournal(Path(self.save_dir or ".") / "wandb" / "journal")
-        return self._journal
-
-    def _log_row(self, row: dict, step: int | None, entry: dict | None) -> None:
-        """Journal the row (``entry``: how to log it again), then log it as step ``rows``."""
-        experiment = self.experiment  # may turn W&B off (an unwritable folder)
-        if entry is not None and self._disabled_reason is None:
+        if self.disabled_reason is None:
             try:
-                self.journal.append({"step": self.rows, "global_step": step, **entry})
-            except OSError as error:
-                experiment = self._disable(f"cannot write its journal: {error}")
-        row = row if step is None else {**row, "trainer/global_step": step}
-        self._guarded(experiment.log, row, step=self.rows)
-        self.rows += 1
+                return method(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001
+                self._disable(f"{method.__name__} failed: {type(error).__name__}: {error}")
+        return None
 
     def log_metrics(self, metrics, step=None):
-        """One W&B row per call, its ``_step`` the row's index (see the module docstring)."""
-        metrics = {k: float(v) if hasattr(v, "item") else v for k, v in metrics.items()}
-        self._log_row(metrics, step, {"kind": "metrics", "metrics": metrics})
-
-    def log_image(self, key, images, step=None, **kwargs):
-        """Images given as file paths (kept in the journal until the run finishes)."""
-        import wandb
-
-        kept = []
-        if self._disabled_reason is None:
-            try:
-                kept = [self.journal.keep_file(path, self.rows) for path in images]
-            except OSError as error:
-                self._disable(f"cannot write its journal: {error}")
-        row = {key: [wandb.Image(str(path), **kwargs) for path in images]}
-        self._log_row(row, step, {"kind": "image", "key": key, "files": kept})
-
-    def log_table(self, key, columns=None, data=None, dataframe=None, step=None):
-        import wandb
-
-        row = {key: wandb.Table(columns=columns, data=data)}
-        self._log_row(row, step, {"kind": "table", "key": key, "columns": columns, "data": data})
-
-    def rewind(self, rows: int) -> None:
-        """Continue after ``rows`` rows; log again those W&B never wrote (from the journal)."""
-        import wandb
-
-        written = logged_steps(Path(self.save_dir or ".") / "wandb")
-        for entry in self.journal.truncate(rows):
-            if entry["step"] in written:
-                continue
-            self.rows, step = entry["step"], entry["global_step"]
-            if entry["kind"] == "metrics":
-                self._log_row(entry["metrics"], step, None)
-            elif entry["kind"] == "image":
-                self._log_row({entry["key"]: [wandb.Image(f) for f in entry["files"]]}, step, None)
-            else:
-                table = wandb.Table(columns=entry["columns"], data=entry["data"])
-                self._log_row({entry["key"]: table}, step, None)
-        self.rows = rows
-
-    def update_summary(self, values: dict) -> None:
-        if self._disabled_reason is None:
-            self._guarded(self.experiment.summary.update, values)
-
-    def record_status(self, status: str, reason: str) -> None:
-        """How the run ended, in its summary; a run that did not finish closes as failed."""
-        self.exit_code = 0 if status == "finished" else 1
-        if self._experiment is not None and self._disabled_reason is None:
-            self._guarded(
-                self.experiment.summary.update, {"status": status, "status_reason": reason}
-            )
-
-    def close(self) -> None:
-        """Finish the W&B run (so that the next job of a multirun starts its own); a
-        finished run's rows are then all in its W&B file and the journal goes."""
-        if self._experiment is not None and self._disabled_reason is None:
-            self._guarded(self._experiment.finish, exit_code=self.exit_code)
-        self.journal.close()
-        if self.exit_code == 0 and self._disabled_reason is None:
-            self.journal.delete()
+        return self._guarded(super().log_metrics, metrics, step)
 
     def log_hyperparams(self, params):
         return self._guarded(super().log_hyperparams, params)
 
-    def after_save_checkpoint(self, checkpoint_callback):
-        return self._guarded(super().after_save_checkpoint, checkpoint_callback)
+    def update_summary(self, values: dict) -> None:
+        """Values a dashboard sorts and filters runs by (milestones, how the run ended)."""
+        if self._experiment is not None and self.disabled_reason is None:
+            self._guarded(self._experiment.summary.update, values)
 
-    def finalize(self, status):
-        return self._guarded(super().finalize, status)
+    def record_status(self, status: str, reason: str) -> None:
+        """How the run ended, in its summary; a run that did not finish closes as failed."""
+        self.exit_code = 0 if status == "finished" else 1
+        self.update_summary({"status": status, "status_reason": reason})
 
-    @property
-    def version(self):
-        return self._id if self._disabled_reason is not None else super().version
+    def close(self) -> None:
+        """Finish the W&B run, so that the next job of a multirun starts its own, and wait
+        for W&B's process to write it to disk (``finish`` returns before it has)."""
+        import wandb
 
-    @property
-    def disabled_reason(self) -> str | None:
-        return self._disabled_reason
+        if self._experiment is not None:
+            self._guarded(self._experiment.finish, exit_code=self.exit_code)
+            self._guarded(wandb.teardown)
 
 
-class _CountingWriter(ExperimentWriter):
-    """Counts rows; ``truncate`` cuts the file back to its first rows."""
+def wandb_loggers(trainer) -> list[SafeWandbLogger]:
+    return [logger for logger in trainer.loggers if isinstance(logger, SafeWandbLogger)]
 
-    def truncate(self, rows: int) -> None:
-        path = Path(self.metrics_file_path)
-        if not path.is_file():
-            return
-        with path.open(newline="") as file:
-            kept = list(csv.DictReader(file))[:rows]
-        keys = list(dict.fromkeys(key for row in kept for key in row))
-        with path.open("w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(kept)
-        self.metrics_keys = keys
 
+class _ContinuingWriter(ExperimentWriter):
     def _check_log_dir_exists(self) -> None:  # Lightning's would warn and delete the file
         pass
 
 
 class ContinuingCSVLogger(CSVLogger):
-    """A CSVLogger that keeps ``metrics.csv`` across a resume, cut back to the checkpoint."""
-
-    rows = 0
+    """A CSVLogger whose ``metrics.csv`` a resumed run continues."""
 
     @property
-    def experiment(self) -> _CountingWriter:
+    def experiment(self) -> _ContinuingWriter:
         if self._experiment is None:
             self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _CountingWriter(self.log_dir)
+            self._experiment = _ContinuingWriter(self.log_dir)
         return self._experiment
 
-    def log_metrics(self, metrics, step=None):
-        super().log_metrics(metrics, step)
-        self.rows += 1
-
-    def rewind(self, rows: int) -> None:
-        self.experiment.truncate(rows)
-        self.rows = rows
+    def keep_rows_before(self, step: int) -> None:
+        """Cut ``metrics.csv`` back to its complete rows logged below ``step`` (a row torn
+        by a kill is the last one, written after any checkpoint: it goes too)."""
+        writer = self.experiment
+        path = Path(writer.metrics_file_path)
+        if not path.is_file():
+            return
+        with path.open(newline="") as file:
+            reader = csv.DictReader(file)
+            rows = [r for r in reader if None not in r.values() and int(r["step"]) < step]
+        writer.metrics_keys = list(reader.fieldnames or []) if rows else []
+        if not rows:
+            path.unlink()
+            return
+        partial = path.with_name(f".{path.name}.partial")
+        with partial.open("w", newline="") as file:
+            csv_writer = csv.DictWriter(file, fieldnames=writer.metrics_keys)
+            csv_writer.writeheader()
+            csv_writer.writerows(rows)
+        os.replace(partial, path)

@@ -40,8 +40,8 @@ from contextual_rnn.training.checks import (
 )
 from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
 from contextual_rnn.training.job_exit import exit_with
+from contextual_rnn.training.loggers import wandb_loggers
 from contextual_rnn.training.resolvers import usable_cores
-from contextual_rnn.training.resume import existing_wandb_id
 from contextual_rnn.training.sweep_summary import save_metrics
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def build_module(cfg: DictConfig, datamodule: ShardedData) -> SequenceModule:
     return module_class(container(cfg.model), task, fitted, data, trusted=True)
 
 
-def instantiate_nodes(nodes, prefix: str, **kwargs) -> list:
+def instantiate_nodes(nodes, prefix: str) -> list:
     """Hydra's instantiate for each node; a bad option is one ConfigError naming its key."""
     built = []
     for name, node in (nodes or {}).items():
@@ -102,7 +102,7 @@ def instantiate_nodes(nodes, prefix: str, **kwargs) -> list:
             key = f"{prefix}.{name}"
             try:
                 with config_scope(key):
-                    built.append(instantiate(node, **kwargs.get(name, {})))
+                    built.append(instantiate(node))
             except InstantiationException as error:
                 raise instantiation_error(key, error) from None
     return built
@@ -120,14 +120,11 @@ def instantiation_error(key: str, error: InstantiationException) -> Exception:
     return error
 
 
-def build_trainer(cfg: DictConfig, resume_from: Path | None = None) -> pl.Trainer:
-    """Callbacks, loggers and Trainer from config; loggers continue the run being resumed."""
+def build_trainer(cfg: DictConfig) -> pl.Trainer:
+    """Callbacks, loggers and Trainer from config (the loggers continue a run's folder)."""
     callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
     callbacks.append(DestroyProcessGroup())  # multi-process runs only; see distributed.py
-    continuing = {}
-    if resume_from:
-        continuing["wandb"] = {"id": existing_wandb_id(cfg.paths.output_dir)}
-    loggers = instantiate_nodes(cfg.get("logger"), "logger", **continuing)
+    loggers = instantiate_nodes(cfg.get("logger"), "logger")
     try:
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     except MisconfigurationException as error:
@@ -178,7 +175,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     resume_from = start_from or newest(output_dir / "checkpoints" / "resume")
     if resume_from:
         log.info(f"resuming from {resume_from}")
-    trainer = build_trainer(cfg, resume_from)
+    trainer = build_trainer(cfg)
     fitted = False
     try:
         for logger in trainer.loggers:
@@ -190,11 +187,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
             raise Interrupted("training interrupted") from None
         raise
     finally:
-        for logger in trainer.loggers:
-            if fitted and hasattr(logger, "record_status"):
+        for logger in wandb_loggers(trainer):
+            if fitted:
                 logger.record_status("finished", "")
-            if hasattr(logger, "close"):
-                logger.close()
+            logger.close()
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     resume = next((c for c in trainer.callbacks if isinstance(c, ResumeCheckpoint)), None)
     if not metrics and resume is not None and resume.final_metrics:

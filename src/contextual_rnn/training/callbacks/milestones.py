@@ -1,17 +1,18 @@
 """When a run first reaches each threshold of a metric, in epochs and wall seconds.
 
 After every validation, the first time ``metric`` reaches a threshold (``>=``), the
-epochs trained so far (fractional: steps / steps per epoch) and the seconds since the
-run started go to W&B's summary as ``<metric>/epochs_to_<threshold>`` and
-``<metric>/seconds_to_<threshold>``, so a dashboard can sort runs by them. The
-values are checkpointed: a resumed run keeps them.
+epochs trained so far (fractional: steps / steps per epoch) and the seconds of
+training (Lightning's ``Timer``, here ``Timing``, when the run has one) go to W&B's
+summary as ``<metric>/epochs_to_<threshold>`` and ``<metric>/seconds_to_<threshold>``,
+so a dashboard can sort runs by them. The values are checkpointed: a resumed run
+keeps them and writes them into its summary again.
 """
 
-import time
-
 from pytorch_lightning import Callback
+from pytorch_lightning.callbacks import Timer
 
 from contextual_rnn.core.errors import require
+from contextual_rnn.training.loggers import wandb_loggers
 
 
 class Milestones(Callback):
@@ -19,35 +20,32 @@ class Milestones(Callback):
         require(len(thresholds) > 0, "thresholds", thresholds, "a non-empty list")
         self.metric, self.thresholds = metric, [float(t) for t in thresholds]
         self.reached: dict[str, float] = {}
-        self.started, self.before = 0.0, 0.0
-
-    def on_fit_start(self, trainer, pl_module):
-        self.started = time.perf_counter()
 
     def on_validation_epoch_end(self, trainer, pl_module):
         value = trainer.callback_metrics.get(self.metric)
         if trainer.sanity_checking or value is None:
             return
-        epochs = (trainer.global_step) / max(1, trainer.num_training_batches)
-        seconds = self.before + time.perf_counter() - self.started
+        epochs = trainer.global_step / max(1, trainer.num_training_batches)
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
         for threshold in self.thresholds:
             key = f"{self.metric}/epochs_to_{threshold:g}"
             if key not in self.reached and float(value) >= threshold:
                 self.reached[key] = round(epochs, 4)
-                self.reached[key.replace("epochs_to", "seconds_to")] = round(seconds, 2)
+                if timer is not None:
+                    seconds = round(timer.time_elapsed("train"), 2)
+                    self.reached[key.replace("epochs_to", "seconds_to")] = seconds
         self.publish(trainer)
 
+    def on_train_start(self, trainer, pl_module):
+        self.publish(trainer)  # a resumed attempt's summary holds them too
+
     def publish(self, trainer) -> None:
-        for logger in trainer.loggers:
-            if hasattr(logger, "update_summary") and self.reached:
+        if self.reached:
+            for logger in wandb_loggers(trainer):
                 logger.update_summary(self.reached)
 
     def state_dict(self) -> dict:
-        return {
-            "reached": dict(self.reached),
-            "seconds": self.before + time.perf_counter() - self.started,
-        }
+        return {"reached": dict(self.reached)}
 
     def load_state_dict(self, state: dict) -> None:
         self.reached = dict(state["reached"])
-        self.before = state["seconds"]

@@ -1,21 +1,22 @@
 """The checkpoints a killed run resumes from, written only where resuming is exact.
 
 Lightning restores a run exactly from a checkpoint taken after a training step in
-the middle of an epoch. It does not from one taken after the last step of an epoch
-or after a step that validation follows (the resumed run would skip that validation
-or the epoch's end: its logged rows, the reset of its running metrics), nor from one
-taken as an epoch starts (it counts the epoch twice). So this callback writes
+the middle of an epoch; not from one taken after a step that validation or the end
+of an epoch follows (the resumed run would skip them: their rows, the reset of the
+running metrics), nor as an epoch starts (it counts the epoch twice). So this writes
 
 - every ``every_n_train_steps`` steps, at the first step from there on that neither
   validation nor the end of an epoch follows;
-- when training ends, with the final metrics, so that resuming a finished run
-  changes nothing; callbacks with work in the background (a ``finish(trainer)``
-  method: the trajectory figures) finish it first, so the checkpoint counts its rows.
+- when fitting ends, after every callback's ``on_train_end`` (work in the background,
+  such as the trajectory figures, is logged by then), with the final metrics, so that
+  resuming a finished run changes nothing.
 
-Each file is written to a temporary name and renamed (never half-written), and only
-the newest is kept. With it go the loggers' row counts: a resumed run cuts its logs
-back to what existed at the checkpoint (``training.loggers``), so rows logged after
-it and logged again are not doubled.
+Each is written to a temporary name and renamed, the loggers' rows on disk first; only
+the newest is kept. Lightning logs a row at step ``global_step - 1`` (validation and an
+epoch's end come before the step counter moves on), so a checkpoint at global step G
+covers exactly the rows below G, and every later row is at G or above: a resumed run
+cuts ``metrics.csv`` back to the rows below G (a fresh start: to none) and logs the
+rest again.
 """
 
 import os
@@ -25,6 +26,7 @@ import torch
 from pytorch_lightning import Callback
 
 from contextual_rnn.core.errors import positive_int
+from contextual_rnn.training.loggers import ContinuingCSVLogger
 
 SUFFIX = ".ckpt"
 
@@ -63,10 +65,16 @@ class ResumeCheckpoint(Callback):
         self.count = 0  # checkpoints written by this run, resumed attempts included
         self.last_step = 0  # the step of the newest one
         self.final_metrics: dict[str, float] | None = None  # restored from a finished run
-        self._trainer = None
+        self.start_step = 0  # the global step this attempt starts from
 
-    def setup(self, trainer, pl_module, stage: str) -> None:
-        self._trainer = trainer
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        self.start_step = checkpoint["global_step"]
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        """The CSV log keeps the rows the checkpoint resumed from covers (module docstring)."""
+        for logger in trainer.loggers:
+            if isinstance(logger, ContinuingCSVLogger) and trainer.is_global_zero:
+                logger.keep_rows_before(self.start_step)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         due = trainer.global_step - self.last_step >= self.every
@@ -75,17 +83,17 @@ class ResumeCheckpoint(Callback):
             self.save(trainer, f"step{trainer.global_step}")
 
     def on_train_end(self, trainer, pl_module):
-        for callback in trainer.callbacks:  # work still in the background goes in first
-            if callback is not self and hasattr(callback, "finish"):
-                callback.finish(trainer)
         self.final_metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        self.save(trainer, "end")
+
+    def on_fit_end(self, trainer, pl_module):
+        if trainer.global_step > self.start_step:  # this attempt trained (it may resume an end)
+            self.save(trainer, "end")
 
     def save(self, trainer, label: str) -> None:
         """Write atomically, then drop the older ones (rank 0 writes; all ranks take part)."""
         self.count += 1
         path = self.dirpath / f"{self.count:06d}-{label}{SUFFIX}"
-        for logger in trainer.loggers:  # rows logged so far go to disk before the count is taken
+        for logger in trainer.loggers:  # the rows this checkpoint covers go to disk first
             logger.save()
         partial = path.with_name(f".{path.name}.partial")
         trainer.save_checkpoint(partial)
@@ -96,23 +104,12 @@ class ResumeCheckpoint(Callback):
                     old.unlink(missing_ok=True)
 
     def state_dict(self) -> dict:
-        trainer = self._trainer
-        rows = {}
-        for logger in trainer.loggers if trainer is not None else ():
-            if hasattr(logger, "rows"):
-                rows[type(logger).__name__] = logger.rows
         return {
             "count": self.count,
             "last_step": self.last_step,
-            "rows": rows,
             "final_metrics": self.final_metrics,
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Called as a run resumes, after setup: the loggers forget rows after the checkpoint."""
         self.count, self.last_step = state["count"], state["last_step"]
         self.final_metrics = state.get("final_metrics")
-        rows = state.get("rows", {})
-        for logger in self._trainer.loggers if self._trainer is not None else ():
-            if type(logger).__name__ in rows:
-                logger.rewind(rows[type(logger).__name__])

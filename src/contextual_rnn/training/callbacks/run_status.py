@@ -17,6 +17,8 @@ from pathlib import Path
 
 from pytorch_lightning import Callback
 
+from contextual_rnn.training.loggers import wandb_loggers
+
 STATUS = "status.json"
 
 
@@ -35,18 +37,21 @@ def write_status(output_dir: str | Path, status: dict) -> None:
     partial.replace(path)
 
 
+def entry(trainer, status: str, reason: str = "", **extra) -> dict:
+    return {
+        "status": status,
+        "reason": reason,
+        "epoch": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        **extra,
+    }
+
+
 def finished_status(trainer) -> dict:
     """The ``finished`` entry for a trainer whose fit returned."""
     limit = trainer.max_epochs
     stopped = limit is not None and limit >= 0 and trainer.current_epoch < limit
-    return {
-        "status": "finished",
-        "reason": "",
-        "epoch": trainer.current_epoch,
-        "global_step": trainer.global_step,
-        "max_epochs": trainer.max_epochs,
-        "stopped_early": bool(stopped),
-    }
+    return entry(trainer, "finished", max_epochs=limit, stopped_early=bool(stopped))
 
 
 def one_line(error: BaseException) -> str:
@@ -55,27 +60,11 @@ def one_line(error: BaseException) -> str:
 
 
 class RunStatus(Callback):
-    def __init__(self):
-        self.output_dir: Path | None = None
-
-    def setup(self, trainer, pl_module, stage: str) -> None:
-        self.output_dir = Path(trainer.default_root_dir)
-
-    def record(self, trainer, status: str, reason: str = "", **extra) -> None:
-        if not trainer.is_global_zero or self.output_dir is None:
-            return
-        entry = {
-            "status": status,
-            "reason": reason,
-            "epoch": trainer.current_epoch,
-            "global_step": trainer.global_step,
-            **extra,
-        }
-        write_status(self.output_dir, entry)
-        for logger in trainer.loggers:
-            if hasattr(logger, "record_status"):
-                logger.record_status(status, reason)
-
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if not trainer.is_global_zero:
+            return
         interrupted = isinstance(exception, KeyboardInterrupt) or trainer.received_sigterm
-        self.record(trainer, "interrupted" if interrupted else "failed", one_line(exception))
+        status, reason = "interrupted" if interrupted else "failed", one_line(exception)
+        write_status(trainer.default_root_dir, entry(trainer, status, reason))
+        for logger in wandb_loggers(trainer):
+            logger.record_status(status, reason)

@@ -1,6 +1,7 @@
 """Read what a W&B run logged straight from its ``run-<id>.wandb`` file (offline runs too).
 
-Recent wandb versions have no API that reads offline runs, so this decodes the file:
+The tests' one reader of W&B's files (nothing in the project reads them). Recent wandb
+versions have no API that reads offline runs, so this decodes the file:
 a ``:W&B`` header (magic 0xBEE1, a version byte), then 32 KiB blocks of records,
 each a 7-byte header (crc32, length, type: 1 full, 2 first, 3 middle, 4 last)
 and the bytes of a ``wandb_internal_pb2.Record``.
@@ -124,21 +125,12 @@ def run_files(output_dir: str | Path) -> list[Path]:
 
 
 def run_history(output_dir: str | Path) -> list[dict]:
-    """The run's history over all its attempts, one row per ``_step`` (a later attempt's
-    row replaces an earlier one's: a resumed run logs again what followed its checkpoint)."""
-    rows: dict[int, dict] = {}
+    """The run's history over all its attempts as a chart against ``trainer/global_step``
+    shows it: one row per step holding each key's latest value. A resumed attempt (a new
+    offline-run folder of the same run id) logs again what followed its checkpoint, and
+    its values replace the earlier attempt's, as when both are synced into one run."""
+    steps: dict[int, dict] = {}
     for path in run_files(output_dir):
         for row in history(path):
-            rows[row.get("_step", len(rows))] = row
-    return [rows[step] for step in sorted(rows)]
-
-
-def logged_steps(wandb_dir: str | Path) -> set[int]:
-    """The ``_step`` of every history row in the W&B files under ``wandb_dir``."""
-    steps = set()
-    for path in Path(wandb_dir).glob("*run-*/run-*.wandb"):
-        try:
-            steps.update(row["_step"] for row in history(path) if "_step" in row)
-        except ValueError:  # not a W&B file (yet): nothing logged there
-            continue
-    return steps
+            steps.setdefault(row["trainer/global_step"], {}).update(row)
+    return [steps[step] for step in sorted(steps)]
