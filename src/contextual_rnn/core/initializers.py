@@ -12,11 +12,12 @@ Sources for every use: docs/paper_setup.md.
 """
 
 import math
+from typing import Literal
 
 import torch
 from torch import nn
 
-LINEAR_INITS = ("he", "torch")
+LinearInit = Literal["he", "torch"]
 # scipy.stats.truncnorm(-2, 2).std(): TF divides by it so the truncated values keep the std.
 TRUNCATED_STD = 0.87962566103423978
 

@@ -1,20 +1,22 @@
 """Elman RNN on torch's fused kernel; state (h,). ``nonlinearity`` is tanh or relu."""
 
+from typing import Literal
+
 from torch import nn
 
 from contextual_rnn.core.cells.fused import FusedCell
-from contextual_rnn.core.errors import one_of
+from contextual_rnn.core.errors import PositiveInt, checked
 
 
 class RNN(FusedCell):
     module_class = nn.RNN
 
+    @checked
     def __init__(
         self,
         input_size: int,
-        hidden_size: int = 128,
-        num_layers: int = 1,
-        nonlinearity: str = "tanh",
+        hidden_size: PositiveInt = 128,
+        num_layers: PositiveInt = 1,
+        nonlinearity: Literal["tanh", "relu"] = "tanh",
     ):
-        one_of("nonlinearity", nonlinearity, ("tanh", "relu"))
         super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity)

@@ -8,15 +8,25 @@ values are checkpointed: a resumed run keeps them.
 """
 
 import time
+from typing import Annotated
 
+from annotated_types import MinLen
 from pytorch_lightning import Callback
 
-from contextual_rnn.core.errors import require
+from contextual_rnn.core.errors import Allowed, checked
 
 
 class Milestones(Callback):
-    def __init__(self, metric: str = "val/acc", thresholds: list[float] = (0.9, 0.99, 0.999)):
-        require(len(thresholds) > 0, "thresholds", thresholds, "a non-empty list")
+    @checked
+    def __init__(
+        self,
+        metric: str = "val/acc",
+        thresholds: Annotated[list[float], MinLen(1), Allowed("a non-empty list")] = (
+            0.9,
+            0.99,
+            0.999,
+        ),
+    ):
         self.metric, self.thresholds = metric, [float(t) for t in thresholds]
         self.reached: dict[str, float] = {}
         self.started, self.before = 0.0, 0.0
