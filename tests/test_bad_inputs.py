@@ -3,9 +3,10 @@ with exit code 2 (4 when a file cannot be written), before anything trains.
 
 The table covers every config group, the trainer, the seed, the run folder, the checkpoint
 to start from, write failures and the ``contextual-rnn`` commands. Training inputs run
-the path ``python train.py`` runs (the command-line checks, Hydra's composition, then the
-run), in-process; ``test_the_table_holds_through_the_command_line`` runs a sample of
-them as real subprocesses. The unknown-choice rows are derived from ``conf/``.
+``train.py`` in-process (Hydra's composition, the config check of its callback, then the
+run), and each is refused before Hydra creates the run folder;
+``test_the_table_holds_through_the_command_line`` runs a sample of them as real
+subprocesses. The unknown-choice rows are derived from ``conf/``.
 """
 
 import errno
@@ -200,7 +201,7 @@ def test_a_file_where_the_run_folder_belongs(tmp_path, capsys):
         train_path([], blocker)
     assert exit_info.value.code == 2
     assert one_line_error(capsys) == (
-        f"hydra.run.dir={str(blocker)!r} is not allowed: expected a folder: a file stands there"
+        f"run folder={str(blocker)!r} is not allowed: expected a folder: a file stands there"
     )
     assert blocker.read_text() == "a file"  # nothing already there is lost
 

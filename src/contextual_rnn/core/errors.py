@@ -3,7 +3,7 @@
 A configurable class declares its options once, as the typed signature of its
 constructor; ``@checked`` has pydantic check the arguments against it, and
 ``check_options`` checks a config node against it without building anything. The
-types say in words what they allow (``Allowed``), which is what the one-line error
+types say in words what they allow (``allowed``), which is what the one-line error
 says: ``ConfigError`` carries the key relative to its node; whoever knows where the
 node lives re-raises it under the full key (``config_scope``). ``InputError`` is
 malformed input to a command (a query, a context, a size).
@@ -11,10 +11,8 @@ malformed input to a command (a query, a context, a size).
 
 import functools
 import inspect
-import types
 import typing
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Lt
@@ -25,8 +23,10 @@ from pydantic import (
     ConfigDict,
     Strict,
     ValidationError,
+    WrapValidator,
     create_model,
 )
+from pydantic_core import PydanticCustomError
 
 
 class ConfigError(ValueError):
@@ -72,41 +72,54 @@ def is_number(value: object) -> bool:
 # --- the types options are declared with ---------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Allowed:
-    """What a type allows, in the words of its one-line error (``Annotated`` metadata)."""
+def allowed(words: str) -> WrapValidator:
+    """Metadata of an ``Annotated`` type: any value it refuses is refused with ``words``
+    (but what a list's or tuple's item refuses in words of its own)."""
 
-    text: str
+    def refuse_in_words(value, handler):
+        try:
+            return handler(value)
+        except ValidationError as error:
+            first = error.errors()[0]
+            if first["type"] == "allowed" and first["loc"] and isinstance(first["loc"][0], int):
+                raise
+            raise PydanticCustomError("allowed", words) from None
+
+    return WrapValidator(refuse_in_words)
 
 
-def integer(allowed: str, *constraints) -> Any:
-    """An int (not a bool, not a float) meeting ``constraints``."""
-    return Annotated[(int, Strict(), *constraints, Allowed(allowed))]
-
-
-def number(allowed: str, *constraints) -> Any:
-    """A finite int or float (not a bool) meeting ``constraints``."""
-    return Annotated[(float, Strict(), AllowInfNan(False), *constraints, Allowed(allowed))]
-
-
-def that(predicate, allowed: str = "") -> AfterValidator:
-    """A check of the whole value; its error says ``allowed`` (default: the type's words)."""
+def that(predicate, words: str = "") -> AfterValidator:
+    """A check of the whole value; refused with ``words``, or with the type's."""
 
     def check(value):
         if not predicate(value):
-            raise ValueError(allowed)
+            raise ValueError(words)
         return value
 
     return AfterValidator(check)
 
 
+def integer(words: str, *constraints) -> Any:
+    """An int (not a bool, not a float) meeting ``constraints``."""
+    return Annotated[(int, Strict(), *constraints, allowed(words))]
+
+
+def number(words: str, *constraints) -> Any:
+    """A finite int or float (not a bool) meeting ``constraints``."""
+    return Annotated[(float, Strict(), AllowInfNan(False), *constraints, allowed(words))]
+
+
+def choice(*options: str) -> Any:
+    return Annotated[Literal[options], allowed("one of " + ", ".join(options))]
+
+
 PositiveInt = integer("a positive integer", Gt(0))
-PositiveInts = Annotated[list[PositiveInt], Allowed("a list of positive integers")]
+PositiveInts = Annotated[list[PositiveInt], allowed("a list of positive integers")]
 Seed = integer("an integer from 0 to 2**32 - 1", Ge(0), Lt(2**32))  # numpy's seeds are 32-bit
 FiniteFloat = number("a finite number")
 NonNegative = number("a finite number >= 0.0", Ge(0))
 PositiveFloat = number("a finite number > 0", Gt(0))
-Flag = Annotated[bool, Strict(), Allowed("true or false")]
+Flag = Annotated[bool, Strict(), allowed("true or false")]
 
 
 # --- checking values against them ----------------------------------------------------------
@@ -117,12 +130,15 @@ def schema(function, provided: frozenset = frozenset(), typed: bool = True) -> t
     """A pydantic model of ``function``'s parameters, but ``self`` and those in ``provided``
     (the caller's, not the config's). ``typed=False``: names only (another library's class)."""
     function = inspect.unwrap(function)
-    hints = typing.get_type_hints(function, include_extras=True) if typed else {}
+    try:
+        hints = typing.get_type_hints(function, include_extras=True) if typed else {}
+    except NameError:  # an annotation that names what only a type checker imports
+        hints = {}
     fields, extra = {}, "forbid"
     for name, parameter in inspect.signature(function).parameters.items():
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            extra = "allow" if parameter.kind == parameter.VAR_KEYWORD else extra
-        elif name != "self" and name not in provided:
+        if parameter.kind == parameter.VAR_KEYWORD:
+            extra = "allow"
+        elif name != "self" and name not in provided and parameter.kind != parameter.VAR_POSITIONAL:
             default = ... if parameter.default is parameter.empty else parameter.default
             fields[name] = (hints.get(name, Any), default)
     config = ConfigDict(extra=extra, arbitrary_types_allowed=True)
@@ -134,7 +150,7 @@ def validate(model: type[BaseModel], values: dict, key: str = "") -> BaseModel:
     try:
         return model.model_validate(values)
     except ValidationError as error:
-        raise config_error(model, values, error.errors()[0]).under(key) from None
+        raise config_error(model, error.errors()[0]).under(key) from None
 
 
 def check_options(cls: type, options: dict, key: str = "", provided=(), typed: bool = True):
@@ -154,73 +170,14 @@ def checked(init):
     return check_then_init
 
 
-def config_error(model: type[BaseModel], values: dict, error: dict) -> ConfigError:
-    """The ConfigError for one of pydantic's errors: the key down to the part whose type
-    says what it allows, the value the user gave there, and those words."""
-    loc, kind = error["loc"], error["type"]
+def config_error(model: type[BaseModel], error: dict) -> ConfigError:
+    """One of pydantic's errors as a ConfigError: the key, the value, what is allowed."""
+    loc, kind, value = error["loc"], error["type"], error["input"]
+    key = str(loc[0]) + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
     if kind == "extra_forbidden":
-        return ConfigError(
-            loc[0], error["input"], "one of its options: " + ", ".join(model.model_fields)
-        )
+        return ConfigError(key, value, "one of its options: " + ", ".join(model.model_fields))
     if kind == "missing":
-        if len(loc) == 1:
-            return ConfigError(loc[0], None, "a value: this option has no default")
-        loc = loc[:-1]  # a tuple too short: the tuple is at fault
-    annotation = typing.get_type_hints(model, include_extras=True).get(loc[0])
-    depth, allowed, said = len(loc), error["msg"].removeprefix("Input should be "), False
-    for i, part in enumerate(loc):
-        annotation = annotation if i == 0 else element(annotation, part)
-        if annotation is None:
-            break
-        words, explicit = allowed_words(annotation)
-        if words and (explicit or not said):  # a Literal's choices only where nothing outer says
-            depth, allowed, said = i + 1, words, said or explicit
-    if kind == "value_error" and str(error["ctx"]["error"]):
-        allowed = str(error["ctx"]["error"])
-    key = str(loc[0]) + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:depth])
-    return ConfigError(key, lookup(values, loc[:depth], error["input"]), allowed)
-
-
-def without_none(annotation):
-    """``X | None`` -> ``X``."""
-    args = typing.get_args(annotation)
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
-        rest = [a for a in args if a is not type(None)]
-        return rest[0] if len(rest) == 1 else annotation
-    return annotation
-
-
-def allowed_words(annotation) -> tuple[str | None, bool]:
-    """What a type allows in words and whether it says so itself (``Allowed``) rather than
-    by its choices (a ``Literal``)."""
-    annotation = without_none(annotation)
-    if typing.get_origin(annotation) is Annotated:
-        found = [m.text for m in annotation.__metadata__ if isinstance(m, Allowed)]
-        return (found[-1], True) if found else allowed_words(typing.get_args(annotation)[0])
-    if typing.get_origin(annotation) is Literal:
-        return "one of " + ", ".join(map(str, typing.get_args(annotation))), False
-    return None, False
-
-
-def element(annotation, part):
-    """The type of item ``part`` of a list, tuple or dict type, else None."""
-    annotation = without_none(annotation)
-    if typing.get_origin(annotation) is Annotated:
-        annotation = without_none(typing.get_args(annotation)[0])
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is list and args:
-        return args[0]
-    if origin is tuple and args and isinstance(part, int):
-        return args[0] if args[-1] is Ellipsis else args[min(part, len(args) - 1)]
-    if origin is dict and len(args) == 2:
-        return args[1]
-    return None
-
-
-def lookup(values, path, default):
-    for part in path:
-        try:
-            values = values[part]
-        except (KeyError, IndexError, TypeError):
-            return default
-    return values
+        return ConfigError(key, None, "a value: this option has no default")
+    if kind == "value_error":  # a check that says what it allows (``that``)
+        return ConfigError(key, value, str(error["ctx"]["error"]))
+    return ConfigError(key, value, error["msg"].removeprefix("Input should be "))

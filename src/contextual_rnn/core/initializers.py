@@ -12,12 +12,13 @@ Sources for every use: docs/paper_setup.md.
 """
 
 import math
-from typing import Literal
 
 import torch
 from torch import nn
 
-LinearInit = Literal["he", "torch"]
+from contextual_rnn.core.errors import choice
+
+LinearInit = choice("he", "torch")
 # scipy.stats.truncnorm(-2, 2).std(): TF divides by it so the truncated values keep the std.
 TRUNCATED_STD = 0.87962566103423978
 

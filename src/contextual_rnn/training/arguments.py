@@ -11,23 +11,13 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 
 # Hydra's flags that take a value (``--info`` takes one optionally, from a fixed set).
-VALUE_FLAGS = {
-    "-c",
-    "--cfg",
-    "-p",
-    "--package",
-    "-cp",
-    "--config-path",
-    "-cn",
-    "--config-name",
-    "-cd",
-    "--config-dir",
-    "--experimental-rerun",
-}
+VALUE_FLAGS = {"-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name"}
+VALUE_FLAGS |= {"-cd", "--config-dir", "--experimental-rerun"}
 INFO_CHOICES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
 BAD_CONFIG = 2
 
@@ -71,6 +61,12 @@ def search_path(overrides: list) -> list[Path]:
     return folders
 
 
+def refuse(problem: str) -> NoReturn:
+    """End the command: one line, exit code 2."""
+    print(f"error: {problem}", file=sys.stderr)
+    sys.exit(BAD_CONFIG)
+
+
 def not_an_option(group: str, choice: str, options: list[str]) -> str:
     return f"{group}={choice} is not an option; allowed: {', '.join(options)}"
 
@@ -95,8 +91,7 @@ def hydra_errors_in_one_line():
     try:
         yield
     except (ConfigCompositionException, OverrideParseException) as error:
-        print(f"error: {composition_error(error)}", file=sys.stderr)
-        sys.exit(BAD_CONFIG)
+        refuse(composition_error(error))
     finally:
         if before is None:
             os.environ.pop("HYDRA_FULL_ERROR")

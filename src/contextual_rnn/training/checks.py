@@ -19,7 +19,6 @@ multirun's jobs are checked, and a config composed outside the command line.
 import inspect
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -37,12 +36,13 @@ from omegaconf.errors import OmegaConfBaseException
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from contextual_rnn.core.errors import (
-    Allowed,
     ConfigError,
     NonNegative,
     PositiveInt,
     Seed,
+    allowed,
     check_options,
+    choice,
     integer,
     number,
     that,
@@ -52,11 +52,13 @@ from contextual_rnn.core.modules import MODULES
 from contextual_rnn.core.modules.base import check_model
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
-from contextual_rnn.training.arguments import BAD_CONFIG, not_an_option
+from contextual_rnn.training.arguments import not_an_option, refuse
 from contextual_rnn.training.callbacks.resume_checkpoint import readable
 from contextual_rnn.training.distributed import ShardedData
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+NO_GPU = "cpu or auto: this machine has no GPU"
+TRAINER = "pytorch_lightning.Trainer"
 TRAINER_ARGUMENTS = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
 RUN_SUBFOLDERS = ("checkpoints", "checkpoints/resume", "csv", "figures", "wandb")
 PACKAGE = "contextual_rnn."
@@ -78,7 +80,7 @@ class RunOptions(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     seed: Seed = 0
-    threads: Annotated[PositiveInt | Literal["auto"], Allowed("a positive integer or auto")] = (
+    threads: Annotated[PositiveInt | Literal["auto"], allowed("a positive integer or auto")] = (
         "auto"
     )
     ckpt_path: Annotated[str | None, AfterValidator(checkpoint_file)] = None
@@ -90,15 +92,14 @@ def batches(zero_allowed: bool) -> Any:
     least = 0 if zero_allowed else 1
     words = f"an integer >= {least} (batches) or a fraction in {'[0' if zero_allowed else '(0'}, 1]"
     fraction = number(words, Ge(0) if zero_allowed else Gt(0), Le(1))
-    return Annotated[integer(words, Ge(least)) | fraction, Allowed(words)] | None
+    return Annotated[integer(words, Ge(least)) | fraction, allowed(words)] | None
 
 
 def device_list(devices: object) -> bool:
-    if isinstance(devices, str) and devices.isdigit():
-        devices = int(devices)
     if isinstance(devices, list):
         return bool(devices) and all(type(d) is int and d >= 0 for d in devices)
-    return devices == "auto" or (type(devices) is int and (devices >= 1 or devices == -1))
+    devices = int(devices) if isinstance(devices, str) and devices.isdigit() else devices
+    return devices == "auto" or (type(devices) is int and unlimited_or_positive(devices))
 
 
 def unlimited_or_positive(count: int) -> bool:
@@ -124,24 +125,13 @@ class TrainerArguments(BaseModel):
     check_val_every_n_epoch: PositiveInt | None = None
     accumulate_grad_batches: PositiveInt | None = None
     gradient_clip_val: NonNegative | None = None
-    gradient_clip_algorithm: Literal["norm", "value"] | None = None
-    accelerator: Annotated[
-        Literal[ACCELERATORS], that(usable, "cpu or auto: this machine has no GPU")
-    ] = "auto"
+    gradient_clip_algorithm: choice("norm", "value") | None = None
+    accelerator: Annotated[choice(*ACCELERATORS), that(usable, NO_GPU)] = "auto"
     devices: Annotated[
         Any,
         that(device_list),
-        Allowed("a positive integer, -1 (all), a list of device indices or auto"),
+        allowed("a positive integer, -1 (all), a list of device indices or auto"),
     ] = "auto"
-
-
-def check_trainer(trainer: dict) -> None:
-    for key in trainer:
-        if key not in TRAINER_ARGUMENTS and not key.startswith("_"):
-            raise ConfigError(
-                f"trainer.{key}", trainer[key], "an argument of pytorch_lightning.Trainer"
-            )
-    validate(TrainerArguments, trainer, "trainer")
 
 
 def check_target(node: dict, key: str, build_library_class: bool = False) -> None:
@@ -163,13 +153,13 @@ def check_target(node: dict, key: str, build_library_class: bool = False) -> Non
             raise ConfigError(key, "...", f"settings it accepts: {message}") from None
 
 
-def check_run_folder(output_dir: str | Path) -> None:
+def check_run_folder(output_dir: str | Path, key: str = "run folder") -> None:
     """A file standing where the run folder, a folder above it or one of its subfolders
     belongs is refused (nothing would be written there)."""
     root = Path(output_dir).absolute()
     for path in (*reversed(root.parents), root, *(root / sub for sub in RUN_SUBFOLDERS)):
         if path.exists() and not path.is_dir():
-            raise ConfigError("run folder", str(path), "a folder: a file stands there")
+            raise ConfigError(key, str(path), "a folder: a file stands there")
 
 
 def resolved(cfg: DictConfig, key: str) -> Any:
@@ -190,16 +180,17 @@ def check_values(cfg: DictConfig) -> None:
     trainer = resolved(cfg, "trainer")
     if not isinstance(trainer, dict):
         raise ConfigError("trainer", trainer, "the arguments of pytorch_lightning.Trainer")
-    check_trainer(trainer)
+    for key in trainer:
+        if key not in TRAINER_ARGUMENTS and not key.startswith("_"):
+            raise ConfigError(f"trainer.{key}", trainer[key], "an argument of " + TRAINER)
+    validate(TrainerArguments, trainer, "trainer")
     data, model = resolved(cfg, "data") or {}, resolved(cfg, "model") or {}
     task = build(data.pop("task", None), SequenceTask, "data.task", trusted=True)
     check_options(ShardedData, data, "data", provided={"task"})
     check_model(model, task, trusted=True)
-    logged = MODULES[task.kind].logged_metrics
-    if run["optimized_metric"] is not None and run["optimized_metric"] not in logged:
-        raise ConfigError(
-            "optimized_metric", run["optimized_metric"], "one of " + ", ".join(logged)
-        )
+    logged, metric = MODULES[task.kind].logged_metrics, run["optimized_metric"]
+    if metric is not None and metric not in logged:
+        raise ConfigError("optimized_metric", metric, "one of " + ", ".join(logged))
     for group in ("callbacks", "logger"):
         for name, node in (resolved(cfg, group) or {}).items():
             if node:
@@ -221,10 +212,10 @@ def typed_key(cfg: DictConfig, key: str) -> str:
     node = cfg
     for part in re.finditer(r"[^.\[\]]+", key):
         name = part.group()
-        if isinstance(node, ListConfig):
-            node = node._get_node(int(name)) if name.isdigit() and int(name) < len(node) else None
-        elif isinstance(node, DictConfig):
-            node = node._get_node(name)
+        try:
+            node = node._get_node(int(name) if isinstance(node, ListConfig) else name)
+        except (AttributeError, IndexError, ValueError, OmegaConfBaseException):
+            return key  # not a key of the config (``model/init``, ``run folder``)
         if not isinstance(node, Node):
             return key
         if node._is_interpolation():
@@ -233,47 +224,37 @@ def typed_key(cfg: DictConfig, key: str) -> str:
     return key
 
 
-def exit_on_bad_config(check, *args) -> None:
-    try:
-        check(*args)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(BAD_CONFIG)
-
-
-def check_folder(key: str, path: str) -> None:
-    if Path(path).exists() and not Path(path).is_dir():
-        raise ConfigError(key, path, "a folder: a file stands there")
-
-
 def bad_swept_choice(config: DictConfig) -> str | None:
-    """The complaint about an option a multirun sweeps a config group over that does not
-    exist: Hydra would find it only when it composes that job."""
+    """An option a multirun sweeps a config group over that does not exist (Hydra would
+    find it only when it composes that job)."""
     loader = GlobalHydra.instance().config_loader()
     overrides = OmegaConf.to_container(config.hydra.overrides.task)
     for override in OverridesParser.create().parse_overrides(overrides):
         options = loader.get_group_options(override.key_or_group)
         if override.is_sweep_override() and options and not override.is_delete():
-            for choice in override.sweep_string_iterator():
-                if choice not in options:
-                    return not_an_option(override.key_or_group, choice, options)
+            for value in override.sweep_string_iterator():
+                if value not in options:
+                    return not_an_option(override.key_or_group, value, options)
     return None
 
 
 class ConfigCheck(Callback):
-    """Checks the config Hydra composed before Hydra creates a run or sweep folder."""
+    """Checks the config Hydra composed before Hydra creates the run or sweep folder."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         HydraConfig.instance().set_config(config)  # for the ${hydra:...} in the folder's name
-        run_dir = str(OmegaConf.select(config, "hydra.run.dir"))
-        exit_on_bad_config(check_folder, "hydra.run.dir", run_dir)
         with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
-            config.hydra.runtime.output_dir = os.path.abspath(run_dir)  # as Hydra's run_job
+            config.hydra.runtime.output_dir = os.path.abspath(config.hydra.run.dir)  # as run_job
         HydraConfig.instance().set_config(config)
-        exit_on_bad_config(check_config, config)
+        try:
+            check_config(config)
+        except ConfigError as error:
+            refuse(str(error))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        exit_on_bad_config(check_folder, "hydra.sweep.dir", str(config.hydra.sweep.dir))
+        try:
+            check_run_folder(config.hydra.sweep.dir, "hydra.sweep.dir")
+        except ConfigError as error:
+            refuse(str(error))
         if problem := bad_swept_choice(config):
-            print(f"error: {problem}", file=sys.stderr)
-            sys.exit(BAD_CONFIG)
+            refuse(problem)

@@ -25,14 +25,13 @@ stand). Both give the same numbers.
 """
 
 import math
-from typing import Literal
 
 import torch
 from annotated_types import Ge, Le
 from torch import nn
 
 from contextual_rnn.core.cells.base import RecurrentCell, State
-from contextual_rnn.core.errors import FiniteFloat, PositiveInt, checked, number
+from contextual_rnn.core.errors import FiniteFloat, PositiveInt, checked, choice, number
 from contextual_rnn.core.initializers import glorot_uniform_
 from contextual_rnn.core.ops.fast_weights import fast_weights_sequence
 from contextual_rnn.core.ops.fast_weights_reference import fast_weights_reference
@@ -52,10 +51,10 @@ class FastWeights(RecurrentCell):
         decay: Decay = 0.95,
         eta: FiniteFloat = 0.5,
         inner_steps: PositiveInt = 1,
-        update: Literal["previous", "preliminary"] = "preliminary",
-        weight_init: Literal["identity", "uniform"] = "identity",
-        input_bias: Literal["glorot", "zeros", "torch"] = "glorot",
-        implementation: Literal["fast", "reference"] = "fast",
+        update: choice("previous", "preliminary") = "preliminary",
+        weight_init: choice("identity", "uniform") = "identity",
+        input_bias: choice("glorot", "zeros", "torch") = "glorot",
+        implementation: choice("fast", "reference") = "fast",
     ):
         super().__init__()
         self.input_size, self.hidden_size, self.inner_steps = input_size, hidden_size, inner_steps

@@ -8,13 +8,11 @@ is the same as starting that bias at 1.0. ``torch`` keeps nn.LSTM's own
 U(+-1/sqrt(H)) for everything; ``forget_bias`` is then added on top (0: unchanged).
 """
 
-from typing import Literal
-
 import torch
 from torch import nn
 
 from contextual_rnn.core.cells.fused import FusedCell
-from contextual_rnn.core.errors import FiniteFloat, PositiveInt, checked
+from contextual_rnn.core.errors import FiniteFloat, PositiveInt, checked, choice
 from contextual_rnn.core.initializers import glorot_uniform_
 
 
@@ -28,7 +26,7 @@ class LSTM(FusedCell):
         input_size: int,
         hidden_size: PositiveInt = 128,
         num_layers: PositiveInt = 1,
-        weight_init: Literal["glorot", "torch"] = "glorot",
+        weight_init: choice("glorot", "torch") = "glorot",
         forget_bias: FiniteFloat = 1.0,
     ):
         super().__init__(input_size, hidden_size, num_layers)

@@ -1,11 +1,9 @@
 """Elman RNN on torch's fused kernel; state (h,). ``nonlinearity`` is tanh or relu."""
 
-from typing import Literal
-
 from torch import nn
 
 from contextual_rnn.core.cells.fused import FusedCell
-from contextual_rnn.core.errors import PositiveInt, checked
+from contextual_rnn.core.errors import PositiveInt, checked, choice
 
 
 class RNN(FusedCell):
@@ -17,6 +15,6 @@ class RNN(FusedCell):
         input_size: int,
         hidden_size: PositiveInt = 128,
         num_layers: PositiveInt = 1,
-        nonlinearity: Literal["tanh", "relu"] = "tanh",
+        nonlinearity: choice("tanh", "relu") = "tanh",
     ):
         super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity)

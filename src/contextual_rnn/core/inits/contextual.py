@@ -9,13 +9,12 @@ He truncated normal kernels, zero biases) or ``torch`` (nn.Linear's default).
 """
 
 import math
-from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from contextual_rnn.core.errors import PositiveFloat, PositiveInts, checked
+from contextual_rnn.core.errors import PositiveFloat, PositiveInts, checked, choice
 from contextual_rnn.core.initializers import LinearInit, mlp
 from contextual_rnn.core.inits.base import InitialState
 
@@ -35,8 +34,8 @@ class ContextualInit(InitialState):
         cell,
         context_size: int,
         hidden_sizes: PositiveInts = (),
-        activation: Literal["relu", "tanh"] = "relu",
-        distribution: Literal["deterministic", "normal"] = "normal",
+        activation: choice("relu", "tanh") = "relu",
+        distribution: choice("deterministic", "normal") = "normal",
         sigma_init: PositiveFloat = 0.25,
         init: LinearInit = "he",
     ):

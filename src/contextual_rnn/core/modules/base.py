@@ -8,8 +8,6 @@ registered classes. ``trusted=True`` (training from the user's own configs) may
 import the modules those configs name; a checkpoint is never trusted.
 """
 
-from typing import Literal
-
 import pytorch_lightning as pl
 import torch
 from pydantic import BaseModel, ConfigDict
@@ -23,6 +21,7 @@ from contextual_rnn.core.errors import (
     PositiveInt,
     PositiveInts,
     check_options,
+    choice,
     validate,
 )
 from contextual_rnn.core.initializers import LinearInit, mlp
@@ -41,7 +40,7 @@ class ModelOptions(BaseModel):
     init: dict
     optimizer: dict
     embedding_dim: PositiveInt = 100
-    embedding_init: Literal["normal", "zeros"] = "normal"
+    embedding_init: choice("normal", "zeros") = "normal"
     readout_hidden: PositiveInts = []
     readout_init: LinearInit = "torch"
     side_input: Flag = True

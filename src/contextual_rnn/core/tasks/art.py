@@ -7,11 +7,9 @@ model. ``classes``: ``digits`` (10 classes, the answer) or ``vocabulary`` (37 cl
 one per token, the digit's token being the target: the authors' logits layer).
 """
 
-from typing import Literal
-
 import torch
 
-from contextual_rnn.core.errors import InputError, PositiveInt, checked, integer, that
+from contextual_rnn.core.errors import InputError, PositiveInt, checked, choice, integer, that
 from contextual_rnn.core.tasks.base import Batch, ClassificationTask, TaskLayout
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789?"
@@ -31,8 +29,8 @@ class ART(ClassificationTask):
         k: K = 8,
         train_size: PositiveInt = 100_000,
         val_size: PositiveInt = 20_000,
-        context: Literal["first_token", "none"] = "first_token",
-        classes: Literal["digits", "vocabulary"] = "digits",
+        context: choice("first_token", "none") = "first_token",
+        classes: choice("digits", "vocabulary") = "digits",
     ):
         self.k, self.context, self.classes = k, context, classes
         self.sizes = {"train": train_size, "val": val_size}

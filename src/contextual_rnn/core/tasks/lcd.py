@@ -18,11 +18,11 @@ import torch
 from annotated_types import Ge, MinLen
 
 from contextual_rnn.core.errors import (
-    Allowed,
     FiniteFloat,
     InputError,
     PositiveFloat,
     PositiveInt,
+    allowed,
     checked,
     number,
     that,
@@ -56,13 +56,13 @@ def from_unit(y, low: float, high: float):
 
 
 Range = Annotated[
-    tuple[FiniteFloat, FiniteFloat], that(lambda r: r[0] < r[1]), Allowed("[low, high], low < high")
+    tuple[FiniteFloat, FiniteFloat], that(lambda r: r[0] < r[1]), allowed("[low, high], low < high")
 ]
 Periods = Annotated[
-    list[number("a period >= 0", Ge(0))], MinLen(1), Allowed("a non-empty list of periods >= 0")
+    list[number("a period >= 0", Ge(0))], MinLen(1), allowed("a non-empty list of periods >= 0")
 ]
 Context = Annotated[
-    list[Literal[CONTEXT_FEATURES]], Allowed(f"a subset of {list(CONTEXT_FEATURES)}")
+    list[Literal[CONTEXT_FEATURES]], allowed(f"a subset of {list(CONTEXT_FEATURES)}")
 ]
 
 

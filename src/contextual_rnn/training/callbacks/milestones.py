@@ -13,7 +13,7 @@ from typing import Annotated
 from annotated_types import MinLen
 from pytorch_lightning import Callback
 
-from contextual_rnn.core.errors import Allowed, checked
+from contextual_rnn.core.errors import allowed, checked
 
 
 class Milestones(Callback):
@@ -21,7 +21,7 @@ class Milestones(Callback):
     def __init__(
         self,
         metric: str = "val/acc",
-        thresholds: Annotated[list[float], MinLen(1), Allowed("a non-empty list")] = (
+        thresholds: Annotated[list[float], MinLen(1), allowed("a non-empty list")] = (
             0.9,
             0.99,
             0.999,

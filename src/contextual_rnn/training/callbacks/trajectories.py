@@ -33,7 +33,7 @@ from pytorch_lightning.loggers import WandbLogger
 
 from contextual_rnn.analysis.fan_process import FanProcess
 from contextual_rnn.analysis.plotting import FanFigure
-from contextual_rnn.core.errors import Allowed, PositiveInt, checked
+from contextual_rnn.core.errors import PositiveInt, allowed, checked
 
 SUMMARY_COLUMNS = ["epoch", "example", "t", "truth", "mean", "std"]
 
@@ -47,7 +47,7 @@ class TrajectoryFigures(Callback):
         every_n_epochs: PositiveInt = 1,
         seed: int = 0,
         background: Annotated[
-            StrictBool | Literal["auto"], Allowed("true, false or auto")
+            StrictBool | Literal["auto"], allowed("true, false or auto")
         ] = "auto",
     ):
         self.dirpath = Path(dirpath)
