@@ -112,8 +112,18 @@ def check_plain(value: object, key: str) -> None:
         raise ConfigError(key, type(value).__name__, "a plain value")
 
 
+def check(node: dict, base: type, key: str, trusted: bool = False, provided=()) -> type:
+    """The registered class ``node['_target_']`` names, its options checked, nothing built."""
+    if not isinstance(node, dict):
+        raise ConfigError(key, node, "a config node with a _target_")
+    cls = resolve(node.get("_target_"), base, key, trusted)
+    check_options(cls, plain_options(node, key), key, provided)
+    return cls
+
+
 def build(node: dict, base: type, key: str, trusted: bool = False, **provided):
-    """An instance of the registered class ``node['_target_']`` names, with its options."""
+    """An instance of the registered class ``node['_target_']`` names, with its options
+    (checked by its constructor)."""
     if not isinstance(node, dict):
         raise ConfigError(key, node, "a config node with a _target_")
     cls = resolve(node.get("_target_"), base, key, trusted)

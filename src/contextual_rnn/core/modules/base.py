@@ -20,14 +20,13 @@ from contextual_rnn.core.errors import (
     Flag,
     PositiveInt,
     PositiveInts,
-    check_options,
     choice,
     validate,
 )
 from contextual_rnn.core.initializers import LinearInit, mlp
 from contextual_rnn.core.inits.base import InitialState
 from contextual_rnn.core.network import ContextualRNN
-from contextual_rnn.core.registry import build, build_optimizer, check_plain, plain_options, resolve
+from contextual_rnn.core.registry import build, build_optimizer, check, check_plain
 from contextual_rnn.core.tasks.base import Batch, SequenceTask
 from contextual_rnn.core.token_rows import TokenRows
 
@@ -47,16 +46,13 @@ class ModelOptions(BaseModel):
     context_net: dict = {}  # read by conf/model/init/contextual.yaml, not here
 
 
-def check_model(model: dict, task: SequenceTask, trusted: bool = False) -> ModelOptions:
-    """The model config checked for ``task`` without building anything."""
+def check_model(model: dict, task: SequenceTask, trusted: bool = False):
+    """The model config checked for ``task`` without building anything: its options and
+    the class of its initial state."""
     options = validate(ModelOptions, model, "model")
     check_plain(options.context_net, "model.context_net")
-    cell = resolve(options.cell.get("_target_"), RecurrentCell, "model.cell", trusted)
-    cell_options = plain_options(options.cell, "model.cell")
-    check_options(cell, cell_options, "model.cell", provided={"input_size"})
-    init = resolve(options.init.get("_target_"), InitialState, "model.init", trusted)
-    init_options = plain_options(options.init, "model.init")
-    check_options(init, init_options, "model.init", provided={"cell", "context_size"})
+    check(options.cell, RecurrentCell, "model.cell", trusted, provided={"input_size"})
+    init = check(options.init, InitialState, "model.init", trusted, ("cell", "context_size"))
     if init.uses_context and task.layout.context is None:
         raise ConfigError(
             "model/init",
@@ -64,7 +60,7 @@ def check_model(model: dict, task: SequenceTask, trusted: bool = False) -> Model
             f"an init without context: task {type(task).__name__} has no context here",
         )
     build_optimizer(options.optimizer, [torch.zeros(1, requires_grad=True)], "model.optimizer")
-    return options
+    return options, init
 
 
 class SequenceModule(pl.LightningModule):
@@ -86,7 +82,7 @@ class SequenceModule(pl.LightningModule):
         self.save_hyperparameters(ignore=["trusted"])
         self.task = build(task, SequenceTask, "data.task", trusted)
         self.task.load_fitted(fitted or {})
-        options = check_model(model, self.task, trusted)
+        options, init_class = check_model(model, self.task, trusted)
         layout = self.layout = self.task.layout
         step_size = layout.input_size
         self.embedding = None
@@ -96,7 +92,6 @@ class SequenceModule(pl.LightningModule):
                 nn.init.zeros_(self.embedding.weight)
             step_size = options.embedding_dim
         context_size = step_size if layout.context == "first_token" else layout.context_size
-        init_class = resolve(model["init"].get("_target_"), InitialState, "model.init", trusted)
         self.use_side = not init_class.uses_context and layout.side_size > 0 and options.side_input
         cell = build(
             model["cell"],
