@@ -75,6 +75,7 @@ TRAIN_CASES = [
     (["model.optimizer.lr=nan"], "model.optimizer.lr=nan is not allowed"),
     (["model.optimizer.lr=inf"], "model.optimizer.lr=inf is not allowed"),
     (["model.optimizer.lr=abc"], "model.optimizer.lr='abc' is not allowed"),
+    (["model.optimizer.lr=${nope}"], "model.optimizer.lr='${nope}' is not allowed: expected an interpolation that resolves"),
     (["+model.optimizer.weight_decay=-1"], "model.optimizer.weight_decay=-1 is not allowed"),
     (["+model.optimizer.betas=[2,3]"], "model.optimizer="),
     (["model.optimizer._target_=os.system"], "model.optimizer._target_='os.system' is not allowed: expected one of torch.optim.Adam"),

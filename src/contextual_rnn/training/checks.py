@@ -162,40 +162,41 @@ def check_run_folder(output_dir: str | Path, key: str = "run folder") -> None:
             raise ConfigError(key, str(path), "a folder: a file stands there")
 
 
-def resolved(cfg: DictConfig, key: str) -> Any:
-    """The node at ``key`` as plain values; an interpolation that fails is a ConfigError."""
+def plain_values(cfg: DictConfig) -> dict:
+    """The run's config, Hydra's own node left out, as plain values; an interpolation
+    that does not resolve is a ConfigError."""
     try:
-        node = OmegaConf.select(cfg, key)
-        return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+        run = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+        return OmegaConf.to_container(run, resolve=True)
     except OmegaConfBaseException as error:
-        where = getattr(error, "full_key", None) or key
-        raw = OmegaConf.select(cfg, where, throw_on_resolution_failure=False)
+        where = getattr(error, "full_key", None) or "config"
+        raw = error.child_node._value() if getattr(error, "child_node", None) else None
         reason = str(error).splitlines()[0]
         raise ConfigError(where, raw, f"an interpolation that resolves ({reason})") from None
 
 
 def check_values(cfg: DictConfig) -> None:
-    run = {key: resolved(cfg, key) for key in ("seed", "threads", "ckpt_path", "optimized_metric")}
-    validate(RunOptions, run)
-    trainer = resolved(cfg, "trainer")
+    values = plain_values(cfg)
+    run = validate(RunOptions, values)
+    trainer = values.get("trainer")
     if not isinstance(trainer, dict):
         raise ConfigError("trainer", trainer, "the arguments of pytorch_lightning.Trainer")
     for key in trainer:
         if key not in TRAINER_ARGUMENTS and not key.startswith("_"):
             raise ConfigError(f"trainer.{key}", trainer[key], "an argument of " + TRAINER)
     validate(TrainerArguments, trainer, "trainer")
-    data, model = resolved(cfg, "data") or {}, resolved(cfg, "model") or {}
+    data, model = values.get("data") or {}, values.get("model") or {}
     task = build(data.pop("task", None), SequenceTask, "data.task", trusted=True)
     check_options(ShardedData, data, "data", provided={"task"})
     check_model(model, task, trusted=True)
-    logged, metric = MODULES[task.kind].logged_metrics, run["optimized_metric"]
-    if metric is not None and metric not in logged:
-        raise ConfigError("optimized_metric", metric, "one of " + ", ".join(logged))
+    logged = MODULES[task.kind].logged_metrics
+    if run.optimized_metric is not None and run.optimized_metric not in logged:
+        raise ConfigError("optimized_metric", run.optimized_metric, "one of " + ", ".join(logged))
     for group in ("callbacks", "logger"):
-        for name, node in (resolved(cfg, group) or {}).items():
+        for name, node in (values.get(group) or {}).items():
             if node:
                 check_target(node, f"{group}.{name}", build_library_class=group == "callbacks")
-    check_run_folder(resolved(cfg, "paths.output_dir"))
+    check_run_folder(values["paths"]["output_dir"])
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -204,6 +205,11 @@ def check_config(cfg: DictConfig) -> None:
         check_values(cfg)
     except ConfigError as error:
         raise ConfigError(typed_key(cfg, error.key), error.value, error.allowed) from None
+
+
+def exists(cfg: DictConfig, key: str) -> bool:
+    found = OmegaConf.select(cfg, key, default=KeyError, throw_on_resolution_failure=False)
+    return found is not KeyError
 
 
 def typed_key(cfg: DictConfig, key: str) -> str:
@@ -220,7 +226,10 @@ def typed_key(cfg: DictConfig, key: str) -> str:
             return key
         if node._is_interpolation():
             reference = re.fullmatch(r"\$\{([\w.]+)\}", str(node._value()))
-            return typed_key(cfg, reference.group(1) + key[part.end() :]) if reference else key
+            target = reference.group(1) if reference else None  # ${a.b}, not ${resolver:...}
+            if target is None or not exists(cfg, target):
+                return key  # where it fails to resolve
+            return typed_key(cfg, target + key[part.end() :])
     return key
 
 
