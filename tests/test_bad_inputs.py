@@ -3,24 +3,28 @@ with exit code 2 (4 when a file cannot be written), before anything trains.
 
 The table covers every config group, the trainer, the seed, the run folder, the checkpoint
 to start from, write failures and the ``contextual-rnn`` commands. Training inputs run
-the path ``python train.py`` runs (the command-line checks, Hydra's composition, then the
-run), in-process; ``test_the_table_holds_through_the_command_line`` runs a sample of
-them as real subprocesses. The unknown-choice rows are derived from ``conf/``.
+``train.py`` in-process (Hydra's composition, the config check of its callback, then the
+run), and each is refused before Hydra creates the run folder;
+``test_the_table_holds_through_the_command_line`` runs a sample of them as real
+subprocesses. The unknown-choice rows are derived from ``conf/``.
 """
 
 import errno
+import importlib.util
+import logging
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+from hydra.core.global_hydra import GlobalHydra
 
 from contextual_rnn.cli import main as cli_main
 from contextual_rnn.core.checkpoints import find_checkpoint
-from contextual_rnn.training import arguments
 from contextual_rnn.training.compose import CONFIG_DIR, compose_config
 from contextual_rnn.training.train import run, train
 
-from .conftest import TINY_ART, TINY_LCD, tiny_overrides, train_command
+from .conftest import ROOT, TINY_ART, TINY_LCD, tiny_overrides, train_command
 
 GROUPS = sorted(
     str(p.relative_to(CONFIG_DIR))
@@ -37,7 +41,7 @@ def options(group: str) -> str:
 TRAIN_CASES = [
     *[([f"{g}=nonexistent"], f"{g}=nonexistent is not an option; allowed: {options(g)}") for g in GROUPS],
     (["model.lr=3"], "Could not override 'model.lr'. To append to your config use +model.lr=3"),
-    (["+model.lr=3"], "model.lr=3 is not allowed: expected one of the model options"),
+    (["+model.lr=3"], "model.lr=3 is not allowed: expected one of its options: cell, init, optimizer, embedding_dim"),
     (["+data.batchsize=3"], "data.batchsize=3 is not allowed: expected one of its options: batch_size"),
     (["+trainer.foo=1"], "trainer.foo=1 is not allowed: expected an argument of pytorch_lightning.Trainer"),
     (["model.cell.hidden_size=[1"], "model.cell.hidden_size=[1"),
@@ -71,6 +75,7 @@ TRAIN_CASES = [
     (["model.optimizer.lr=nan"], "model.optimizer.lr=nan is not allowed"),
     (["model.optimizer.lr=inf"], "model.optimizer.lr=inf is not allowed"),
     (["model.optimizer.lr=abc"], "model.optimizer.lr='abc' is not allowed"),
+    (["model.optimizer.lr=${nope}"], "model.optimizer.lr='${nope}' is not allowed: expected an interpolation that resolves"),
     (["+model.optimizer.weight_decay=-1"], "model.optimizer.weight_decay=-1 is not allowed"),
     (["+model.optimizer.betas=[2,3]"], "model.optimizer="),
     (["model.optimizer._target_=os.system"], "model.optimizer._target_='os.system' is not allowed: expected one of torch.optim.Adam"),
@@ -80,17 +85,20 @@ TRAIN_CASES = [
     (["model.readout_hidden=abc"], "model.readout_hidden='abc' is not allowed: expected a list of positive integers"),
     (["model.readout_init=xavier"], "model.readout_init='xavier' is not allowed: expected one of he, torch"),
     (["model.side_input=maybe", "model/init=zero"], "model.side_input='maybe' is not allowed: expected true or false"),
-    (["model.context_net.hidden_sizes=[-1]"], "model.init.hidden_sizes[0]=-1 is not allowed"),
-    (["model.context_net.distribution=uniform"], "model.init.distribution='uniform' is not allowed: expected one of deterministic, normal"),
-    (["model.context_net.sigma_init=0"], "model.init.sigma_init=0 is not allowed: expected a finite number > 0"),
-    (["model.context_net.sigma_init=nan"], "model.init.sigma_init=nan is not allowed"),
+    (["model.context_net.hidden_sizes=[-1]"], "model.context_net.hidden_sizes[0]=-1 is not allowed: expected a positive integer"),
+    (["model.context_net.hidden_sizes=abc"], "model.context_net.hidden_sizes='abc' is not allowed: expected a list of positive integers"),
+    (["model.context_net.distribution=uniform"], "model.context_net.distribution='uniform' is not allowed: expected one of deterministic, normal"),
+    (["model.context_net.sigma_init=0"], "model.context_net.sigma_init=0 is not allowed: expected a finite number > 0"),
+    (["model.context_net.sigma_init=nan"], "model.context_net.sigma_init=nan is not allowed"),
+    (["preset.linear_init=xavier"], "preset.linear_init='xavier' is not allowed: expected one of he, torch"),
     (["model.init.activation=gelu"], "model.init.activation='gelu' is not allowed: expected one of relu, tanh"),
     (["model.init.init=xavier"], "model.init.init='xavier' is not allowed: expected one of he, torch"),
     (["model/init=free", "model.init.noise_std=-1"], "model.init.noise_std=-1 is not allowed: expected a finite number >= 0.0"),
     (["model.init._target_=builtins.eval"], "model.init._target_='builtins.eval' is not allowed: expected a registered InitialState"),
     (["model.cell._target_=os.system"], "model.cell._target_='os.system' is not allowed: expected a registered RecurrentCell"),
     (["model.cell.hidden_size=0"], "model.cell.hidden_size=0 is not allowed: expected a positive integer"),
-    (["model.cell.hidden_size=abc"], "model.cell.hidden_size='abc' is not allowed"),
+    (["model.cell.hidden_size=abc"], "model.cell.hidden_size='abc' is not allowed: expected a positive integer"),
+    (["model.cell.hidden_size=8.0"], "model.cell.hidden_size=8.0 is not allowed: expected a positive integer"),
     (["model.cell.num_layers=0"], "model.cell.num_layers=0 is not allowed"),
     (["model.cell.weight_init=orthogonal"], "model.cell.weight_init='orthogonal' is not allowed: expected one of glorot, torch"),
     (["model.cell.forget_bias=abc"], "model.cell.forget_bias='abc' is not allowed: expected a finite number"),
@@ -107,7 +115,10 @@ TRAIN_CASES = [
     (["data.batch_size=-4"], "data.batch_size=-4 is not allowed"),
     (["data.batch_size=abc"], "data.batch_size='abc' is not allowed"),
     (["data.val_batch_size=0"], "data.val_batch_size=0 is not allowed"),
-    (["data.val_seed=-1"], "data.val_seed=-1 is not allowed: expected an integer >= 0"),
+    (["data.val_seed=-1"], "data.val_seed=-1 is not allowed: expected an integer from 0 to 2**32 - 1"),
+    (["data.train_seed=4294967296"], "data.train_seed=4294967296 is not allowed: expected an integer from 0 to 2**32 - 1"),
+    (["seed=4294967296"], "seed=4294967296 is not allowed: expected an integer from 0 to 2**32 - 1"),
+    (["seed=4294967295", "data.task.train_per_period=0"], "data.task.train_per_period=0 is not allowed"),  # the largest seed passes
     (["data.train_seed=abc"], "data.train_seed='abc' is not allowed"),
     (["data=art", "data.task.k=7"], "data.task.k=7 is not allowed: expected an even integer from 2 to 52"),
     (["data=art", "data.task.k=60"], "data.task.k=60 is not allowed"),
@@ -117,11 +128,11 @@ TRAIN_CASES = [
     (["data=art", "data.task.classes=letters"], "data.task.classes='letters' is not allowed: expected one of digits, vocabulary"),
     (["data.task.train_periods=5"], "data.task.train_periods=5 is not allowed: expected a non-empty list of periods >= 0"),
     (["data.task.train_periods=[]"], "data.task.train_periods=[] is not allowed"),
-    (["data.task.train_periods=[-1]"], "data.task.train_periods=-1 is not allowed: expected a finite number >= 0.0"),
+    (["data.task.train_periods=[-1]"], "data.task.train_periods[0]=-1 is not allowed: expected a period >= 0"),
     (["data.task.val_periods=[]"], "data.task.val_periods=[] is not allowed"),
     (["data.task.train_per_period=0"], "data.task.train_per_period=0 is not allowed"),
     (["data.task.steps=-1"], "data.task.steps=-1 is not allowed"),
-    (["data.task.decay_steps=0"], "data.task.decay_steps=0 is not allowed: expected a number > 0"),
+    (["data.task.decay_steps=0"], "data.task.decay_steps=0 is not allowed: expected a finite number > 0"),
     (["data.task.x0_range=[4,2]"], "data.task.x0_range=[4, 2] is not allowed: expected [low, high], low < high"),
     (["data.task.x0_range=[1]"], "data.task.x0_range=[1] is not allowed"),
     (["data.task.alpha=nan"], "data.task.alpha=nan is not allowed"),
@@ -139,13 +150,30 @@ TRAIN_CASES = [
 ]  # fmt: skip
 
 
+def load_train_py():
+    spec = importlib.util.spec_from_file_location("train_entry", ROOT / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TRAIN_PY = load_train_py()
+
+
 def train_path(overrides: list[str], output_dir: Path) -> None:
-    """What `python train.py <overrides>` does: its checks, composition, then the run."""
-    arguments.check_arguments(overrides, Path(CONFIG_DIR))
+    """`python train.py <overrides>` in this process: Hydra's composition, the config
+    check of its callback, then the run, in ``output_dir``."""
     task = "art" if "data=art" in overrides else "lcd"
     sizes = TINY_ART if task == "art" else TINY_LCD
-    overrides = ["debug=tiny", "logger=csv", *sizes, *overrides]
-    run(compose_config(overrides, output_dir=output_dir))
+    argv = ["debug=tiny", "logger=csv", *sizes, *overrides, f"hydra.run.dir={output_dir}"]
+    saved, handlers, level = sys.argv, logging.root.handlers[:], logging.root.level
+    sys.argv = ["train.py"]
+    try:
+        TRAIN_PY.command(argv)
+    finally:  # Hydra set up logging to this test's captured stderr
+        sys.argv, logging.root.handlers[:] = saved, handlers
+        logging.root.setLevel(level)
+        GlobalHydra.instance().clear()
 
 
 def one_line_error(capsys) -> str:
@@ -164,17 +192,17 @@ def test_bad_training_input(overrides, message, tmp_path, capsys):
         train_path(overrides, run_dir)
     assert exit_info.value.code == 2
     assert one_line_error(capsys).startswith(message)
-    assert not (run_dir / "checkpoints").exists()  # nothing trained
+    assert not run_dir.exists()  # refused before Hydra made the run folder
 
 
 def test_a_file_where_the_run_folder_belongs(tmp_path, capsys):
     blocker = tmp_path / "taken"
     blocker.write_text("a file")
     with pytest.raises(SystemExit) as exit_info:
-        arguments.check_arguments([f"hydra.run.dir={blocker}"], Path(CONFIG_DIR))
+        train_path([], blocker)
     assert exit_info.value.code == 2
     assert one_line_error(capsys) == (
-        f"hydra.run.dir={blocker} is not allowed: expected a folder: a file stands there"
+        f"run folder={str(blocker)!r} is not allowed: expected a folder: a file stands there"
     )
     assert blocker.read_text() == "a file"  # nothing already there is lost
 
@@ -398,6 +426,8 @@ def test_the_table_has_at_least_80_rows():
         (["+data.batchsize=3"], "error: data.batchsize=3 is not allowed"),
         (["model.lr=3"], "error: Could not override 'model.lr'"),
         (["model/cell=lstn"], "error: model/cell=lstn is not an option"),
+        (["model.cell.hidden_size=abc"], "error: model.cell.hidden_size='abc' is not allowed"),
+        (["-m", "seed=0,1", "model/cell=lstm,lstn"], "error: model/cell=lstn is not an option"),
     ],
 )
 def test_the_table_holds_through_the_command_line(overrides, message, tmp_path):
@@ -405,3 +435,4 @@ def test_the_table_holds_through_the_command_line(overrides, message, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(message)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "outputs").exists()  # no run or sweep folder

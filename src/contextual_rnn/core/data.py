@@ -12,7 +12,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 
-from contextual_rnn.core.errors import is_int, positive_int, require
+from contextual_rnn.core.errors import PositiveInt, Seed, checked
 from contextual_rnn.core.sampling import EpochBatches, ResumableDataLoader
 from contextual_rnn.core.tasks.base import Batch, SequenceTask
 
@@ -37,26 +37,19 @@ def as_batch(batch: Batch) -> Batch:
     return batch
 
 
-def seed_value(key: str, value: object) -> int:
-    require(is_int(value) and 0 <= value < 2**63, key, value, "an integer >= 0")
-    return value
-
-
 class SequenceDataModule(pl.LightningDataModule):
+    @checked
     def __init__(
         self,
         task: SequenceTask,
-        batch_size: int = 128,
-        val_batch_size: int = 1024,
-        train_seed: int = 0,
-        val_seed: int = 12345,
+        batch_size: PositiveInt = 128,
+        val_batch_size: PositiveInt = 1024,
+        train_seed: Seed = 0,
+        val_seed: Seed = 12345,
     ):
         super().__init__()
-        self.task = task
-        self.batch_size = positive_int("batch_size", batch_size)
-        self.val_batch_size = positive_int("val_batch_size", val_batch_size)
-        self.train_seed = seed_value("train_seed", train_seed)
-        self.val_seed = seed_value("val_seed", val_seed)
+        self.task, self.batch_size, self.val_batch_size = task, batch_size, val_batch_size
+        self.train_seed, self.val_seed = train_seed, val_seed
         self.raw: dict[str, Batch] = {}
         self.splits: dict[str, TensorDictDataset] = {}
 

@@ -1,14 +1,32 @@
-"""Errors a user can fix, each reported as one line: the key, the value, what is allowed.
+"""Errors a user can fix, each one line: the key, the value, what is allowed.
 
-Constructors raise ``ConfigError`` with the key relative to their own config node;
-whoever knows where that node lives re-raises it with the full key (``config_scope``).
-``InputError`` is malformed input to a command (a query, a context, a size).
+A configurable class declares its options once, as the typed signature of its
+constructor; ``@checked`` has pydantic check the arguments against it, and
+``check_options`` checks a config node against it without building anything. The
+types say in words what they allow (``allowed``), which is what the one-line error
+says: ``ConfigError`` carries the key relative to its node; whoever knows where the
+node lives re-raises it under the full key (``config_scope``). ``InputError`` is
+malformed input to a command (a query, a context, a size).
 """
 
+import functools
 import inspect
-import math
-import re
+import typing
 from contextlib import contextmanager
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Gt, Lt
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Strict,
+    ValidationError,
+    WrapValidator,
+    create_model,
+)
+from pydantic_core import PydanticCustomError
 
 
 class ConfigError(ValueError):
@@ -26,73 +44,6 @@ class InputError(ValueError):
     """Malformed input to a command; the message is one line."""
 
 
-def require(condition: bool, key: str, value: object, allowed: str) -> None:
-    """Raise ConfigError(key, value, allowed) unless condition holds."""
-    if not condition:
-        raise ConfigError(key, value, allowed)
-
-
-def is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def positive_int(key: str, value: object) -> int:
-    require(is_int(value) and value > 0, key, value, "a positive integer")
-    return value
-
-
-def finite_number(key: str, value: object, low: float | None = None, high: float | None = None):
-    """A finite number within [low, high] (either bound may be open-ended)."""
-    allowed = "a finite number" + (
-        f" in [{low}, {high}]"
-        if low is not None and high is not None
-        else f" >= {low}"
-        if low is not None
-        else f" <= {high}"
-        if high is not None
-        else ""
-    )
-    require(is_number(value) and math.isfinite(value), key, value, allowed)
-    require((low is None or value >= low) and (high is None or value <= high), key, value, allowed)
-    return float(value)
-
-
-def one_of(key: str, value: object, options) -> object:
-    require(value in options, key, value, "one of " + ", ".join(map(str, options)))
-    return value
-
-
-def unexpected_keyword(error: TypeError) -> str | None:
-    """The name in ``f() got an unexpected keyword argument 'name'``, else None."""
-    match = re.search(r"unexpected keyword argument '(\w+)'", str(error))
-    return match.group(1) if match else None
-
-
-def construct(cls, key: str, options: dict, **provided):
-    """``cls(**options, **provided)``; an unknown option is reported as a ConfigError.
-
-    ``options`` come from the config node at ``key``; ``provided`` from the caller
-    (an input size, the cell), so they are not offered as choices in the message.
-    """
-    try:
-        with config_scope(key):
-            return cls(**options, **provided)
-    except TypeError as error:
-        name = unexpected_keyword(error)
-        if name is None or name not in options:
-            raise
-        known = [p for p in inspect.signature(cls).parameters if p not in provided]
-        raise ConfigError(
-            f"{key}.{name}" if key else name,
-            options[name],
-            "one of its options: " + ", ".join(known),
-        ) from None
-
-
 @contextmanager
 def config_scope(prefix: str):
     """Re-raise ConfigErrors raised inside under ``prefix``."""
@@ -102,14 +53,131 @@ def config_scope(prefix: str):
         raise error.under(prefix) from None
 
 
-def positive_ints(key: str, values: object) -> list[int]:
-    """A list of positive integers (hidden layer sizes); [] is allowed."""
-    require(isinstance(values, list | tuple), key, values, "a list of positive integers")
-    return [positive_int(f"{key}[{i}]", v) for i, v in enumerate(values)]
+def one_line(error: BaseException, limit: int | None = None) -> str:
+    """``Type: message`` on one line, cut to ``limit`` characters."""
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
 
 
-def positive_number(key: str, value: object) -> float:
-    require(
-        is_number(value) and math.isfinite(value) and value > 0, key, value, "a finite number > 0"
-    )
-    return float(value)
+def is_number(value: object) -> bool:
+    """A number, or text that reads as one (``-1``, ``nan``); not a bool."""
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool)
+
+
+# --- the types options are declared with ---------------------------------------------------
+
+
+def allowed(words: str) -> WrapValidator:
+    """Metadata of an ``Annotated`` type: any value it refuses is refused with ``words``
+    (but what a list's or tuple's item refuses in words of its own)."""
+
+    def refuse_in_words(value, handler):
+        try:
+            return handler(value)
+        except ValidationError as error:
+            first = error.errors()[0]
+            if first["type"] == "allowed" and first["loc"] and isinstance(first["loc"][0], int):
+                raise
+            raise PydanticCustomError("allowed", words) from None
+
+    return WrapValidator(refuse_in_words)
+
+
+def that(predicate, words: str = "") -> AfterValidator:
+    """A check of the whole value; refused with ``words``, or with the type's."""
+
+    def check(value):
+        if not predicate(value):
+            raise ValueError(words)
+        return value
+
+    return AfterValidator(check)
+
+
+def integer(words: str, *constraints) -> Any:
+    """An int (not a bool, not a float) meeting ``constraints``."""
+    return Annotated[(int, Strict(), *constraints, allowed(words))]
+
+
+def number(words: str, *constraints) -> Any:
+    """A finite int or float (not a bool) meeting ``constraints``."""
+    return Annotated[(float, Strict(), AllowInfNan(False), *constraints, allowed(words))]
+
+
+def choice(*options: str) -> Any:
+    return Annotated[Literal[options], allowed("one of " + ", ".join(options))]
+
+
+PositiveInt = integer("a positive integer", Gt(0))
+PositiveInts = Annotated[list[PositiveInt], allowed("a list of positive integers")]
+Seed = integer("an integer from 0 to 2**32 - 1", Ge(0), Lt(2**32))  # numpy's seeds are 32-bit
+FiniteFloat = number("a finite number")
+NonNegative = number("a finite number >= 0.0", Ge(0))
+PositiveFloat = number("a finite number > 0", Gt(0))
+Flag = Annotated[bool, Strict(), allowed("true or false")]
+
+
+# --- checking values against them ----------------------------------------------------------
+
+
+@functools.cache
+def schema(function, provided: frozenset = frozenset(), typed: bool = True) -> type[BaseModel]:
+    """A pydantic model of ``function``'s parameters, but ``self`` and those in ``provided``
+    (the caller's, not the config's). ``typed=False``: names only (another library's class)."""
+    function = inspect.unwrap(function)
+    try:
+        hints = typing.get_type_hints(function, include_extras=True) if typed else {}
+    except NameError:  # an annotation that names what only a type checker imports
+        hints = {}
+    fields, extra = {}, "forbid"
+    for name, parameter in inspect.signature(function).parameters.items():
+        if parameter.kind == parameter.VAR_KEYWORD:
+            extra = "allow"
+        elif name != "self" and name not in provided and parameter.kind != parameter.VAR_POSITIONAL:
+            default = ... if parameter.default is parameter.empty else parameter.default
+            fields[name] = (hints.get(name, Any), default)
+    config = ConfigDict(extra=extra, arbitrary_types_allowed=True)
+    return create_model(function.__qualname__, __config__=config, **fields)
+
+
+def validate(model: type[BaseModel], values: dict, key: str = "") -> BaseModel:
+    """``values`` checked against ``model``; the first problem is one ConfigError under ``key``."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        raise config_error(model, error.errors()[0]).under(key) from None
+
+
+def check_options(cls: type, options: dict, key: str = "", provided=(), typed: bool = True):
+    """A config node's options checked against ``cls``'s constructor, nothing built."""
+    return validate(schema(cls.__init__, frozenset(provided), typed), options, key)
+
+
+def checked(init):
+    """Check a constructor's arguments against its typed signature before it runs."""
+    names = [p.name for p in inspect.signature(init).parameters.values() if p.kind <= 1][1:]
+
+    @functools.wraps(init)
+    def check_then_init(self, *args, **kwargs):
+        validate(schema(init), {**dict(zip(names, args, strict=False)), **kwargs})
+        init(self, *args, **kwargs)
+
+    return check_then_init
+
+
+def config_error(model: type[BaseModel], error: dict) -> ConfigError:
+    """One of pydantic's errors as a ConfigError: the key, the value, what is allowed."""
+    loc, kind, value = error["loc"], error["type"], error["input"]
+    key = str(loc[0]) + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
+    if kind == "extra_forbidden":
+        return ConfigError(key, value, "one of its options: " + ", ".join(model.model_fields))
+    if kind == "missing":
+        return ConfigError(key, None, "a value: this option has no default")
+    if kind == "value_error":  # a check that says what it allows (``that``)
+        return ConfigError(key, value, str(error["ctx"]["error"]))
+    return ConfigError(key, value, error["msg"].removeprefix("Input should be "))

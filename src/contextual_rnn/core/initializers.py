@@ -16,7 +16,9 @@ import math
 import torch
 from torch import nn
 
-LINEAR_INITS = ("he", "torch")
+from contextual_rnn.core.errors import choice
+
+LinearInit = choice("he", "torch")
 # scipy.stats.truncnorm(-2, 2).std(): TF divides by it so the truncated values keep the std.
 TRUNCATED_STD = 0.87962566103423978
 

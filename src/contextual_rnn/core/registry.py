@@ -17,8 +17,15 @@ import importlib
 import inspect
 
 import torch
+from pydantic import BaseModel, ConfigDict
 
-from contextual_rnn.core.errors import ConfigError, construct, finite_number
+from contextual_rnn.core.errors import (
+    ConfigError,
+    NonNegative,
+    check_options,
+    config_scope,
+    validate,
+)
 
 REGISTRY: dict[str, type] = {}
 PACKAGE = "contextual_rnn."
@@ -37,6 +44,14 @@ OPTIMIZERS = {
     )
 }
 HYDRA_KEYS = ("_partial_", "_args_", "_recursive_", "_convert_")
+
+
+class OptimizerOptions(BaseModel):
+    """What every optimizer's options are checked for here; torch checks the rest."""
+
+    model_config = ConfigDict(extra="allow")
+    lr: NonNegative = 1e-3
+    weight_decay: NonNegative = 0.0
 
 
 class Registered:
@@ -97,12 +112,23 @@ def check_plain(value: object, key: str) -> None:
         raise ConfigError(key, type(value).__name__, "a plain value")
 
 
-def build(node: dict, base: type, key: str, trusted: bool = False, **provided):
-    """An instance of the registered class ``node['_target_']`` names, with its options."""
+def check(node: dict, base: type, key: str, trusted: bool = False, provided=()) -> type:
+    """The registered class ``node['_target_']`` names, its options checked, nothing built."""
     if not isinstance(node, dict):
         raise ConfigError(key, node, "a config node with a _target_")
     cls = resolve(node.get("_target_"), base, key, trusted)
-    return construct(cls, key, plain_options(node, key), **provided)
+    check_options(cls, plain_options(node, key), key, provided)
+    return cls
+
+
+def build(node: dict, base: type, key: str, trusted: bool = False, **provided):
+    """An instance of the registered class ``node['_target_']`` names, with its options
+    (checked by its constructor)."""
+    if not isinstance(node, dict):
+        raise ConfigError(key, node, "a config node with a _target_")
+    cls = resolve(node.get("_target_"), base, key, trusted)
+    with config_scope(key):
+        return cls(**plain_options(node, key), **provided)
 
 
 def build_optimizer(node: dict, parameters, key: str) -> torch.optim.Optimizer:
@@ -114,17 +140,14 @@ def build_optimizer(node: dict, parameters, key: str) -> torch.optim.Optimizer:
     if target not in OPTIMIZERS:
         raise ConfigError(f"{key}._target_", target, "one of " + ", ".join(OPTIMIZERS))
     options = plain_options(node, key)
-    for name in ("lr", "weight_decay"):
-        if name in options:
-            finite_number(f"{key}.{name}", options[name], low=0.0)
+    validate(OptimizerOptions, options, key)
     cls = OPTIMIZERS[target]
+    check_options(cls, options, key, provided={"params"}, typed=False)
     if "fused" in inspect.signature(cls).parameters and options.get("fused") is None:
         options["fused"] = True
     try:
-        return construct(cls, key, options, params=parameters)
+        return cls(parameters, **options)
     except (ValueError, TypeError) as error:  # the optimizer's own checks (betas, eps, ...)
-        if isinstance(error, ConfigError):
-            raise
         raise ConfigError(
             key, options, f"options it accepts: {' '.join(str(error).split())}"
         ) from None

@@ -1,136 +1,269 @@
-"""Checks of a run's configuration that no constructor makes, before anything trains.
+"""A run's whole config checked before anything is built or written.
 
-Model, task and data options are checked by the classes that take them (one line
-each, ``core.errors``). What is left is checked here: the seed, the thread count,
-the Trainer's arguments (Lightning's own messages span lines and name no key, or it
-silently accepts values that train nothing), the checkpoint to start from, the metric
-a sweeper optimises and the run folder.
+Every class the config names declares its options in its constructor's typed signature
+(``core.errors``); ``check_config`` checks each node against its class without building
+it (but the task, a few plain values, for its layout and kind). What no class of the
+project declares is declared here: the run's own options, the Trainer's arguments
+(Lightning's own messages span lines and name no key, or it silently accepts values
+that train nothing) and the run folder. An error names the key the user set: a value
+that comes from an interpolation (``model.init.hidden_sizes:
+${model.context_net.hidden_sizes}``) is reported under the key that holds it.
+
+``ConfigCheck`` is a Hydra callback (conf/hydra/default.yaml): ``on_run_start`` runs
+after Hydra composed the config and before it creates the run folder. Hydra turns a
+callback's exception into a warning, so a bad config ends there with one line and exit
+code 2. The task function checks its config again (``train``): that is where a
+multirun's jobs are checked, and a config composed outside the command line.
 """
 
 import inspect
+import os
+import re
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import pytorch_lightning as pl
 import torch
+from annotated_types import Ge, Gt, Le
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from hydra.utils import get_class
+from lightning_fabric.utilities.exceptions import MisconfigurationException
+from omegaconf import DictConfig, ListConfig, Node, OmegaConf, open_dict, read_write
+from omegaconf.errors import OmegaConfBaseException
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from contextual_rnn.core.errors import (
     ConfigError,
-    finite_number,
-    is_int,
-    is_number,
-    one_of,
-    positive_int,
-    require,
+    NonNegative,
+    PositiveInt,
+    Seed,
+    allowed,
+    check_options,
+    choice,
+    integer,
+    number,
+    that,
+    validate,
 )
+from contextual_rnn.core.modules import MODULES
+from contextual_rnn.core.modules.base import check_model
+from contextual_rnn.core.registry import build
+from contextual_rnn.core.tasks.base import SequenceTask
+from contextual_rnn.training.arguments import not_an_option, refuse
 from contextual_rnn.training.callbacks.resume_checkpoint import readable
+from contextual_rnn.training.distributed import ShardedData
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+NO_GPU = "cpu or auto: this machine has no GPU"
+TRAINER = "pytorch_lightning.Trainer"
 TRAINER_ARGUMENTS = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
 RUN_SUBFOLDERS = ("checkpoints", "checkpoints/resume", "csv", "figures", "wandb")
-SEED_LIMIT = 2**32  # numpy's seeds are 32-bit
+PACKAGE = "contextual_rnn."
 
 
-def check_seed(value: object) -> int:
-    require(
-        is_int(value) and 0 <= value < SEED_LIMIT, "seed", value, "an integer from 0 to 2**32 - 1"
-    )
-    return value
-
-
-def check_threads(value: object) -> None:
-    if value != "auto":
-        positive_int("threads", value)
-
-
-def fraction_or_count(key: str, value: object, zero_allowed: bool) -> None:
-    """Lightning's limit_*_batches / val_check_interval: a count or a fraction of an epoch."""
-    if value is None:
-        return
-    least = 0 if zero_allowed else 1
-    allowed = (
-        f"an integer >= {least} (batches) or a fraction in {'[0' if zero_allowed else '(0'}, 1]"
-    )
-    fraction = is_number(value) and not is_int(value) and value <= 1
-    fraction = fraction and (value >= 0 if zero_allowed else value > 0)
-    require((is_int(value) and value >= least) or fraction, key, value, allowed)
-
-
-def check_trainer(trainer: dict) -> None:
-    for key in trainer:
-        if key not in TRAINER_ARGUMENTS and not key.startswith("_"):
-            raise ConfigError(
-                f"trainer.{key}", trainer[key], "an argument of pytorch_lightning.Trainer"
-            )
-    epochs = trainer.get("max_epochs")
-    if epochs is not None:
-        require(
-            is_int(epochs) and (epochs >= 1 or epochs == -1),
-            "trainer.max_epochs",
-            epochs,
-            "an integer >= 1 (or -1: no limit)",
-        )
-    for key in ("max_steps",):
-        if trainer.get(key) not in (None, -1):
-            positive_int(f"trainer.{key}", trainer[key])
-    fraction_or_count("trainer.limit_train_batches", trainer.get("limit_train_batches"), False)
-    fraction_or_count("trainer.limit_val_batches", trainer.get("limit_val_batches"), True)
-    fraction_or_count("trainer.val_check_interval", trainer.get("val_check_interval"), False)
-    for key in ("log_every_n_steps", "check_val_every_n_epoch", "accumulate_grad_batches"):
-        if trainer.get(key) is not None:
-            positive_int(f"trainer.{key}", trainer[key])
-    if trainer.get("gradient_clip_val") is not None:
-        finite_number("trainer.gradient_clip_val", trainer["gradient_clip_val"], low=0.0)
-    if trainer.get("gradient_clip_algorithm") is not None:
-        one_of(
-            "trainer.gradient_clip_algorithm", trainer["gradient_clip_algorithm"], ("norm", "value")
-        )
-    check_devices(trainer.get("accelerator", "auto"), trainer.get("devices", "auto"))
-
-
-def check_devices(accelerator: object, devices: object) -> None:
-    one_of("trainer.accelerator", accelerator, ACCELERATORS)
-    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            "trainer.accelerator", accelerator, "cpu or auto: this machine has no GPU"
-        )
-    if devices == "auto" or (
-        isinstance(devices, list) and all(is_int(d) and d >= 0 for d in devices) and devices
-    ):
-        return
-    if isinstance(devices, str) and devices.isdigit():
-        devices = int(devices)
-    require(
-        is_int(devices) and (devices >= 1 or devices == -1),
-        "trainer.devices",
-        devices,
-        "a positive integer, -1 (all), a list of device indices or auto",
-    )
-
-
-def check_checkpoint_path(value: object) -> Path | None:
-    if value is None:
-        return None
-    require(isinstance(value, str) and value, "ckpt_path", value, "the path of a checkpoint file")
-    path = Path(value)
-    require(path.is_file(), "ckpt_path", value, "an existing checkpoint file")
-    require(
-        readable(path) is not None,
-        "ckpt_path",
-        value,
-        "a readable checkpoint (not torn, not foreign)",
-    )
+def checkpoint_file(path: str | None) -> str | None:
+    if path is not None:
+        if not path:
+            raise ValueError("the path of a checkpoint file")
+        if not Path(path).is_file():
+            raise ValueError("an existing checkpoint file")
+        if readable(Path(path)) is None:
+            raise ValueError("a readable checkpoint (not torn, not foreign)")
     return path
 
 
-def check_optimized_metric(name: object, logged: tuple[str, ...]) -> None:
-    if name is not None:
-        one_of("optimized_metric", name, logged)
+class RunOptions(BaseModel):
+    """The run's own options (conf/train.yaml)."""
+
+    model_config = ConfigDict(extra="allow")
+    seed: Seed = 0
+    threads: Annotated[PositiveInt | Literal["auto"], allowed("a positive integer or auto")] = (
+        "auto"
+    )
+    ckpt_path: Annotated[str | None, AfterValidator(checkpoint_file)] = None
+    optimized_metric: str | None = None
 
 
-def check_run_folder(output_dir: str | Path) -> None:
+def batches(zero_allowed: bool) -> Any:
+    """Lightning's limit_*_batches / val_check_interval: a count or a fraction of an epoch."""
+    least = 0 if zero_allowed else 1
+    words = f"an integer >= {least} (batches) or a fraction in {'[0' if zero_allowed else '(0'}, 1]"
+    fraction = number(words, Ge(0) if zero_allowed else Gt(0), Le(1))
+    return Annotated[integer(words, Ge(least)) | fraction, allowed(words)] | None
+
+
+def device_list(devices: object) -> bool:
+    if isinstance(devices, list):
+        return bool(devices) and all(type(d) is int and d >= 0 for d in devices)
+    devices = int(devices) if isinstance(devices, str) and devices.isdigit() else devices
+    return devices == "auto" or (type(devices) is int and unlimited_or_positive(devices))
+
+
+def unlimited_or_positive(count: int) -> bool:
+    return count >= 1 or count == -1
+
+
+def usable(accelerator: str) -> bool:
+    return accelerator not in ("gpu", "cuda") or torch.cuda.is_available()
+
+
+class TrainerArguments(BaseModel):
+    """The Trainer arguments a value can be wrong for; any other must be one of Trainer's."""
+
+    model_config = ConfigDict(extra="allow")
+    max_epochs: integer("an integer >= 1 (or -1: no limit)", that(unlimited_or_positive)) | None = (
+        None
+    )
+    max_steps: integer("a positive integer", that(unlimited_or_positive)) | None = None
+    limit_train_batches: batches(zero_allowed=False) = None
+    limit_val_batches: batches(zero_allowed=True) = None
+    val_check_interval: batches(zero_allowed=False) = None
+    log_every_n_steps: PositiveInt | None = None
+    check_val_every_n_epoch: PositiveInt | None = None
+    accumulate_grad_batches: PositiveInt | None = None
+    gradient_clip_val: NonNegative | None = None
+    gradient_clip_algorithm: choice("norm", "value") | None = None
+    accelerator: Annotated[choice(*ACCELERATORS), that(usable, NO_GPU)] = "auto"
+    devices: Annotated[
+        Any,
+        that(device_list),
+        allowed("a positive integer, -1 (all), a list of device indices or auto"),
+    ] = "auto"
+
+
+def check_target(node: dict, key: str, build_library_class: bool = False) -> None:
+    """A callback's or logger's options against its class: a project class by its typed
+    signature; another library's by its parameters' names and, if asked, by building it
+    (a Lightning callback checks its values only there; it writes nothing when built)."""
+    try:
+        cls = get_class(node.get("_target_"))
+    except Exception:  # noqa: BLE001 - Hydra's own error for a target it cannot import
+        raise ConfigError(f"{key}._target_", node.get("_target_"), "an importable class") from None
+    options = {name: value for name, value in node.items() if not name.startswith("_")}
+    ours = cls.__module__.startswith(PACKAGE)
+    check_options(cls, options, key, typed=ours)
+    if build_library_class and not ours:
+        try:
+            cls(**options)
+        except (ValueError, TypeError, MisconfigurationException) as error:
+            message = " ".join(str(error).split())
+            raise ConfigError(key, "...", f"settings it accepts: {message}") from None
+
+
+def check_run_folder(output_dir: str | Path, key: str = "run folder") -> None:
     """A file standing where the run folder, a folder above it or one of its subfolders
     belongs is refused (nothing would be written there)."""
     root = Path(output_dir).absolute()
     for path in (*reversed(root.parents), root, *(root / sub for sub in RUN_SUBFOLDERS)):
         if path.exists() and not path.is_dir():
-            raise ConfigError("run folder", str(path), "a folder: a file stands there")
+            raise ConfigError(key, str(path), "a folder: a file stands there")
+
+
+def plain_values(cfg: DictConfig) -> dict:
+    """The run's config, Hydra's own node left out, as plain values; an interpolation
+    that does not resolve is a ConfigError."""
+    try:
+        run = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+        return OmegaConf.to_container(run, resolve=True)
+    except OmegaConfBaseException as error:
+        where = getattr(error, "full_key", None) or "config"
+        raw = error.child_node._value() if getattr(error, "child_node", None) else None
+        reason = str(error).splitlines()[0]
+        raise ConfigError(where, raw, f"an interpolation that resolves ({reason})") from None
+
+
+def check_values(cfg: DictConfig) -> None:
+    values = plain_values(cfg)
+    run = validate(RunOptions, values)
+    trainer = values.get("trainer")
+    if not isinstance(trainer, dict):
+        raise ConfigError("trainer", trainer, "the arguments of pytorch_lightning.Trainer")
+    for key in trainer:
+        if key not in TRAINER_ARGUMENTS and not key.startswith("_"):
+            raise ConfigError(f"trainer.{key}", trainer[key], "an argument of " + TRAINER)
+    validate(TrainerArguments, trainer, "trainer")
+    data, model = values.get("data") or {}, values.get("model") or {}
+    task = build(data.pop("task", None), SequenceTask, "data.task", trusted=True)
+    check_options(ShardedData, data, "data", provided={"task"})
+    check_model(model, task, trusted=True)
+    logged = MODULES[task.kind].logged_metrics
+    if run.optimized_metric is not None and run.optimized_metric not in logged:
+        raise ConfigError("optimized_metric", run.optimized_metric, "one of " + ", ".join(logged))
+    for group in ("callbacks", "logger"):
+        for name, node in (values.get(group) or {}).items():
+            if node:
+                check_target(node, f"{group}.{name}", build_library_class=group == "callbacks")
+    check_run_folder(values["paths"]["output_dir"])
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Every option of a run checked; a ConfigError names the key the user set."""
+    try:
+        check_values(cfg)
+    except ConfigError as error:
+        raise ConfigError(typed_key(cfg, error.key), error.value, error.allowed) from None
+
+
+def exists(cfg: DictConfig, key: str) -> bool:
+    found = OmegaConf.select(cfg, key, default=KeyError, throw_on_resolution_failure=False)
+    return found is not KeyError
+
+
+def typed_key(cfg: DictConfig, key: str) -> str:
+    """``key``, or where its value is set when (a node above) it is an interpolation of
+    another key: ``model.init.hidden_sizes[0]`` -> ``model.context_net.hidden_sizes[0]``."""
+    node = cfg
+    for part in re.finditer(r"[^.\[\]]+", key):
+        name = part.group()
+        try:
+            node = node._get_node(int(name) if isinstance(node, ListConfig) else name)
+        except (AttributeError, IndexError, ValueError, OmegaConfBaseException):
+            return key  # not a key of the config (``model/init``, ``run folder``)
+        if not isinstance(node, Node):
+            return key
+        if node._is_interpolation():
+            reference = re.fullmatch(r"\$\{([\w.]+)\}", str(node._value()))
+            target = reference.group(1) if reference else None  # ${a.b}, not ${resolver:...}
+            if target is None or not exists(cfg, target):
+                return key  # where it fails to resolve
+            return typed_key(cfg, target + key[part.end() :])
+    return key
+
+
+def bad_swept_choice(config: DictConfig) -> str | None:
+    """An option a multirun sweeps a config group over that does not exist (Hydra would
+    find it only when it composes that job)."""
+    loader = GlobalHydra.instance().config_loader()
+    overrides = OmegaConf.to_container(config.hydra.overrides.task)
+    for override in OverridesParser.create().parse_overrides(overrides):
+        options = loader.get_group_options(override.key_or_group)
+        if override.is_sweep_override() and options and not override.is_delete():
+            for value in override.sweep_string_iterator():
+                if value not in options:
+                    return not_an_option(override.key_or_group, value, options)
+    return None
+
+
+class ConfigCheck(Callback):
+    """Checks the config Hydra composed before Hydra creates the run or sweep folder."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        HydraConfig.instance().set_config(config)  # for the ${hydra:...} in the folder's name
+        with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+            config.hydra.runtime.output_dir = os.path.abspath(config.hydra.run.dir)  # as run_job
+        HydraConfig.instance().set_config(config)
+        try:
+            check_config(config)
+        except ConfigError as error:
+            refuse(str(error))
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            check_run_folder(config.hydra.sweep.dir, "hydra.sweep.dir")
+        except ConfigError as error:
+            refuse(str(error))
+        if problem := bad_swept_choice(config):
+            refuse(problem)

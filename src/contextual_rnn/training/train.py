@@ -23,21 +23,14 @@ from hydra.utils import instantiate
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from contextual_rnn.core.errors import ConfigError, config_scope, construct, unexpected_keyword
+from contextual_rnn.core.errors import ConfigError, config_scope
 from contextual_rnn.core.modules import SequenceModule, module_for
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
 from contextual_rnn.training.callbacks.non_finite import NonFiniteLoss
 from contextual_rnn.training.callbacks.resume_checkpoint import ResumeCheckpoint, newest
 from contextual_rnn.training.callbacks.run_status import finished_status, read_status, write_status
-from contextual_rnn.training.checks import (
-    check_checkpoint_path,
-    check_optimized_metric,
-    check_run_folder,
-    check_seed,
-    check_threads,
-    check_trainer,
-)
+from contextual_rnn.training.checks import check_config
 from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
 from contextual_rnn.training.job_exit import exit_with
 from contextual_rnn.training.loggers import wandb_loggers
@@ -80,7 +73,8 @@ def configure_threads(setting) -> int:
 def build_datamodule(cfg: DictConfig) -> ShardedData:
     data = container(cfg.data)
     task = build(data.pop("task"), SequenceTask, "data.task", trusted=True)
-    datamodule = construct(ShardedData, "data", data, task=task)  # its DDP loaders: distributed.py
+    with config_scope("data"):
+        datamodule = ShardedData(task=task, **data)  # its DDP loaders: distributed.py
     datamodule.setup("fit")
     return datamodule
 
@@ -113,8 +107,6 @@ def instantiation_error(key: str, error: InstantiationException) -> Exception:
     cause = error.__cause__
     if isinstance(cause, ConfigError):
         return cause.under(key)
-    if isinstance(cause, TypeError) and (name := unexpected_keyword(cause)):
-        return ConfigError(f"{key}.{name}", "...", "an option of " + key)
     if isinstance(cause, ValueError | TypeError | MisconfigurationException):
         return ConfigError(key, "...", f"settings it accepts: {' '.join(str(cause).split())}")
     return error
@@ -158,12 +150,9 @@ def metrics_file(output_dir: Path) -> dict:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit one model; returns the final callback metrics as floats."""
-    check_seed(cfg.seed)
-    check_threads(cfg.threads)
-    check_trainer(container(cfg.trainer))
-    start_from = check_checkpoint_path(cfg.get("ckpt_path"))
+    check_config(cfg)
+    start_from = Path(cfg.ckpt_path) if cfg.get("ckpt_path") else None
     output_dir = Path(cfg.paths.output_dir)
-    check_run_folder(output_dir)
     if finished(read_status(output_dir), cfg):
         log.info(f"{output_dir} holds a finished run: nothing to do (its metrics are kept)")
         return metrics_file(output_dir)
@@ -171,7 +160,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule)
-    check_optimized_metric(cfg.get("optimized_metric"), module.logged_metrics)
     resume_from = start_from or newest(output_dir / "checkpoints" / "resume")
     if resume_from:
         log.info(f"resuming from {resume_from}")

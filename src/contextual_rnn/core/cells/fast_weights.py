@@ -27,45 +27,39 @@ stand). Both give the same numbers.
 import math
 
 import torch
+from annotated_types import Ge, Le
 from torch import nn
 
 from contextual_rnn.core.cells.base import RecurrentCell, State
-from contextual_rnn.core.errors import finite_number, one_of, positive_int
+from contextual_rnn.core.errors import FiniteFloat, PositiveInt, checked, choice, number
 from contextual_rnn.core.initializers import glorot_uniform_
 from contextual_rnn.core.ops.fast_weights import fast_weights_sequence
 from contextual_rnn.core.ops.fast_weights_reference import fast_weights_reference
 
-UPDATES = ("previous", "preliminary")
-WEIGHT_INITS = ("identity", "uniform")
-INPUT_BIASES = ("glorot", "zeros", "torch")
 IMPLEMENTATIONS = {"fast": fast_weights_sequence, "reference": fast_weights_reference}
+Decay = number("a finite number in [0.0, 1.0]", Ge(0), Le(1))
 
 
 class FastWeights(RecurrentCell):
     """The cell of the equations above; state (h, A)."""
 
+    @checked
     def __init__(
         self,
-        input_size: int,
-        hidden_size: int = 50,
-        decay: float = 0.95,
-        eta: float = 0.5,
-        inner_steps: int = 1,
-        update: str = "preliminary",
-        weight_init: str = "identity",
-        input_bias: str = "glorot",
-        implementation: str = "fast",
+        input_size: PositiveInt,
+        hidden_size: PositiveInt = 50,
+        decay: Decay = 0.95,
+        eta: FiniteFloat = 0.5,
+        inner_steps: PositiveInt = 1,
+        update: choice("previous", "preliminary") = "preliminary",
+        weight_init: choice("identity", "uniform") = "identity",
+        input_bias: choice("glorot", "zeros", "torch") = "glorot",
+        implementation: choice("fast", "reference") = "fast",
     ):
         super().__init__()
-        self.input_size = positive_int("input_size", input_size)
-        self.hidden_size = positive_int("hidden_size", hidden_size)
-        self.inner_steps = positive_int("inner_steps", inner_steps)
-        self.decay = finite_number("decay", decay, 0.0, 1.0)
-        self.eta = finite_number("eta", eta)
-        self.update = one_of("update", update, UPDATES)
-        one_of("weight_init", weight_init, WEIGHT_INITS)
-        one_of("input_bias", input_bias, INPUT_BIASES)
-        self.implementation = one_of("implementation", implementation, tuple(IMPLEMENTATIONS))
+        self.input_size, self.hidden_size, self.inner_steps = input_size, hidden_size, inner_steps
+        self.decay, self.eta = float(decay), float(eta)
+        self.update, self.implementation = update, implementation
         self.state_shapes = ((hidden_size,), (hidden_size, hidden_size))
         self.recurrent = nn.Linear(hidden_size, hidden_size, bias=False)  # W
         self.input = nn.Linear(input_size, hidden_size)  # C and b

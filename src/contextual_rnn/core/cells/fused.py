@@ -4,7 +4,6 @@ import torch
 from torch import nn
 
 from contextual_rnn.core.cells.base import RecurrentCell, State
-from contextual_rnn.core.errors import positive_int
 
 
 class FusedCell(RecurrentCell, register=False):
@@ -23,8 +22,7 @@ class FusedCell(RecurrentCell, register=False):
     def __init__(self, input_size: int, hidden_size: int = 128, num_layers: int = 1, **kwargs):
         super().__init__()
         self.input_size = input_size
-        self.hidden_size = positive_int("hidden_size", hidden_size)
-        self.num_layers = positive_int("num_layers", num_layers)
+        self.hidden_size, self.num_layers = hidden_size, num_layers
         self.rnn = self.module_class(input_size, hidden_size, num_layers=num_layers, **kwargs)
         self.state_shapes = tuple((num_layers, hidden_size) for _ in self.state_names)
 

@@ -3,10 +3,14 @@
 from torch import nn
 
 from contextual_rnn.core.cells.fused import FusedCell
+from contextual_rnn.core.errors import PositiveInt, checked
 
 
 class GRU(FusedCell):
     module_class = nn.GRU
 
-    def __init__(self, input_size: int, hidden_size: int = 128, num_layers: int = 1):
+    @checked
+    def __init__(
+        self, input_size: int, hidden_size: PositiveInt = 128, num_layers: PositiveInt = 1
+    ):
         super().__init__(input_size, hidden_size, num_layers)

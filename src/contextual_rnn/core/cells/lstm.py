@@ -12,26 +12,23 @@ import torch
 from torch import nn
 
 from contextual_rnn.core.cells.fused import FusedCell
-from contextual_rnn.core.errors import finite_number, one_of
+from contextual_rnn.core.errors import FiniteFloat, PositiveInt, checked, choice
 from contextual_rnn.core.initializers import glorot_uniform_
-
-WEIGHT_INITS = ("glorot", "torch")
 
 
 class LSTM(FusedCell):
     module_class = nn.LSTM
     state_names = ("h", "c")
 
+    @checked
     def __init__(
         self,
         input_size: int,
-        hidden_size: int = 128,
-        num_layers: int = 1,
-        weight_init: str = "glorot",
-        forget_bias: float = 1.0,
+        hidden_size: PositiveInt = 128,
+        num_layers: PositiveInt = 1,
+        weight_init: choice("glorot", "torch") = "glorot",
+        forget_bias: FiniteFloat = 1.0,
     ):
-        one_of("weight_init", weight_init, WEIGHT_INITS)
-        forget_bias = finite_number("forget_bias", forget_bias)
         super().__init__(input_size, hidden_size, num_layers)
         self.reset_parameters(weight_init, forget_bias)
 

@@ -3,18 +3,18 @@
 from torch import nn
 
 from contextual_rnn.core.cells.fused import FusedCell
-from contextual_rnn.core.errors import one_of
+from contextual_rnn.core.errors import PositiveInt, checked, choice
 
 
 class RNN(FusedCell):
     module_class = nn.RNN
 
+    @checked
     def __init__(
         self,
         input_size: int,
-        hidden_size: int = 128,
-        num_layers: int = 1,
-        nonlinearity: str = "tanh",
+        hidden_size: PositiveInt = 128,
+        num_layers: PositiveInt = 1,
+        nonlinearity: choice("tanh", "relu") = "tanh",
     ):
-        one_of("nonlinearity", nonlinearity, ("tanh", "relu"))
         super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity)

@@ -14,11 +14,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from contextual_rnn.core.errors import one_of, positive_ints, positive_number
-from contextual_rnn.core.initializers import LINEAR_INITS, mlp
+from contextual_rnn.core.errors import PositiveFloat, PositiveInts, checked, choice
+from contextual_rnn.core.initializers import LinearInit, mlp
 from contextual_rnn.core.inits.base import InitialState
 
-DISTRIBUTIONS = ("deterministic", "normal")
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
@@ -29,22 +28,19 @@ def inverse_softplus(y: float) -> float:
 class ContextualInit(InitialState):
     uses_context = True
 
+    @checked
     def __init__(
         self,
         cell,
         context_size: int,
-        hidden_sizes: list[int] = (),
-        activation: str = "relu",
-        distribution: str = "normal",
-        sigma_init: float = 0.25,
-        init: str = "he",
+        hidden_sizes: PositiveInts = (),
+        activation: choice("relu", "tanh") = "relu",
+        distribution: choice("deterministic", "normal") = "normal",
+        sigma_init: PositiveFloat = 0.25,
+        init: LinearInit = "he",
     ):
         super().__init__(cell, context_size)
-        one_of("distribution", distribution, DISTRIBUTIONS)
-        one_of("activation", activation, tuple(ACTIVATIONS))
-        one_of("init", init, LINEAR_INITS)
-        sigma_init = positive_number("sigma_init", sigma_init)
-        sizes = positive_ints("hidden_sizes", list(hidden_sizes))
+        sizes = list(hidden_sizes)
         self.net = mlp(context_size, sizes, self.state_numel, init, ACTIVATIONS[activation])
         self.distribution = distribution
         if distribution == "normal":

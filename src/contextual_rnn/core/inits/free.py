@@ -7,14 +7,15 @@
 import torch
 from torch import nn
 
-from contextual_rnn.core.errors import finite_number
+from contextual_rnn.core.errors import NonNegative, checked
 from contextual_rnn.core.inits.base import InitialState
 
 
 class FreeInit(InitialState):
-    def __init__(self, cell, context_size: int = 0, noise_std: float = 0.0):
+    @checked
+    def __init__(self, cell, context_size: int = 0, noise_std: NonNegative = 0.0):
         super().__init__(cell, context_size)
-        self.noise_std = finite_number("noise_std", noise_std, low=0.0)
+        self.noise_std = noise_std
         self.state = nn.Parameter(torch.zeros(self.state_numel))
 
     @property

@@ -12,40 +12,57 @@ from typing import ClassVar
 
 import pytorch_lightning as pl
 import torch
+from pydantic import BaseModel, ConfigDict
 from torch import nn
 from torchmetrics import Metric
 
 from contextual_rnn.core.cells.base import RecurrentCell
-from contextual_rnn.core.errors import ConfigError, one_of, positive_int, positive_ints
-from contextual_rnn.core.initializers import LINEAR_INITS, mlp
+from contextual_rnn.core.errors import (
+    ConfigError,
+    Flag,
+    PositiveInt,
+    PositiveInts,
+    choice,
+    validate,
+)
+from contextual_rnn.core.initializers import LinearInit, mlp
 from contextual_rnn.core.inits.base import InitialState
 from contextual_rnn.core.network import ContextualRNN
-from contextual_rnn.core.registry import build, build_optimizer, check_plain, resolve
+from contextual_rnn.core.registry import build, build_optimizer, check, check_plain
 from contextual_rnn.core.tasks.base import Batch, SequenceTask
 from contextual_rnn.core.token_rows import TokenRows
 
-EMBEDDING_INITS = ("normal", "zeros")
-MODEL_OPTIONS = (
-    "cell",
-    "init",
-    "optimizer",
-    "embedding_dim",
-    "embedding_init",
-    "readout_hidden",
-    "readout_init",
-    "side_input",
-    "context_net",  # read by conf/model/init/contextual.yaml, not here
-)
+
+class ModelOptions(BaseModel):
+    """The model config's own options; its cell, init and optimizer are their classes'."""
+
+    model_config = ConfigDict(extra="forbid")
+    cell: dict
+    init: dict
+    optimizer: dict
+    embedding_dim: PositiveInt = 100
+    embedding_init: choice("normal", "zeros") = "normal"
+    readout_hidden: PositiveInts = []
+    readout_init: LinearInit = "torch"
+    side_input: Flag = True
+    context_net: dict = {}  # read by conf/model/init/contextual.yaml, not here
 
 
-def check_model_options(model: dict) -> None:
-    for key, value in model.items():
-        if key not in MODEL_OPTIONS:
-            raise ConfigError(
-                f"model.{key}", value, "one of the model options: " + ", ".join(MODEL_OPTIONS)
-            )
-        if key not in ("cell", "init", "optimizer"):
-            check_plain(value, f"model.{key}")
+def check_model(model: dict, task: SequenceTask, trusted: bool = False):
+    """The model config checked for ``task`` without building anything: its options and
+    the class of its initial state."""
+    options = validate(ModelOptions, model, "model")
+    check_plain(options.context_net, "model.context_net")
+    check(options.cell, RecurrentCell, "model.cell", trusted, provided={"input_size"})
+    init = check(options.init, InitialState, "model.init", trusted, ("cell", "context_size"))
+    if init.uses_context and task.layout.context is None:
+        raise ConfigError(
+            "model/init",
+            init.__name__,
+            f"an init without context: task {type(task).__name__} has no context here",
+        )
+    build_optimizer(options.optimizer, [torch.zeros(1, requires_grad=True)], "model.optimizer")
+    return options, init
 
 
 MODULES: dict[str, type["SequenceModule"]] = {}  # task kind -> the module that trains it
@@ -86,34 +103,19 @@ class SequenceModule(pl.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["trusted"])
-        check_model_options(model)
         self.task = build(task, SequenceTask, "data.task", trusted)
         self.task.load_fitted(fitted or {})
+        options, init_class = check_model(model, self.task, trusted)
         layout = self.layout = self.task.layout
         step_size = layout.input_size
         self.embedding = None
         if layout.input_kind == "tokens":
-            size = positive_int("model.embedding_dim", model.get("embedding_dim", 100))
-            init = one_of(
-                "model.embedding_init", model.get("embedding_init", "normal"), EMBEDDING_INITS
-            )
-            self.embedding = nn.Embedding(layout.input_size, size)
-            if init == "zeros":  # the authors' ART code
+            self.embedding = nn.Embedding(layout.input_size, options.embedding_dim)
+            if options.embedding_init == "zeros":  # the authors' ART code
                 nn.init.zeros_(self.embedding.weight)
-            step_size = size
+            step_size = options.embedding_dim
         context_size = step_size if layout.context == "first_token" else layout.context_size
-
-        init_class = resolve(model["init"].get("_target_"), InitialState, "model.init", trusted)
-        if init_class.uses_context and layout.context is None:
-            raise ConfigError(
-                "model/init",
-                init_class.__name__,
-                f"an init without context: task {type(self.task).__name__} has no context here",
-            )
-        side_input = model.get("side_input", True)
-        if not isinstance(side_input, bool):
-            raise ConfigError("model.side_input", side_input, "true or false")
-        self.use_side = not init_class.uses_context and layout.side_size > 0 and side_input
+        self.use_side = not init_class.uses_context and layout.side_size > 0 and options.side_input
         cell = build(
             model["cell"],
             RecurrentCell,
@@ -125,16 +127,10 @@ class SequenceModule(pl.LightningModule):
             model["init"], InitialState, "model.init", trusted, cell=cell, context_size=context_size
         )
         readout = mlp(
-            cell.output_size,
-            positive_ints("model.readout_hidden", model.get("readout_hidden", [])),
-            layout.output_size,
-            one_of("model.readout_init", model.get("readout_init", "torch"), LINEAR_INITS),
+            cell.output_size, options.readout_hidden, layout.output_size, options.readout_init
         )
         self.net = ContextualRNN(cell, initial_state, readout)
         self.optimizer_config = model["optimizer"]
-        build_optimizer(
-            self.optimizer_config, [torch.zeros(1, requires_grad=True)], "model.optimizer"
-        )
         self.train_metrics_logged = False
 
     @staticmethod

@@ -9,40 +9,31 @@ one per token, the digit's token being the target: the authors' logits layer).
 
 import torch
 
-from contextual_rnn.core.errors import InputError, one_of, positive_int, require
+from contextual_rnn.core.errors import InputError, PositiveInt, checked, choice, integer, that
 from contextual_rnn.core.tasks.base import Batch, ClassificationTask, TaskLayout
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789?"
 NUM_LETTERS, NUM_DIGITS = 26, 10
 QUERY_TOKEN = ALPHABET.index("?")
-CONTEXTS = ("first_token", "none")
-CLASSES = ("digits", "vocabulary")
+K = integer(
+    f"an even integer from 2 to {2 * NUM_LETTERS}", that(lambda k: k % 2 == 0 and 2 <= k <= 52)
+)
 
 
 class ART(ClassificationTask):
     val_size_option = "val_size"
 
+    @checked
     def __init__(
         self,
-        k: int = 8,
-        train_size: int = 100_000,
-        val_size: int = 20_000,
-        context: str = "first_token",
-        classes: str = "digits",
+        k: K = 8,
+        train_size: PositiveInt = 100_000,
+        val_size: PositiveInt = 20_000,
+        context: choice("first_token", "none") = "first_token",
+        classes: choice("digits", "vocabulary") = "digits",
     ):
-        require(
-            isinstance(k, int) and not isinstance(k, bool) and k % 2 == 0 and 2 <= k <= 52,
-            "k",
-            k,
-            f"an even integer from 2 to {2 * NUM_LETTERS}",
-        )
-        self.k = k
-        self.sizes = {
-            "train": positive_int("train_size", train_size),
-            "val": positive_int("val_size", val_size),
-        }
-        self.context = one_of("context", context, CONTEXTS)
-        self.classes = one_of("classes", classes, CLASSES)
+        self.k, self.context, self.classes = k, context, classes
+        self.sizes = {"train": train_size, "val": val_size}
 
     @property
     def layout(self) -> TaskLayout:

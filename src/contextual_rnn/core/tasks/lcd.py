@@ -12,10 +12,21 @@ the inputs do not already carry (the period).
 """
 
 import math
+from typing import Annotated, Literal
 
 import torch
+from annotated_types import Ge, MinLen
 
-from contextual_rnn.core.errors import InputError, finite_number, positive_int, require
+from contextual_rnn.core.errors import (
+    FiniteFloat,
+    InputError,
+    PositiveFloat,
+    PositiveInt,
+    allowed,
+    checked,
+    number,
+    that,
+)
 from contextual_rnn.core.tasks.base import Batch, Conditions, GenerativeTask, TaskLayout
 
 CONTEXT_FEATURES = ("x0", "period")
@@ -44,58 +55,46 @@ def from_unit(y, low: float, high: float):
     return (y + 1) * (high - low) / 2 + low
 
 
-def value_range(key: str, pair) -> tuple[float, float]:
-    require(isinstance(pair, list | tuple) and len(pair) == 2, key, pair, "[low, high], low < high")
-    low, high = (finite_number(key, v) for v in pair)
-    require(low < high, key, list(pair), "[low, high], low < high")
-    return low, high
-
-
-def periods_list(key: str, periods) -> list[float]:
-    require(isinstance(periods, list | tuple), key, periods, "a non-empty list of periods >= 0")
-    require(len(periods) > 0, key, list(periods), "a non-empty list of periods >= 0")
-    return [finite_number(key, p, low=0.0) for p in periods]
+Range = Annotated[
+    tuple[FiniteFloat, FiniteFloat], that(lambda r: r[0] < r[1]), allowed("[low, high], low < high")
+]
+Periods = Annotated[
+    list[number("a period >= 0", Ge(0))], MinLen(1), allowed("a non-empty list of periods >= 0")
+]
+Context = Annotated[
+    list[Literal[CONTEXT_FEATURES]], allowed(f"a subset of {list(CONTEXT_FEATURES)}")
+]
 
 
 class LCD(GenerativeTask):
     val_size_option = "val_per_period"
 
+    @checked
     def __init__(
         self,
-        steps: int = 25,
-        decay_steps: float = 26,
-        alpha: float = 0.0,
-        beta: float = 0.001,
-        x0_range: tuple[float, float] = (2.0, 4.0),
-        train_periods: tuple[float, ...] = (0.5, 1.5, 2.5, 3.5, 4.5),
-        train_per_period: int = 1000,
-        val_periods: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0),
-        val_per_period: int = 500,
-        state_range: tuple[float, float] = (0.0, 4.0),
-        period_range: tuple[float, float] = (0.5, 4.5),
-        context: tuple[str, ...] = CONTEXT_FEATURES,
+        steps: PositiveInt = 25,
+        decay_steps: PositiveFloat = 26,
+        alpha: FiniteFloat = 0.0,
+        beta: FiniteFloat = 0.001,
+        x0_range: Range = (2.0, 4.0),
+        train_periods: Periods = (0.5, 1.5, 2.5, 3.5, 4.5),
+        train_per_period: PositiveInt = 1000,
+        val_periods: Periods = (1.0, 2.0, 3.0, 4.0),
+        val_per_period: PositiveInt = 500,
+        state_range: Range = (0.0, 4.0),
+        period_range: Range = (0.5, 4.5),
+        context: Context = CONTEXT_FEATURES,
     ):
-        self.steps = positive_int("steps", steps)
-        self.decay_steps = finite_number("decay_steps", decay_steps)
-        require(self.decay_steps > 0, "decay_steps", decay_steps, "a number > 0")
-        self.alpha, self.beta = finite_number("alpha", alpha), finite_number("beta", beta)
-        self.x0_range = value_range("x0_range", x0_range)
-        self.state_range = value_range("state_range", state_range)
-        self.period_range = value_range("period_range", period_range)
-        self.periods = {
-            "train": periods_list("train_periods", train_periods),
-            "val": periods_list("val_periods", val_periods),
-        }
-        self.per_period = {
-            "train": positive_int("train_per_period", train_per_period),
-            "val": positive_int("val_per_period", val_per_period),
-        }
-        require(
-            isinstance(context, list | tuple) and all(c in CONTEXT_FEATURES for c in context),
-            "context",
-            context,
-            f"a subset of {list(CONTEXT_FEATURES)}",
+        self.steps = steps
+        self.decay_steps, self.alpha, self.beta = float(decay_steps), float(alpha), float(beta)
+        self.x0_range, self.state_range, self.period_range = (
+            tuple(map(float, r)) for r in (x0_range, state_range, period_range)
         )
+        self.periods = {
+            "train": list(map(float, train_periods)),
+            "val": list(map(float, val_periods)),
+        }
+        self.per_period = {"train": train_per_period, "val": val_per_period}
         self.context_names = tuple(c for c in CONTEXT_FEATURES if c in context)
         self.side_names = tuple(c for c in self.context_names if c != "x0")  # x0 is input 0
         self.target_range: tuple[float, float] | None = None

@@ -8,16 +8,27 @@ so a dashboard can sort runs by them. The values are checkpointed: a resumed run
 keeps them and writes them into its summary again.
 """
 
+from typing import Annotated
+
+from annotated_types import MinLen
 from pytorch_lightning import Callback
 from pytorch_lightning.callbacks import Timer
 
-from contextual_rnn.core.errors import require
+from contextual_rnn.core.errors import allowed, checked
 from contextual_rnn.training.loggers import wandb_loggers
 
 
 class Milestones(Callback):
-    def __init__(self, metric: str = "val/acc", thresholds: list[float] = (0.9, 0.99, 0.999)):
-        require(len(thresholds) > 0, "thresholds", thresholds, "a non-empty list")
+    @checked
+    def __init__(
+        self,
+        metric: str = "val/acc",
+        thresholds: Annotated[list[float], MinLen(1), allowed("a non-empty list")] = (
+            0.9,
+            0.99,
+            0.999,
+        ),
+    ):
         self.metric, self.thresholds = metric, [float(t) for t in thresholds]
         self.reached: dict[str, float] = {}
 

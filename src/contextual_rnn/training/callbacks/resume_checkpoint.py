@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from pytorch_lightning import Callback
 
-from contextual_rnn.core.errors import positive_int
+from contextual_rnn.core.errors import PositiveInt, checked
 from contextual_rnn.training.loggers import ContinuingCSVLogger
 
 SUFFIX = ".ckpt"
@@ -59,9 +59,10 @@ def sequence(path: Path) -> int:
 
 
 class ResumeCheckpoint(Callback):
-    def __init__(self, dirpath: str, every_n_train_steps: int = 100):
+    @checked
+    def __init__(self, dirpath: str, every_n_train_steps: PositiveInt = 100):
         self.dirpath = Path(dirpath)
-        self.every = positive_int("every_n_train_steps", every_n_train_steps)
+        self.every = every_n_train_steps
         self.count = 0  # checkpoints written by this run, resumed attempts included
         self.last_step = 0  # the step of the newest one
         self.final_metrics: dict[str, float] | None = None  # restored from a finished run

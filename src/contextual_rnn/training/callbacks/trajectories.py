@@ -24,36 +24,34 @@ no training number. Does nothing for modules that cannot roll out.
 """
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
+from pydantic import StrictBool
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import WandbLogger
 
 from contextual_rnn.analysis.fan_process import FanProcess
 from contextual_rnn.analysis.plotting import FanFigure
-from contextual_rnn.core.errors import positive_int, require
+from contextual_rnn.core.errors import PositiveInt, allowed, checked
 
 SUMMARY_COLUMNS = ["epoch", "example", "t", "truth", "mean", "std"]
 
 
 class TrajectoryFigures(Callback):
+    @checked
     def __init__(
         self,
         dirpath: str,
-        num_samples: int = 10,
-        every_n_epochs: int = 1,
+        num_samples: PositiveInt = 10,
+        every_n_epochs: PositiveInt = 1,
         seed: int = 0,
-        background: bool | str = "auto",
+        background: Annotated[
+            StrictBool | Literal["auto"], allowed("true, false or auto")
+        ] = "auto",
     ):
         self.dirpath = Path(dirpath)
-        self.num_samples = positive_int("num_samples", num_samples)
-        self.every_n_epochs = positive_int("every_n_epochs", every_n_epochs)
-        require(
-            isinstance(background, bool) or background == "auto",
-            "background",
-            background,
-            "true, false or auto",
-        )
+        self.num_samples, self.every_n_epochs = num_samples, every_n_epochs
         self.seed, self.background = seed, background
         self.pending: list[dict] = []  # fans drawn or being drawn, not yet logged to W&B
         self.sent = 0  # how many of them are with the drawing process

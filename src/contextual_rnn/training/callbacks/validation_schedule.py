@@ -7,16 +7,20 @@ is fixed for a run, so this sets the trainer's check interval at every epoch sta
 (and as training starts, for a run resumed mid-epoch).
 """
 
+from annotated_types import Gt, Le
 from pytorch_lightning import Callback
 
-from contextual_rnn.core.errors import finite_number, positive_int, require
+from contextual_rnn.core.errors import PositiveInt, checked, number
 
 
 class ValidationSchedule(Callback):
-    def __init__(self, every: float = 0.25, first_epochs: int = 4):
-        self.every = finite_number("every", every, 0.0, 1.0)
-        require(self.every > 0, "every", every, "a fraction of an epoch in (0, 1]")
-        self.first_epochs = positive_int("first_epochs", first_epochs)
+    @checked
+    def __init__(
+        self,
+        every: number("a fraction of an epoch in (0, 1]", Gt(0), Le(1)) = 0.25,
+        first_epochs: PositiveInt = 4,
+    ):
+        self.every, self.first_epochs = float(every), first_epochs
 
     def apply(self, trainer) -> None:
         batches = trainer.num_training_batches
