@@ -1,4 +1,4 @@
-"""Run the paper's study end to end; see contextual_rnn/study.py or ``--help``.
+"""Run a study end to end (``--help``; its sweeps: conf/study.yaml).
 
 python scripts/study.py --art-epochs 3 --lcd-epochs 65     # outputs/study/<time>/
 python scripts/study.py --dry-run                          # print the commands only
