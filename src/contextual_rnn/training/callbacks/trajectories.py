@@ -1,8 +1,8 @@
 """Sampled trajectory fans after every validation of a generative task (the paper's Fig. 6).
 
-For each of the task's figure examples (LCD: the first validation sequence of each
-period): sample ``num_samples`` initial states, roll the model out from the start
-value, save one PNG per example (the latest epoch's) and log it to W&B as an image
+For each of the task's figure examples (``GenerativeTask.figure_examples``): sample
+``num_samples`` initial states, roll the model out from the start value, save one PNG
+per example (the latest epoch's) and log it to W&B as an image
 (``val/trajectories/<example>``) and as data (``val/trajectories/table``: one row per
 example and step with the truth, the samples' mean and standard deviation and every
 sample), which a dashboard can plot.
@@ -23,8 +23,8 @@ The samples come from the callback's own random stream, seeded by (seed, epoch),
 the training stream is left exactly as it was: how often figures are drawn changes
 no training number. Does nothing for modules that cannot roll out.
 
-Drawing and encoding one fan is ~40 ms of single-threaded Python (matplotlib), four per
-LCD epoch: in a thread it would fight training for the GIL (measured: epochs 4 to 9x
+Drawing and encoding one fan is ~40 ms of single-threaded Python (matplotlib), one per
+example and epoch: in a thread it would fight training for the GIL (measured: epochs 4 to 9x
 slower). The worker is spawned (a fresh interpreter, not a fork of the training
 process), ignores Ctrl-C (the training process handles it) and ends when the training
 process is gone, so an interrupted or killed run leaves no process behind. A write error
