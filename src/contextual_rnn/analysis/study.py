@@ -38,8 +38,10 @@ def parser(study: dict) -> argparse.ArgumentParser:
     )
     main.add_argument("--config", default=str(CONFIG), help="the study's sweeps (YAML)")
     main.add_argument("--out", help="study folder (default: outputs/study/<UTC time>)")
-    sweeps = ",".join(study["sweeps"])
-    main.add_argument("--sweeps", default=sweeps, help=f"comma list of {sweeps}")
+    sweeps = list(study["sweeps"])
+    main.add_argument(
+        "--sweeps", default=",".join(sweeps), help="comma list of " + ", ".join(sweeps)
+    )
     main.add_argument("--seeds", default=",".join(map(str, study["seeds"])))
     for name, cap in study["epochs"].items():
         text = cap["help"].replace("%", "%%")

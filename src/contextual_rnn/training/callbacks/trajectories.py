@@ -3,32 +3,28 @@
 For each of the task's figure examples (``GenerativeTask.figure_examples``): sample
 ``num_samples`` initial states, roll the model out from the start value, save one PNG
 per example (the latest epoch's) and log it to W&B as an image
-(``val/trajectories/<example>``) and as data (``val/trajectories/table``: one row per
-example and step with the truth, the samples' mean and standard deviation and every
-sample), which a dashboard can plot.
+(``val/trajectories/<example>``) and as data (``val/trajectories/table``: per example
+and step the truth, the samples' mean and standard deviation and every sample). The
+samples come from the callback's own random stream, seeded by (seed, epoch): how often
+figures are drawn changes no training number. Does nothing for modules that cannot roll
+out.
 
-``background: true`` draws the PNGs in a separate low-priority process (a
-``ProcessPoolExecutor`` of one worker) while training goes on; their W&B images are
-logged at the next validation, or when training ends, each with the step it was drawn
-at. The fans
-not yet logged are part of the callback's checkpoint state, so a resumed run logs
-exactly what an uninterrupted one does. ``false`` draws and logs them in the
-training process, at once. ``auto`` (the default): in the background when training
-runs on an accelerator (the CPU is then mostly idle), in the training process on CPU,
-where training already uses every core it is given: measured on 2 cores, a drawing
-process slows the training epochs by more than the drawing it takes off them
-(docs/performance.md).
+``background: true`` draws the PNGs in a low-priority worker process while training
+goes on (a fan is ~40 ms of single-threaded matplotlib: in a thread it would fight
+training for the GIL, epochs 4 to 9x slower); their W&B images are logged at the next
+validation, or when training ends, each with the step it was drawn at, and the fans not
+yet logged are part of the callback's checkpoint state, so a resumed run logs exactly
+what an uninterrupted one does. ``false`` draws and logs them in the training process,
+at once. ``auto`` (the default): in the background on an accelerator, in the training
+process on CPU, where a drawing process slows training by more than it takes off it
+(measured on 2 cores, docs/performance.md).
 
-The samples come from the callback's own random stream, seeded by (seed, epoch), and
-the training stream is left exactly as it was: how often figures are drawn changes
-no training number. Does nothing for modules that cannot roll out.
-
-Drawing and encoding one fan is ~40 ms of single-threaded Python (matplotlib), one per
-example and epoch: in a thread it would fight training for the GIL (measured: epochs 4 to 9x
-slower). The worker is spawned (a fresh interpreter, not a fork of the training
-process), ignores Ctrl-C (the training process handles it) and ends when the training
-process is gone, so an interrupted or killed run leaves no process behind. A write error
-in the worker (a full disk) comes back as the same OSError.
+The worker is spawned (a fresh interpreter, not a fork of the training process),
+ignores Ctrl-C (the training process handles it) and ends when the training process is
+gone: an interrupted or killed run leaves no process behind. A write error in it (a
+full disk) comes back as the same OSError. Like every spawned process it imports the
+main module: a script calling ``train`` itself needs the ``if __name__ == "__main__":``
+guard that ``train.py`` has.
 """
 
 import multiprocessing
