@@ -1,4 +1,4 @@
-"""Paper-style figures and tables from finished runs; see contextual_rnn/aggregate.py.
+"""Tables, figures and statistics of finished runs (``--help``; docs/results.md shows one).
 
 python scripts/aggregate.py outputs/study/<time> --out docs/figures
 """

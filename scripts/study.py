@@ -1,7 +1,8 @@
-"""Run the paper's study end to end; see contextual_rnn/study.py or ``--help``.
+"""Run a study end to end; its sweeps and epoch options are in conf/study.yaml.
 
-python scripts/study.py --art-epochs 3 --lcd-epochs 65     # outputs/study/<time>/
-python scripts/study.py --dry-run                          # print the commands only
+python scripts/study.py --help                               # the sweeps and their options
+python scripts/study.py --seeds 0,1 --out outputs/study/two  # rerun the same to continue
+python scripts/study.py --dry-run                            # print the commands only
 """
 
 from contextual_rnn.analysis.study import main

@@ -238,7 +238,7 @@ def full_disk(*args, **kwargs):
     "target",
     [
         "lightning_fabric.plugins.io.torch_io.TorchCheckpointIO.save_checkpoint",
-        "contextual_rnn.analysis.plotting.FanFigure.save",
+        "contextual_rnn.core.figures.FanFigure.save",
     ],
     ids=["checkpoint", "figure"],
 )

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from contextual_rnn.analysis.fan_process import FanProcess
+from contextual_rnn.training.callbacks import trajectories
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import train
 
@@ -103,7 +103,7 @@ def test_fans_drawn_in_the_background_are_the_fans_drawn_in_training(tmp_path):
 
 def test_fans_are_drawn_in_the_training_process_on_cpu_by_default(tmp_path, monkeypatch):
     started = []
-    monkeypatch.setattr(FanProcess, "start", lambda self: started.append(self))
+    monkeypatch.setattr(trajectories, "drawing_pool", lambda: started.append(1))
     cfg = compose_config(["debug=tiny", *TINY_LCD], output_dir=tmp_path)
     assert cfg.callbacks.trajectory_figures.background == "auto"
     train(cfg)

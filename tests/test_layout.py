@@ -1,9 +1,13 @@
-"""The package's layers: core imports nothing from training or analysis."""
+"""The package's layers point one way: core imports neither training nor analysis;
+training and analysis import core, not each other; the command line imports core only."""
 
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "contextual_rnn"
+TRAINING, ANALYSIS = "contextual_rnn.training", "contextual_rnn.analysis"
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -17,21 +21,38 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-def test_core_imports_nothing_from_training_or_analysis():
-    offenders = {
+def offenders(paths: list[Path], forbidden: tuple[str, ...]) -> dict[str, list[str]]:
+    found = {
         str(path.relative_to(PACKAGE)): sorted(
-            m
-            for m in imported_modules(path)
-            if m.startswith(("contextual_rnn.training", "contextual_rnn.analysis"))
+            m for m in imported_modules(path) if m == forbidden or m.startswith(forbidden)
         )
-        for path in (PACKAGE / "core").rglob("*.py")
+        for path in paths
     }
-    assert {k: v for k, v in offenders.items() if v} == {}
-    assert len(offenders) > 20  # every core module was read
+    return {name: modules for name, modules in found.items() if modules}
 
 
-def test_analysis_does_not_run_training():
-    for path in (PACKAGE / "analysis").rglob("*.py"):
-        assert not any(m.startswith("contextual_rnn.training") for m in imported_modules(path)), (
-            path
-        )
+@pytest.mark.parametrize(
+    "layer,forbidden,at_least",
+    [
+        ("core", (TRAINING, ANALYSIS), 20),
+        ("training", (ANALYSIS,), 10),
+        ("analysis", (TRAINING,), 5),
+    ],
+)
+def test_a_layer_imports_nothing_from_the_layers_it_must_not_know(layer, forbidden, at_least):
+    paths = sorted((PACKAGE / layer).rglob("*.py"))
+    assert len(paths) >= at_least  # every module of the layer was read
+    assert offenders(paths, forbidden) == {}
+
+
+def test_the_command_line_imports_core_only():
+    imported = imported_modules(PACKAGE / "cli.py")
+    assert any(m.startswith("contextual_rnn.core") for m in imported)
+    assert offenders([PACKAGE / "cli.py"], (TRAINING, ANALYSIS)) == {}
+
+
+def test_the_check_names_a_module_that_imports_a_forbidden_one():
+    module = PACKAGE / "training" / "callbacks" / "trajectories.py"
+    assert offenders([module], ("contextual_rnn.core.figures",)) == {
+        "training/callbacks/trajectories.py": ["contextual_rnn.core.figures"]
+    }

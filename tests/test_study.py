@@ -3,6 +3,7 @@ figures and a W&B run."""
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from scipy.stats import mannwhitneyu
 
 from contextual_rnn.analysis import aggregate, study
 from contextual_rnn.analysis.statistics import mann_whitney, median_ci
+from contextual_rnn.core.tasks import SequenceTask
 
 from . import wandb_files
 from .conftest import train_command
@@ -60,12 +62,36 @@ def test_mann_whitney_matches_scipy_without_ties_and_counts_never_as_slowest():
     assert never["p_faster"] == 1.0 and never["p"] == pytest.approx(0.1)  # 2 / C(6, 3)
     same = mann_whitney([1.0, 2.0], [1.0, 2.0])
     assert same["p"] == 1.0 and same["p_faster"] == 0.5
+    # ties (runs that never reached it): exact over the mid-ranks' 252 assignments, as
+    # docs/results.md reports it (scipy's "exact" ignores ties and would give 0.056)
+    tied = mann_whitney([50.0, *[math.inf] * 4], [8.0, math.inf, 14.0, 17.0, 11.0])
+    assert tied["p"] == pytest.approx(12 / 252) and tied["p_faster"] == pytest.approx(0.12)
 
 
 def test_median_ci_brackets_the_median():
     median, low, high = median_ci([1.0, 2.0, 3.0, 4.0, 100.0])
     assert median == 3.0 and low <= median <= high and high <= 100.0
     assert median_ci([1.0, math.inf, math.inf])[0] == math.inf  # most never reached
+
+
+def test_a_task_says_what_its_runs_report_and_the_defaults_fit_any_task():
+    class Scored(SequenceTask, register=False):
+        metrics = {"val/loss": "min", "val/score": "max"}
+        thresholds = {"val/loss": (0.5,), "val/score": (2.0,)}
+
+    curve = [
+        {"epochs": 1.0, "val/loss": 0.9, "val/score": 1.0, "time/cpu_s": 3.0},
+        {"epochs": 2.0, "val/loss": 0.4, "val/score": 1.5, "time/cpu_s": 6.0},
+        {"epochs": 3.0, "val/loss": 0.6, "val/score": 1.2, "time/cpu_s": 9.0},
+    ]
+    numbers = Scored.run_numbers(curve)
+    assert numbers["final val/loss"] == 0.6 and numbers["best val/loss"] == 0.4
+    assert numbers["best val/score"] == 1.5 and numbers["epochs trained"] == 3.0
+    assert numbers["epochs to val/loss 0.5"] == 2.0 and numbers["cpu_s to val/loss 0.5"] == 6.0
+    assert numbers["epochs to val/score 2"] == math.inf  # never reached: the slowest
+    assert Scored.compared()["best val/score"] == "max"
+    assert Scored.compared()["epochs to val/loss 0.5"] == "min"
+    assert SequenceTask.run_numbers(curve)["best val/loss"] == 0.4
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +136,18 @@ def test_aggregate_writes_statistics_figures_and_a_wandb_run(finished_sweeps, tm
     assert any(k.startswith("art_tiny/runs") for k in logged)
     assert any(k.startswith("lcd_tiny/tests") for k in logged)
     assert any(k.startswith("figures/fig2_art_tiny") for k in logged)
+
+
+def test_a_task_aggregate_cannot_import_is_summarised_by_the_defaults(finished_sweeps, tmp_path):
+    """A run of a task this process does not know (its module is not imported here) gets
+    every task's defaults: the final and best value of each metric, a curve figure."""
+    for config in (finished_sweeps / "art_tiny").glob("*/.hydra/config.yaml"):
+        copy = tmp_path / "runs" / config.parents[1].name
+        shutil.copytree(config.parents[1], copy, ignore=shutil.ignore_patterns("wandb"))
+        text = config.read_text().replace("contextual_rnn.core.tasks.art.ART", "my_tasks.Copy")
+        (copy / ".hydra" / "config.yaml").write_text(text)
+    summary = aggregate.aggregate([tmp_path / "runs"], tmp_path / "out", fans=False)
+    comparisons = summary["sweeps"]["art_tiny"]["comparisons"]
+    assert set(comparisons) == {"final val/loss", "best val/loss"}
+    assert summary["figures"] == ["curves_art_tiny.png"] and summary["calibration"] == []
+    assert (tmp_path / "out" / "curves_art_tiny.png").stat().st_size > 10_000

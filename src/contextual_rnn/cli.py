@@ -22,10 +22,10 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from contextual_rnn.analysis.plotting import save, trajectory_fan
 from contextual_rnn.core.checkpoints import CheckpointError, load_module
 from contextual_rnn.core.data import SequenceDataModule
 from contextual_rnn.core.errors import ConfigError, InputError
+from contextual_rnn.core.figures import save, trajectory_fan
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
 

@@ -1,1 +1,2 @@
-"""After-the-fact analysis: the paper's study, aggregation of finished runs, figures."""
+"""After the fact: the study, and the aggregate of finished runs (reading them, statistics,
+tables, W&B export); what a task reports comes from its own hooks (core.tasks)."""

@@ -1,27 +1,14 @@
-"""The paper's study in one command: zero / free / contextual h0 on ART and LCD, many seeds.
+"""A study in one command: sweeps of train.py over every init and many seeds.
 
-Sweeps (each one Hydra multirun of ``train.py``, its jobs side by side on the cores):
-
-    art_authors          ART, the authors' code in every detail (zero embedding)
-    art_authors_normal   ART, the authors' code but a N(0, 1) embedding
-    art_ba2016           ART, Ba et al. (2016) as written
-    lcd_authors          LCD, the authors' code (TensorFlow's LSTMCell details)
-
-Within a sweep every init gets the same overrides, data, seeds and budget: a sweep
-varies only ``model/init`` and ``seed``, so nothing is tuned toward a winner. ART runs
-stop at 100% validation accuracy or at ``--art-epochs``.
-
-The study is resumable: run the same command again (same ``--out``) and finished runs
-are kept as they are, killed ones continue from their last checkpoint, and a larger
-``--art-epochs`` continues the runs that hit the old cap. ``study.json`` / ``study.md``
-record the commit, the machine, the exact commands, the budget against the paper's and
-the wall time of every attempt:
-
-    <out>/<sweep>/<job>/            the runs (Hydra's sweep folders)
-    <out>/logs/<sweep>.log          their output
-    <out>/study.{json,md}           what was run
-
-Run it as ``python scripts/study.py --help``; aggregate with ``scripts/aggregate.py``.
+``conf/study.yaml`` (``--config``) lists the sweeps, their overrides, inits, seeds and
+epoch caps (options ``--<name>-epochs``, by default what the paper ran). Each sweep is
+one Hydra multirun of ``train.py`` that varies only ``model/init`` and ``seed``, in
+``<out>/<sweep>/<job>/``, its output in ``<out>/logs/<sweep>.log``. Run the same command
+again (same ``--out``) to continue: finished runs are kept, killed ones continue from
+their last checkpoint, a larger epoch cap continues the runs that hit the old one.
+``<out>/study.{json,md}`` record the commit, the machine, the commands, the budget
+against the paper's and the wall time of every attempt. Aggregate with
+``scripts/aggregate.py``.
 """
 
 import argparse
@@ -35,38 +22,30 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 ROOT = Path(__file__).resolve().parents[3]
-SWEEPS = {
-    "art_authors": ["experiment=art_paper", "preset=authors"],
-    "art_authors_normal": ["experiment=art_paper", "preset=authors", "model.embedding_init=normal"],
-    "art_ba2016": ["experiment=art_paper", "preset=ba2016"],
-    "lcd_authors": ["experiment=lcd_paper", "preset=authors"],
-}
-# What the paper ran (docs/paper_setup.md); anything less is a budget cut and is said so.
-PAPER = {"art": 200, "lcd": 65, "seeds": 3}
-INITS = ("zero", "free", "contextual")
+CONFIG = ROOT / "conf" / "study.yaml"
 
 
 def csv_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(study: dict) -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="study.py", description=__doc__.splitlines()[0], allow_abbrev=False
     )
+    main.add_argument("--config", default=str(CONFIG), help="the study's sweeps (YAML)")
     main.add_argument("--out", help="study folder (default: outputs/study/<UTC time>)")
+    sweeps = list(study["sweeps"])
     main.add_argument(
-        "--sweeps", default=",".join(SWEEPS), help="comma list of " + ", ".join(SWEEPS)
+        "--sweeps", default=",".join(sweeps), help="comma list of " + ", ".join(sweeps)
     )
-    main.add_argument("--seeds", default="0,1,2,3,4")
-    main.add_argument(
-        "--art-epochs",
-        type=int,
-        default=PAPER["art"],
-        help="ART epoch cap (runs stop earlier at 100%% validation accuracy)",
-    )
-    main.add_argument("--lcd-epochs", type=int, default=PAPER["lcd"])
+    main.add_argument("--seeds", default=",".join(map(str, study["seeds"])))
+    for name, cap in study["epochs"].items():
+        text = cap["help"].replace("%", "%%")
+        main.add_argument(f"--{name}-epochs", type=int, default=cap["paper"], help=text)
     main.add_argument(
         "--override",
         action="append",
@@ -80,53 +59,38 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
-def sweep_plan(args, study_dir: Path) -> list[dict]:
-    seeds = csv_list(args.seeds)
-    plan = []
-    for name in csv_list(args.sweeps):
-        if name not in SWEEPS:
-            raise SystemExit(f"error: --sweeps {name} is not a sweep: use {', '.join(SWEEPS)}")
-        task = name.split("_")[0]
-        epochs = args.art_epochs if task == "art" else args.lcd_epochs
-        overrides = [
-            *SWEEPS[name],
-            f"name={name}",
-            f"model/init={','.join(INITS)}",
-            f"seed={','.join(seeds)}",
-            f"trainer.max_epochs={epochs}",
-            "trainer.enable_progress_bar=false",
-            *args.override,
-        ]
-        folder = study_dir / name
-        cuts = []
-        if epochs < PAPER[task]:
-            cuts.append(f"epoch cap {epochs} instead of the paper's {PAPER[task]}")
-        if args.override:
-            cuts.append(f"extra overrides: {' '.join(args.override)}")
-        plan.append(
-            {
-                "name": name,
-                "task": task,
-                "max_epochs": epochs,
-                "paper_epochs": PAPER[task],
-                "seeds": [int(s) for s in seeds],
-                "inits": list(INITS),
-                "folder": str(folder),
-                "log": str(study_dir / "logs" / f"{name}.log"),
-                # hydra.sweep.dir: the study puts each sweep in its own known folder, and
-                # passing the same folder again is how a sweep resumes (README)
-                "command": [
-                    sys.executable,
-                    "train.py",
-                    "-m",
-                    *overrides,
-                    f"hydra.sweep.dir={folder}",
-                ],
-                "cuts": cuts,
-                "attempts": [],
-            }
-        )
-    return plan
+def planned_sweep(name: str, args, study: dict, study_dir: Path) -> dict:
+    """One sweep's Hydra multirun and its budget against the paper's."""
+    if name not in study["sweeps"]:
+        raise SystemExit(f"error: --sweeps {name} is not a sweep: use {', '.join(study['sweeps'])}")
+    sweep, seeds = study["sweeps"][name], csv_list(args.seeds)
+    epochs = getattr(args, f"{sweep['epochs']}_epochs")
+    paper = study["epochs"][sweep["epochs"]]["paper"]
+    cuts = [f"epoch cap {epochs} instead of the paper's {paper}"] if epochs < paper else []
+    cuts += [f"extra overrides: {' '.join(args.override)}"] if args.override else []
+    overrides = [
+        *sweep["overrides"],
+        f"name={name}",
+        f"model/init={','.join(study['inits'])}",
+        f"seed={','.join(seeds)}",
+        f"trainer.max_epochs={epochs}",
+        "trainer.enable_progress_bar=false",
+        *args.override,
+        # each sweep in its own known folder: passing the same folder again resumes it
+        f"hydra.sweep.dir={study_dir / name}",
+    ]
+    return {
+        "name": name,
+        "max_epochs": epochs,
+        "paper_epochs": paper,
+        "seeds": [int(s) for s in seeds],
+        "inits": list(study["inits"]),
+        "folder": str(study_dir / name),
+        "log": str(study_dir / "logs" / f"{name}.log"),
+        "command": [sys.executable, "train.py", "-m", *overrides],
+        "cuts": cuts,
+        "attempts": [],
+    }
 
 
 def git_commit() -> str | None:
@@ -240,13 +204,15 @@ def continued_record(study_dir: Path, plan: list[dict], command: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parser().parse_args(argv)
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", default=str(CONFIG))
+    study = OmegaConf.to_container(OmegaConf.load(config.parse_known_args(argv)[0].config))
+    args = parser(study).parse_args(argv)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d_%H-%M-%S")
     study_dir = Path(args.out or ROOT / "outputs" / "study" / stamp).resolve()
-    plan = sweep_plan(args, study_dir)
-    command = shlex.join(
-        ["python", "scripts/study.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    plan = [planned_sweep(name, args, study, study_dir) for name in csv_list(args.sweeps)]
+    given = argv if argv is not None else sys.argv[1:]
+    command = shlex.join(["python", "scripts/study.py", *given])
     record = continued_record(study_dir, plan, command)
     for sweep in plan:
         print(f"[{sweep['name']}] {shlex.join(sweep['command'])}")

@@ -226,3 +226,42 @@ class LCD(GenerativeTask):
 
     def example_name(self, conditions, index):
         return f"period_{conditions['period'][index].item():g}"
+
+    # --- what a study reports: errors early and at the end, Fig. 5 and 6, calibration -------
+
+    early_epochs = (2, 5, 10)  # where the early curves are compared (the paper's speed claim)
+    calibration_caption = (
+        "Calibration of the generated fans: the share of the true points (t = 1..25) inside "
+        "the sampled fan's mean +-1 and +-2 standard deviations (``inside_1``, ``inside_2``; "
+        "a Normal would give 68% and 95%) and the fan's width (mean std); mean over seeds."
+    )
+
+    @classmethod
+    def run_numbers(cls, curve):
+        numbers = super().run_numbers(curve)
+        for epoch in cls.early_epochs:
+            point = next((p for p in curve if p["epochs"] == epoch), {})
+            for metric in ("val/mse", "val/rollout_mse"):
+                numbers[f"{metric} at epoch {epoch}"] = point.get(metric, math.nan)
+        return numbers
+
+    @classmethod
+    def compared(cls):
+        early = ("val/mse", "val/rollout_mse")
+        return {
+            **{f"{m} at epoch {e}": "min" for m in early for e in cls.early_epochs},
+            **{f"final {m}": "min" for m in cls.metrics},
+        }
+
+    @classmethod
+    def figures(cls, name, groups, out, checkpoints):
+        from contextual_rnn.core.tasks.lcd_analysis import error_figure, fan_figure
+
+        fans = fan_figure(name, groups, out) if checkpoints else None
+        return [error_figure(name, groups, out)] + ([fans] if fans else [])
+
+    @classmethod
+    def calibration(cls, groups):
+        from contextual_rnn.core.tasks.lcd_analysis import calibration
+
+        return calibration(groups)

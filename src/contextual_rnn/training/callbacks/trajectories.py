@@ -1,28 +1,39 @@
 """Sampled trajectory fans after every validation of a generative task (the paper's Fig. 6).
 
-For each of the task's figure examples (LCD: the first validation sequence of each
-period): sample ``num_samples`` initial states, roll the model out from the start
-value, save one PNG per example (the latest epoch's) and log it to W&B as an image
-(``val/trajectories/<example>``) and as data (``val/trajectories/table``: one row per
-example and step with the truth, the samples' mean and standard deviation and every
-sample), which a dashboard can plot.
+For each of the task's figure examples (``GenerativeTask.figure_examples``): sample
+``num_samples`` initial states, roll the model out from the start value, save one PNG
+per example (the latest epoch's) and log it to W&B as an image
+(``val/trajectories/<example>``) and as data (``val/trajectories/table``: per example
+and step the truth, the samples' mean and standard deviation and every sample). The
+samples come from the callback's own random stream, seeded by (seed, epoch): how often
+figures are drawn changes no training number. Does nothing for modules that cannot roll
+out.
 
-``background: true`` draws the PNGs in a separate low-priority process
-(``analysis.fan_process``) while training goes on; their W&B images are logged at the
-next validation, or when training ends, each with the step it was drawn at. The fans
-not yet logged are part of the callback's checkpoint state, so a resumed run logs
-exactly what an uninterrupted one does. ``false`` draws and logs them in the
-training process, at once. ``auto`` (the default): in the background when training
-runs on an accelerator (the CPU is then mostly idle), in the training process on CPU,
-where training already uses every core it is given: measured on 2 cores, a drawing
-process slows the training epochs by more than the drawing it takes off them
-(docs/performance.md).
+``background: true`` draws the PNGs in a low-priority worker process while training
+goes on (a fan is ~40 ms of single-threaded matplotlib: in a thread it would fight
+training for the GIL, epochs 4 to 9x slower); their W&B images are logged at the next
+validation, or when training ends, each with the step it was drawn at, and the fans not
+yet logged are part of the callback's checkpoint state, so a resumed run logs exactly
+what an uninterrupted one does. ``false`` draws and logs them in the training process,
+at once. ``auto`` (the default): in the background on an accelerator, in the training
+process on CPU, where a drawing process slows training by more than it takes off it
+(measured on 2 cores, docs/performance.md).
 
-The samples come from the callback's own random stream, seeded by (seed, epoch), and
-the training stream is left exactly as it was: how often figures are drawn changes
-no training number. Does nothing for modules that cannot roll out.
+The worker is spawned (a fresh interpreter, not a fork of the training process),
+ignores Ctrl-C (the training process handles it) and ends when the training process is
+gone: an interrupted or killed run leaves no process behind. A write error in it (a
+full disk) comes back as the same OSError. Like every spawned process it imports the
+main module: a script calling ``train`` itself needs the ``if __name__ == "__main__":``
+guard that ``train.py`` has.
 """
 
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -31,11 +42,59 @@ from pydantic import StrictBool
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import WandbLogger
 
-from contextual_rnn.analysis.fan_process import FanProcess
-from contextual_rnn.analysis.plotting import FanFigure
 from contextual_rnn.core.errors import PositiveInt, allowed, checked
+from contextual_rnn.core.figures import FanFigure
 
 SUMMARY_COLUMNS = ["epoch", "example", "t", "truth", "mean", "std"]
+WORKER_FIGURE: list[FanFigure] = []  # the drawing worker's one figure, reused for every fan
+
+
+def start_worker(parent: int) -> None:
+    """The drawing worker's start: training first, Ctrl-C is the parent's, and it ends
+    when its parent does."""
+    if hasattr(os, "nice"):
+        os.nice(10)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    WORKER_FIGURE.append(FanFigure())
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def draw_in_worker(samples, truth, title: str, path: str) -> None:
+    WORKER_FIGURE[0].draw(samples, truth, title)
+    WORKER_FIGURE[0].save(path)
+
+
+def drawing_pool() -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start_worker,
+        initargs=(os.getpid(),),
+    )
+
+
+def submit_fan(pool: ProcessPoolExecutor, *args) -> Future:
+    try:
+        return pool.submit(draw_in_worker, *args)
+    except BrokenProcessPool:
+        raise RuntimeError("the figure process ended unexpectedly") from None
+
+
+def wait_for(futures: list[Future]) -> None:
+    """Wait for every fan; then raise the first failure (the worker's OSError as it was)."""
+    try:
+        for future in futures:
+            future.exception()  # waits
+        for future in futures:
+            future.result()
+    except BrokenProcessPool:
+        raise RuntimeError("the figure process ended unexpectedly") from None
 
 
 class TrajectoryFigures(Callback):
@@ -54,8 +113,9 @@ class TrajectoryFigures(Callback):
         self.num_samples, self.every_n_epochs = num_samples, every_n_epochs
         self.seed, self.background = seed, background
         self.pending: list[dict] = []  # fans drawn or being drawn, not yet logged to W&B
-        self.sent = 0  # how many of them are with the drawing process
-        self.process: FanProcess | None = None
+        self.sent = 0  # how many of them are drawn or with the drawing worker
+        self.pool: ProcessPoolExecutor | None = None
+        self.drawing: list[Future] = []  # the worker's fans not waited for
         self.figure: FanFigure | None = None
 
     def setup(self, trainer, pl_module, stage: str) -> None:
@@ -120,8 +180,8 @@ class TrajectoryFigures(Callback):
         for fan in self.pending[self.sent :]:
             args = (fan["samples"].numpy(), fan["truth"].numpy(), fan["title"], fan["path"])
             if self.background:
-                self.process = self.process or FanProcess()
-                self.process.submit(*args)
+                self.pool = self.pool or drawing_pool()
+                self.drawing.append(submit_fan(self.pool, *args))
             else:
                 self.figure = self.figure or FanFigure()
                 self.figure.draw(*args[:3])
@@ -133,8 +193,8 @@ class TrajectoryFigures(Callback):
         if not self.pending:
             return
         self.send_pending()  # those restored from a checkpoint
-        if self.process is not None:
-            self.process.wait()
+        drawing, self.drawing = self.drawing, []
+        wait_for(drawing)
         for logger in self.wandb_loggers(trainer):
             for fan in self.pending:
                 logger.log_image(fan["key"], [fan["path"]], step=fan["step"])
@@ -160,9 +220,9 @@ class TrajectoryFigures(Callback):
         self.teardown(trainer, pl_module, "fit")
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
-        if self.process is not None:
-            self.process.close()
-            self.process = None
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool, self.drawing = None, []
         if self.figure is not None:
             self.figure.close()
             self.figure = None

@@ -1,8 +1,8 @@
-"""Figures: trajectory fans (the paper's Fig. 6).
+"""Figures: trajectory fans (the paper's Fig. 6) and validation curves per init.
 
 ``trajectory_fan`` draws one fan on an axes; ``FanFigure`` keeps one figure and redraws
 it, which is what a callback drawing a fan per example every epoch wants (creating a
-figure costs about as much as drawing one).
+figure costs about as much as drawing one). ``curves`` draws one metric of many runs.
 """
 
 import os
@@ -73,3 +73,35 @@ def write_png(fig, path, tight: bool = True) -> None:
 def save(fig, path) -> None:
     write_png(fig, path)
     plt.close(fig)
+
+
+def curves(ax, groups: dict[str, list[dict]], metric: str, ylabel: str, log: bool = False):
+    """Each seed a thin line, the median over seeds at each validation a thick one; ``groups``
+    maps an init to its runs, each with a ``curve`` of validation rows (``epochs``, metrics)."""
+    for color, (init, runs) in enumerate(groups.items()):
+        by_x: dict[float, list[float]] = {}
+        for run in runs:
+            x = [p["epochs"] for p in run["curve"] if metric in p]
+            y = [p[metric] for p in run["curve"] if metric in p]
+            ax.plot(x, y, color=f"C{color}", lw=0.6, alpha=0.35)
+            for xi, yi in zip(x, y, strict=True):
+                by_x.setdefault(xi, []).append(yi)
+        xs = sorted(x for x, v in by_x.items() if len(v) == len(runs))  # all seeds still running
+        ax.plot(xs, [np.median(by_x[x]) for x in xs], color=f"C{color}", lw=2,
+                label=f"{init} (median of {len(runs)})")  # fmt: skip
+    ax.set(xlabel="epochs trained", ylabel=ylabel)
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def curve_figure(title: str, groups: dict, panels: list[tuple[str, str, bool]], extra: int = 0):
+    """A figure of validation curves, one panel per (metric, ylabel, log scale), and
+    ``extra`` empty panels after them; returns the figure and all its axes."""
+    count = len(panels) + extra
+    fig, axes = plt.subplots(1, count, figsize=(5 * count, 3.8), dpi=100, squeeze=False)
+    for ax, (metric, ylabel, log) in zip(axes[0], panels, strict=False):
+        curves(ax, groups, metric, ylabel, log)
+    fig.suptitle(title)
+    return fig, list(axes[0])

@@ -1,0 +1,92 @@
+"""Reading run folders: a run is any folder with ``csv/metrics.csv``; its sweep (the
+experiment ``name``), init, preset, seed and task class come from ``.hydra/``."""
+
+import csv
+import json
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from contextual_rnn.core.errors import ConfigError
+from contextual_rnn.core.registry import resolve
+from contextual_rnn.core.tasks import SequenceTask
+
+INIT_ORDER = ("zero", "free", "contextual")
+
+
+def find_runs(paths: list[str | Path]) -> list[Path]:
+    """Every run folder at or under the given paths, each once."""
+    found = set()
+    for path in map(Path, paths):
+        found.update(p.parent.parent.resolve() for p in path.rglob("csv/metrics.csv"))
+    return sorted(found)
+
+
+def task_class(config: dict) -> type[SequenceTask]:
+    """The run's task class; one this process cannot find (not of this package and not
+    imported here: nothing a run folder names is imported) gets every task's defaults."""
+    try:
+        return resolve(config.get("data", {}).get("task", {}).get("_target_"), SequenceTask, "")
+    except ConfigError:
+        return SequenceTask
+
+
+def hydra_facts(folder: Path) -> dict:
+    """Sweep name, init, preset, task and seed, from the run's Hydra files."""
+    config = OmegaConf.load(folder / ".hydra" / "config.yaml")
+    choices = OmegaConf.load(folder / ".hydra" / "hydra.yaml").hydra.runtime.choices
+    raw = OmegaConf.to_container(config, resolve=False)
+    name = raw.get("name")
+    if not isinstance(name, str) or "${" in name:
+        name = f"{choices['data']}_{choices['model/cell']}"
+    return {
+        "sweep": name,
+        "init": choices["model/init"],
+        "preset": choices.get("preset"),
+        "task": choices["data"],
+        "task_class": task_class(raw),
+        "seed": raw.get("seed"),
+        "max_epochs": raw.get("trainer", {}).get("max_epochs"),
+    }
+
+
+def read_rows(folder: Path) -> list[dict]:
+    with (folder / "csv" / "metrics.csv").open(newline="") as file:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(file)]
+
+
+def validation_curve(rows: list[dict]) -> list[dict]:
+    """Validation rows with ``epochs``: epochs trained at that validation (fractional)."""
+    epoch_ends = [r for r in rows if "train/loss" in r and r.get("epoch") == 0]
+    steps_per_epoch = epoch_ends[0]["step"] + 1 if epoch_ends else None
+    curve = []
+    for row in rows:
+        if "val/loss" not in row:
+            continue
+        epochs = (row["step"] + 1) / steps_per_epoch if steps_per_epoch else row["epoch"] + 1
+        curve.append({"epochs": round(epochs, 4), **row})
+    return curve
+
+
+def read_run(folder: Path) -> dict:
+    status_file = folder / "status.json"
+    status = json.loads(status_file.read_text()) if status_file.is_file() else {}
+    return {
+        "folder": str(folder),
+        **hydra_facts(folder),
+        "status": status.get("status", "unfinished"),
+        "curve": validation_curve(read_rows(folder)),
+    }
+
+
+def by_init(runs: list[dict]) -> dict[str, list[dict]]:
+    """The runs by init (zero, free, contextual first), each init's runs by seed."""
+
+    def order(run: dict) -> tuple:
+        known = run["init"] in INIT_ORDER
+        return INIT_ORDER.index(run["init"]) if known else len(INIT_ORDER), run["seed"]
+
+    grouped: dict[str, list[dict]] = {}
+    for run in sorted(runs, key=order):
+        grouped.setdefault(run["init"], []).append(run)
+    return grouped
