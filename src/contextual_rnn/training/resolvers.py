@@ -8,7 +8,7 @@ fills the gaps (docs/sweeps.md measures it).
 
 ``${run_name:mode,overrides,excluded,default}``: a W&B run's name. A multirun job is
 named by what the sweep varies, its overrides less the ``excluded`` keys (those every
-job shares, training/sweep_folder.py), each key by its last part:
+job shares, training/sweep_folder.py), each key by its last part and a float by 4 digits:
 ``lr=0.001-seed=1`` for ``-m model.optimizer.lr=1e-3,1e-2 seed=0,1``. A single run,
 or a job whose overrides are all shared, gets ``default``.
 """
@@ -33,11 +33,14 @@ def run_name(mode, overrides, excluded, default: str) -> str:
     if mode not in (RunMode.MULTIRUN, "MULTIRUN"):
         return default
     parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
-    varied = [o for o in parsed if o.key_or_group not in set(excluded)]
-    parts = [
-        f"{o.key_or_group.split('.')[-1].split('/')[-1]}={o.get_value_element_as_str()}"
-        for o in varied
-    ]
+    parts = []
+    for override in parsed:
+        if override.key_or_group in set(excluded):
+            continue
+        key = override.key_or_group.split(".")[-1].split("/")[-1]
+        value = override.value()  # a float to 4 digits: an Optuna trial's lr=0.0002416
+        text = f"{value:.4g}" if isinstance(value, float) else override.get_value_element_as_str()
+        parts.append(f"{key}={text}")
     return "-".join(parts) or default
 
 
