@@ -21,7 +21,7 @@ from hydra.types import RunMode
 from contextual_rnn.analysis import wandb_files
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.resolvers import run_name
-from contextual_rnn.training.sweep_summary import aggregate
+from contextual_rnn.training.sweep_summary import aggregate, log_to_wandb
 
 from .conftest import ROOT, TINY_LCD, train_command
 
@@ -168,3 +168,19 @@ def test_a_group_the_user_sets_is_kept_by_every_run_of_the_sweep(tmp_path):
     files += wandb_files.run_files(sweep / "summary")
     assert [wandb_files.run_info(f)["group"] for f in files] == ["mine"] * 3
     assert [wandb_files.run_info(f)["name"] for f in files[:2]] == ["seed=0", "seed=1"]
+
+
+def test_the_summary_run_is_offline_whatever_wandb_mode_says_and_never_fails_the_sweep(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # no server there
+    configs = aggregate([record(0, ["lr=1", "seed=0"], {"val/loss": 1.0})])
+    settings = {"project": "p", "group": "g", "tags": []}
+    run = log_to_wandb(tmp_path, configs, settings)
+    assert run is not None and run.name.startswith("offline-run-")
+    assert wandb_files.run_info(wandb_files.run_file(run))["job_type"] == "summary"
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the sweep folder should be")
+    with pytest.warns(UserWarning, match="W&B summary run was not written"):
+        assert log_to_wandb(blocked, configs, settings) is None

@@ -260,7 +260,8 @@ def log_to_wandb(sweep_dir: Path, configs: list[dict], settings: dict) -> Path |
             )  # fmt: skip
             with run:
                 run.log({"seeds": wandb.Table(columns=columns, data=data)})
-                return Path(run.dir).parent
+            wandb.teardown()  # waits until W&B's service has written the run's file
+            return Path(run.dir).parent
     except Exception as error:  # noqa: BLE001 - the sweep's result must not depend on W&B
         warnings.warn(f"the sweep's W&B summary run was not written: {error}", stacklevel=2)
         return None
