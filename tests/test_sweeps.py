@@ -32,9 +32,12 @@ def sweep_folder(cwd: Path, name: str | None = None) -> Path:
     return folders[0]
 
 
-def summary(sweep_dir: Path) -> list[dict]:
+def summary(sweep_dir: Path, kind: str = "jobs") -> list[dict]:
+    """The rows of summary.csv: one per job, or (``kind="configurations"``) one per
+    configuration over its seeds."""
     with (sweep_dir / "summary.csv").open(newline="") as file:
-        return list(csv.DictReader(file))
+        rows = list(csv.DictReader(file))
+    return [r for r in rows if (r["job"] != "") == (kind == "jobs")]
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
@@ -66,10 +69,17 @@ def test_a_failing_job_is_reported_and_the_others_still_run(tmp_path):
     assert rows[1]["error"].startswith("model.cell.hidden_size=0 is not allowed: expected")
     assert "training loss is" in rows[2]["error"]
     assert all(r["val/loss"] == "" for r in rows[1:])
+    # No seeds swept: each job is a configuration of its own, a failed one with n = 0.
+    configurations = summary(sweep, "configurations")
+    assert [r["n"] for r in configurations] == ["1", "0", "0", "0"]
+    assert configurations[0]["val/loss"] == rows[0]["val/loss"]
+    assert configurations[0]["val/loss sd"] == "nan"
     markdown = (sweep / "summary.md").read_text()
     assert markdown in result.stdout  # printed as well
-    assert markdown.count("\n| ") == 2 + 4  # header, separator, one row per job
+    # each table: header, separator, then one row per job, and one per configuration
+    assert markdown.count("\n| ") == (2 + 4) + (2 + 4)
     assert (sweep / "0" / "checkpoints" / "last.ckpt").exists()
+    assert not (sweep / "summary").exists()  # logger=csv: no W&B summary run
 
 
 @pytest.mark.slow  # the default suite runs docs' Optuna commands with three trials
@@ -142,6 +152,8 @@ def test_resuming_a_sweep_reruns_only_unfinished_jobs_and_keeps_every_result(tmp
     after = summary(folder)
     assert [r["status"] for r in after] == ["completed", "completed"]
     assert [r["val/loss"] for r in after] == [r["val/loss"] for r in before]
+    (both_seeds,) = summary(folder, "configurations")
+    assert both_seeds["n"] == "2" and both_seeds["status"] == "over seeds"
 
 
 def test_search_and_launcher_configs_compose():
@@ -243,7 +255,7 @@ def test_the_default_launcher_runs_seeds_in_parallel_in_their_own_folders(tmp_pa
         assert wandb_files.run_config(files[0])["seed"] == seed
         assert (job / "checkpoints" / "last.ckpt").exists()
     assert len(infos) == 2 and len({i["id"] for i in infos}) == 2
-    assert {i["group"] for i in infos} == {"lcd_lstm"}
+    assert {i["group"] for i in infos} == {f"lcd_lstm-{sweep.name}"}  # the sweep's own group
     assert [r["status"] for r in summary(sweep)] == ["completed"] * 2
     assert "JoblibLauncher" in (sweep / "multirun.yaml").read_text()
 

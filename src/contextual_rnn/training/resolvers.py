@@ -5,11 +5,19 @@ per usable core. A job gives its torch ops ``cores // jobs`` threads (at least o
 each core runs one or two single-threaded jobs; much of a job (the Python around the
 kernels, figures, logging) uses one core at a time, and the half job more per core
 fills the gaps (docs/sweeps.md measures it).
+
+``${run_name:mode,overrides,excluded,default}``: a W&B run's name. A multirun job is
+named by what the sweep varies, its overrides less the ``excluded`` keys (those every
+job shares, training/sweep_folder.py), each key by its last part and a float by 4 digits:
+``lr=0.001-seed=1`` for ``-m model.optimizer.lr=1e-3,1e-2 seed=0,1``. A single run,
+or a job whose overrides are all shared, gets ``default``.
 """
 
 import math
 import os
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 
@@ -21,4 +29,20 @@ def parallel_jobs() -> int:
     return math.ceil(1.5 * usable_cores())
 
 
+def run_name(mode, overrides, excluded, default: str) -> str:
+    if mode not in (RunMode.MULTIRUN, "MULTIRUN"):
+        return default
+    parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+    parts = []
+    for override in parsed:
+        if override.key_or_group in set(excluded):
+            continue
+        key = override.key_or_group.split(".")[-1].split("/")[-1]
+        value = override.value()  # a float to 4 digits: an Optuna trial's lr=0.0002416
+        text = f"{value:.4g}" if isinstance(value, float) else override.get_value_element_as_str()
+        parts.append(f"{key}={text}")
+    return "-".join(parts) or default
+
+
 OmegaConf.register_new_resolver("parallel_jobs", parallel_jobs, replace=True)
+OmegaConf.register_new_resolver("run_name", run_name, replace=True)

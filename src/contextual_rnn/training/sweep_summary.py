@@ -1,4 +1,10 @@
-"""The sweep's summary: one row per job in ``summary.md`` and ``summary.csv``.
+"""The sweep's summary: one row per job in ``summary.md`` and ``summary.csv``, then one
+row per configuration over its seeds (the jobs that differ only in ``seed``): n, and
+mean +- sd, median [min, max] of each metric, final and best (``best``: metric -> "min"
+or "max", over the epochs of the job's CSV log). When the jobs logged to W&B, the
+aggregate also goes to a small offline W&B run in the sweep's group (job type
+"summary", in ``<sweep folder>/summary/wandb/``), uploaded with the jobs' runs by
+``wandb sync``.
 
 ``SweepSummary``, a Hydra callback (conf/hydra/default.yaml), records each job of a
 multirun in its folder (``sweep_job.json``) and refreshes the summary; when the multirun
@@ -14,14 +20,17 @@ import io
 import json
 import logging
 import os
+import statistics
 import sys
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hydra.core.utils import JobReturn, JobStatus
+from hydra.core.utils import JobReturn, JobStatus, env_override
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from contextual_rnn.training.job_exit import JobFailed, one_line
@@ -31,6 +40,7 @@ log = logging.getLogger(__name__)
 RECORD = "sweep_job.json"  # in each job's folder
 METRICS = "metrics.json"  # in each run's folder: its final metrics
 SUMMARY = "summary"  # summary.md and summary.csv in the sweep folder
+STATISTICS = ("mean", "sd", "median", "min", "max")
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -46,7 +56,23 @@ def save_metrics(output_dir: str | Path, metrics: dict[str, float]) -> None:
         write_atomically(Path(output_dir) / METRICS, json.dumps(metrics, indent=1, default=str))
 
 
-def job_record(config: DictConfig, job_return: JobReturn) -> dict:
+def best_values(csv_log: Path, best: Mapping[str, str]) -> dict[str, float]:
+    """``<metric> (best)``: the least or greatest value of each metric the log holds."""
+    if not csv_log.is_file():
+        return {}
+    with csv_log.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    values = {}
+    for metric, direction in best.items():
+        logged = [float(row[metric]) for row in rows if row.get(metric)]
+        if logged:
+            values[f"{metric} (best)"] = min(logged) if direction == "min" else max(logged)
+    return values
+
+
+def job_record(
+    config: DictConfig, job_return: JobReturn, best: Mapping[str, str] | None = None
+) -> dict:
     folder = Path(config.hydra.runtime.output_dir)
     record = {
         "job": int(config.hydra.job.num),
@@ -60,6 +86,7 @@ def job_record(config: DictConfig, job_return: JobReturn) -> dict:
         return {**record, "status": status, "error": one_line(error, limit=300), "metrics": {}}
     metrics_file = folder / METRICS
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    metrics |= best_values(folder / "csv" / "metrics.csv", best or {})
     return {**record, "status": "completed", "error": "", "metrics": metrics}
 
 
@@ -76,13 +103,17 @@ def common_overrides(records: list[dict]) -> list[str]:
     return [o for o in records[0]["overrides"] if o in shared]
 
 
+def metric_names(records: list[dict]) -> list[str]:
+    return sorted({n for r in records for n in r["metrics"]}, key=lambda n: (n[:4] != "val/", n))
+
+
+def cell(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
 def table(records: list[dict], hide: list[str] = ()) -> list[dict[str, str]]:
     """One row per job: number, status, overrides (less ``hide``), metrics, error, folder."""
-    names = sorted({n for r in records for n in r["metrics"]}, key=lambda n: (n[:4] != "val/", n))
-
-    def cell(value: Any) -> str:
-        return f"{value:.6g}" if isinstance(value, float) else str(value)
-
+    names = metric_names(records)
     return [
         {
             "job": str(r["job"]),
@@ -94,6 +125,73 @@ def table(records: list[dict], hide: list[str] = ()) -> list[dict[str, str]]:
         }
         for r in records
     ]
+
+
+def configurations(records: list[dict]) -> dict[str, list[dict]]:
+    """The overrides of each configuration (less ``seed``) -> its completed jobs."""
+    found: dict[str, list[dict]] = {}
+    for r in records:
+        overrides = " ".join(o for o in r["overrides"] if o.split("=", 1)[0].lstrip("+~") != "seed")
+        found.setdefault(overrides, [])
+        if r["status"] == "completed":
+            found[overrides].append(r)
+    return found
+
+
+def describe(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    sd = statistics.stdev(values) if len(values) > 1 else float("nan")
+    spread = (statistics.median(values), min(values), max(values))
+    return dict(zip(STATISTICS, (statistics.mean(values), sd, *spread), strict=True))
+
+
+def aggregate(records: list[dict]) -> list[dict]:
+    """One entry per configuration: its overrides, n, and each metric's statistics."""
+    names = metric_names(records)
+    return [
+        {
+            "overrides": overrides,
+            "n": len(jobs),
+            "metrics": {
+                name: describe([r["metrics"][name] for r in jobs if name in r["metrics"]])
+                for name in names
+            },
+        }
+        for overrides, jobs in configurations(records).items()
+    ]
+
+
+def aggregate_markdown(configs: list[dict], hide: list[str]) -> str:
+    """Each metric as ``mean ± sd; median [min, max]``."""
+
+    def text(stats: dict[str, float]) -> str:
+        if not stats:
+            return ""
+        g = {k: f"{v:.4g}" for k, v in stats.items()}
+        return f"{g['mean']} ± {g['sd']}; {g['median']} [{g['min']}, {g['max']}]"
+
+    rows = [
+        {
+            "configuration": " ".join(o for o in c["overrides"].split() if o not in hide),
+            "n": str(c["n"]),
+            **{name: text(stats) for name, stats in c["metrics"].items()},
+        }
+        for c in configs
+    ]
+    return markdown(rows)
+
+
+def aggregate_csv_rows(configs: list[dict]) -> list[dict[str, str]]:
+    """``status`` "over seeds", the mean under the metric's own column, the rest beside it."""
+    rows = []
+    for c in configs:
+        row = {"job": "", "status": "over seeds", "overrides": c["overrides"], "n": str(c["n"])}
+        for name, stats in c["metrics"].items():
+            row[name] = cell(stats.get("mean", ""))
+            row |= {f"{name} {k}": cell(stats.get(k, "")) for k in STATISTICS[1:]}
+        rows.append(row)
+    return rows
 
 
 def markdown(rows: list[dict[str, str]]) -> str:
@@ -113,25 +211,72 @@ def write_summary(sweep_dir: Path, records: list[dict]) -> str:
     above it); the CSV has every job's full overrides and its folder.
     """
     shared = common_overrides(records)
+    configs = aggregate(records)
     text = markdown(table(records, hide=shared))
+    text += "\nper configuration, over seeds (mean ± sd; median [min, max]):\n\n"
+    text += aggregate_markdown(configs, hide=shared)
     if shared:
         text = f"overrides of every job: `{' '.join(shared)}`\n\n{text}"
     write_atomically(sweep_dir / f"{SUMMARY}.md", text)
-    rows, csv_text = table(records), io.StringIO()
-    writer = csv.DictWriter(csv_text, fieldnames=list(rows[0]))
+    rows, csv_text = table(records) + aggregate_csv_rows(configs), io.StringIO()
+    writer = csv.DictWriter(csv_text, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
     writer.writeheader()
     writer.writerows(rows)
     write_atomically(sweep_dir / f"{SUMMARY}.csv", csv_text.getvalue())
     return text
 
 
+def wandb_settings(config: DictConfig) -> dict | None:
+    """The W&B logger's settings of the sweep (its group as the jobs resolved it), or None
+    when the jobs did not log to W&B (``logger=csv``, ``logger=none``)."""
+    if OmegaConf.select(config, "logger.wandb") is None:
+        return None
+    group = config.hydra.job.env_set.get("WANDB_RUN_GROUP")  # set by SweepFolder
+    with env_override({"WANDB_RUN_GROUP": group} if group else {}):
+        wandb = config.logger.wandb
+        return {"project": wandb.project, "group": wandb.group, "tags": list(wandb.tags or [])}
+
+
+def log_to_wandb(sweep_dir: Path, configs: list[dict], settings: dict) -> Path | None:
+    """The aggregate as a ``wandb.Table`` in an offline run of the sweep's group; a W&B
+    failure warns and the sweep goes on (its summary files are written already)."""
+    import wandb
+
+    names = list(configs[0]["metrics"]) if configs else []
+    columns = ["configuration", "n"] + [f"{n} {k}" for n in names for k in STATISTICS]
+    data = [
+        [c["overrides"], c["n"]]
+        + [c["metrics"][n].get(k, float("nan")) for n in names for k in STATISTICS]
+        for c in configs
+    ]
+    folder = sweep_dir / SUMMARY
+    try:
+        folder.mkdir(exist_ok=True)
+        with env_override({"WANDB_DATA_DIR": str(folder / "wandb")}):  # its staged table
+            run = wandb.init(
+                dir=folder, mode="offline", job_type="summary",
+                name=f"{settings['group']}-summary", settings=wandb.Settings(silent=True),
+                **settings,
+            )  # fmt: skip
+            with run:
+                run.log({"seeds": wandb.Table(columns=columns, data=data)})
+            wandb.teardown()  # waits until W&B's service has written the run's file
+            return Path(run.dir).parent
+    except Exception as error:  # noqa: BLE001 - the sweep's result must not depend on W&B
+        warnings.warn(f"the sweep's W&B summary run was not written: {error}", stacklevel=2)
+        return None
+
+
 class SweepSummary(Callback):
     """Records each multirun job and tabulates them all when the multirun ends."""
+
+    def __init__(self, best: Mapping[str, str] | None = None):
+        self.best = dict(best or {})
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if config.hydra.mode != RunMode.MULTIRUN or rank_zero_only.rank != 0:
             return
-        record = job_record(config, job_return)
+        record = job_record(config, job_return, self.best)
         if job_return.status == JobStatus.FAILED:
             error = job_return._return_value
             trace = None if isinstance(error, JobFailed) else error  # a JobFailed said it all
@@ -151,6 +296,12 @@ class SweepSummary(Callback):
             return
         print(f"\nsweep summary ({sweep_dir / SUMMARY}.md, .csv):\n")
         print(write_summary(sweep_dir, records))
+        settings = wandb_settings(config)
+        if settings is not None:
+            run = log_to_wandb(sweep_dir, aggregate(records), settings)
+            if run is not None:
+                print(f"W&B summary run: {run}")
+                print(f"upload the sweep with: wandb sync {sweep_dir}/*/wandb/offline-run-*")
         failed = [r for r in records if r["status"] != "completed"]
         if failed:
             jobs = ", ".join(f"#{r['job']}" for r in failed)
