@@ -143,10 +143,6 @@ def test_a_seed_sweep_of_the_new_task_is_summarised_and_aggregated(copy_sweep):
     assert re.search(rf"\| final val/loss \| contextual \| {losses} \|", tables), tables
 
 
-@pytest.mark.xfail(
-    reason="analysis/aggregate.py still branches on ART vs LCD: a task of neither is read as "
-    "LCD, with rows for LCD's metrics", strict=True,
-)  # fmt: skip
 def test_the_aggregate_tables_hold_the_new_tasks_metrics_only(copy_sweep):
     sweep, out = copy_sweep
     tables = (out / "tables.md").read_text()

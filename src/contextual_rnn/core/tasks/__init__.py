@@ -5,7 +5,15 @@ from contextual_rnn.core.tasks.base import (
     ClassificationTask,
     GenerativeTask,
     SequenceTask,
+    TaggingTask,
     TaskLayout,
 )
 
-__all__ = ["Batch", "ClassificationTask", "GenerativeTask", "SequenceTask", "TaskLayout"]
+__all__ = [
+    "Batch",
+    "ClassificationTask",
+    "GenerativeTask",
+    "SequenceTask",
+    "TaggingTask",
+    "TaskLayout",
+]

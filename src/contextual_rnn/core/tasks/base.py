@@ -153,6 +153,13 @@ class ClassificationTask(SequenceTask, register=False):
         return str(index)
 
 
+class TaggingTask(SequenceTask, register=False):
+    """A class at every step (copy, addition); a step whose target is -100 has none."""
+
+    kind = "tagging"
+    metrics = {"val/loss": "min", "val/acc": "max"}  # what the tagger module logs
+
+
 class GenerativeTask(SequenceTask, register=False):
     """Per-step regression of a value's change; trajectories are rolled out from a start."""
 
