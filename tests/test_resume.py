@@ -151,12 +151,14 @@ def test_resumed_run_equals_an_uninterrupted_one(reference, tmp_path, point, at)
 
 def test_a_torn_checkpoint_is_never_picked(reference, tmp_path):
     interrupted_then_resumed(tmp_path / "run", "train_step", 12)
-    # A torn file numbered as the newest, as a kill during a non-atomic write would leave.
+    # A torn file numbered as the newest under the temporary name, as a kill while a
+    # checkpoint is written leaves it (a torn file under a checkpoint's own name is refused:
+    # tests/test_safety.py).
     out = tmp_path / "torn"
     with pytest.raises(Injected):
         train(compose_config([*RUN, *fault("train_step", 12, "raise")], output_dir=out))
     resume = sorted((out / "checkpoints" / "resume").glob("*.ckpt"))[-1]
-    torn = resume.with_name("999999-step13.ckpt")
+    torn = resume.with_name(".999999-step13.ckpt.partial")
     torn.write_bytes(resume.read_bytes()[: resume.stat().st_size // 2])
     train(compose_config(RUN, output_dir=out))
     same_run(reference, out)

@@ -1,6 +1,6 @@
 """Use a trained model: ``contextual-rnn evaluate | generate | answer`` (or python -m ...).
 
-    evaluate CKPT_OR_RUN [--which best|last] [--test-size N --test-seed S]
+    evaluate CKPT_OR_RUN [--which best|last] [--test-size N --test-seed S] [--device auto|cpu|cuda]
     generate CKPT_OR_RUN --period 1 2.5 --x0 3 [--samples 10] [--steps 25] [--out DIR]
     answer   CKPT_OR_RUN c9k8j3f1??c [more sequences]
 
@@ -9,6 +9,8 @@ A checkpoint is rebuilt only from the project's registered classes (``core.regis
 initial state you trained with). ``generate`` takes the task's conditions as options
 (LCD: ``--period``, ``--x0``). Every failure (bad path, truncated, foreign or unsafe
 checkpoint, wrong kind of task, malformed input) is one line on stderr and exit code 2.
+``--device auto`` (the default) uses the GPU where there is one, as training's
+``trainer.accelerator=auto`` does, so evaluate reproduces the metrics training logged.
 """
 
 import argparse
@@ -31,6 +33,22 @@ from contextual_rnn.core.tasks.base import SequenceTask
 
 MAX_SAMPLES = 10_000  # generate: initial states per condition
 MAX_STEPS = 10_000  # generate: rollout length
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def chosen_device(name: str) -> torch.device:
+    """``--device``: auto is CUDA where this machine has a GPU, else the CPU."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: expected cpu or auto: this machine has no GPU")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def load_on_device(args, kind: str | None = None):
+    """The checkpoint's module on the ``--device`` chosen (checked before loading)."""
+    device = chosen_device(args.device)
+    return load_module(args.checkpoint, args.which, kind=kind).to(device)
 
 
 # --- evaluate -------------------------------------------------------------------------------
@@ -60,14 +78,14 @@ def evaluation_data(module, test_size: int | None, test_seed: int | None) -> Seq
 
 
 def evaluate(args) -> dict:
-    module = load_module(args.checkpoint, args.which)
+    module = load_on_device(args)
     datamodule = evaluation_data(module, args.test_size, args.test_seed)
     trainer = pl.Trainer(
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        accelerator="cpu",
+        accelerator="gpu" if module.device.type == "cuda" else "cpu",
         devices=1,
     )
     metrics = {
@@ -112,7 +130,7 @@ def condition_options(extra: list[str]) -> dict[str, list[float]]:
 
 
 def generate(args, extra: list[str]) -> dict:
-    module = load_module(args.checkpoint, args.which, kind="regression")
+    module = load_on_device(args, kind="regression")
     if not 1 <= args.samples <= MAX_SAMPLES:
         raise InputError(f"--samples {args.samples}: expected an integer from 1 to {MAX_SAMPLES}")
     if args.steps is not None and not 1 <= args.steps <= MAX_STEPS:
@@ -164,7 +182,7 @@ def fan_grid(task, samples, truth, conditions):
 
 
 def answer(args) -> list[tuple[str, float]]:
-    module = load_module(args.checkpoint, args.which, kind="classification")
+    module = load_on_device(args, kind="classification")
     answers = []
     for text in args.sequences:  # each printed as it comes: a malformed one stops there
         answers.append(module.answer(text))
@@ -195,6 +213,12 @@ def parser() -> argparse.ArgumentParser:
             choices=("best", "last"),
             default="best",
             help="for a run folder: its best (default) or last checkpoint",
+        )
+        sub.add_argument(
+            "--device",
+            choices=DEVICES,
+            default="auto",
+            help="where the model runs: auto (default) is the GPU where there is one",
         )
         sub.set_defaults(function=function)
         return sub

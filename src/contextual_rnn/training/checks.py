@@ -85,6 +85,7 @@ class RunOptions(BaseModel):
     )
     ckpt_path: Annotated[str | None, AfterValidator(checkpoint_file)] = None
     optimized_metric: str | None = None
+    matmul_precision: choice("highest", "high", "medium") = "highest"  # float32 products on a GPU
 
 
 def batches(zero_allowed: bool) -> Any:

@@ -56,6 +56,7 @@ class SafeWandbLogger(WandbLogger):
         super().__init__(*args, **kwargs)
         self._id = self._id or existing_run_id(self.save_dir or ".")
         self._wandb_init["id"] = self._id
+        self._wandb_init.pop("anonymous", None)  # wandb 0.31 warns it has no effect, even as None
         self.summaries = dict(summaries or {})
         self.disabled_reason: str | None = None
         self.exit_code = 1  # what the run's W&B record says when closed: 0 once finished

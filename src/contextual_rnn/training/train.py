@@ -28,7 +28,11 @@ from contextual_rnn.core.modules import SequenceModule, module_for
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
 from contextual_rnn.training.callbacks.non_finite import NonFiniteLoss
-from contextual_rnn.training.callbacks.resume_checkpoint import ResumeCheckpoint, newest
+from contextual_rnn.training.callbacks.resume_checkpoint import (
+    ResumeCheckpoint,
+    newest,
+    resume_point,
+)
 from contextual_rnn.training.callbacks.run_status import finished_status, read_status, write_status
 from contextual_rnn.training.checks import check_config
 from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
@@ -36,6 +40,7 @@ from contextual_rnn.training.job_exit import exit_with
 from contextual_rnn.training.loggers import wandb_loggers
 from contextual_rnn.training.resolvers import usable_cores
 from contextual_rnn.training.sweep_summary import save_metrics
+from contextual_rnn.training.verbosity import quiet_libraries
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,11 @@ def configure_threads(setting) -> int:
         threads = max(1, usable_cores() // concurrent_jobs())
     torch.set_num_threads(threads)
     return threads
+
+
+def configure_matmul(setting) -> None:
+    """``matmul_precision``: how float32 matrix products run on a GPU (not a Trainer argument)."""
+    torch.set_float32_matmul_precision(setting)
 
 
 def build_datamodule(cfg: DictConfig) -> ShardedData:
@@ -157,10 +167,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info(f"{output_dir} holds a finished run: nothing to do (its metrics are kept)")
         return metrics_file(output_dir)
     configure_threads(cfg.threads)
+    configure_matmul(cfg.get("matmul_precision", "highest"))
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule)
-    resume_from = start_from or newest(output_dir / "checkpoints" / "resume")
+    resume_from = start_from or resume_point(output_dir / "checkpoints" / "resume")
     if resume_from:
         log.info(f"resuming from {resume_from}")
     trainer = build_trainer(cfg)
@@ -168,7 +179,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams(plain_config(cfg))
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+        # weights_only=True whatever torch's default: a checkpoint holds tensors and values only
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         fitted = True
     except SystemExit:
         if trainer.interrupted:
@@ -218,6 +230,8 @@ def run(cfg: DictConfig) -> float | None:
     could not be written (disk full, permissions), 130 interrupted; the last good
     checkpoint is named and kept in the last three cases.
     """
+    if not (HydraConfig.initialized() and HydraConfig.get().verbose):
+        quiet_libraries()
     try:
         metrics = train(cfg)
     except ConfigError as error:

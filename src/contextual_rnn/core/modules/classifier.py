@@ -44,7 +44,8 @@ class SequenceClassifier(SequenceModule, kind="classification"):
     @torch.no_grad()
     def answer(self, text: str) -> tuple[str, float]:
         """The class the model gives a user's query (checked by the task) and its probability."""
-        probabilities = self.logits({"inputs": self.task.parse_query(text)}, sample=False)
+        inputs = self.task.parse_query(text).to(self.device)
+        probabilities = self.logits({"inputs": inputs}, sample=False)
         probabilities = probabilities.softmax(dim=-1)[0]
         best = int(probabilities.argmax())
         return self.task.describe_class(best), float(probabilities[best])

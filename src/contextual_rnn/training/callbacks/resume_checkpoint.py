@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from pytorch_lightning import Callback
 
-from contextual_rnn.core.errors import PositiveInt, checked
+from contextual_rnn.core.errors import ConfigError, PositiveInt, checked
 from contextual_rnn.training.loggers import ContinuingCSVLogger
 
 SUFFIX = ".ckpt"
@@ -40,17 +40,34 @@ def validates_after(trainer, batch_idx: int) -> bool:
 
 
 def readable(path: Path) -> int | None:
-    """The global step of a checkpoint that loads, else None (a torn or foreign file)."""
+    """The global step of a plain checkpoint (it loads with ``weights_only=True``), else None."""
     try:
         return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
-    except Exception:  # noqa: BLE001 - any unreadable file is simply not a candidate
+    except Exception:  # noqa: BLE001 - torn, foreign or pickled code: not a checkpoint to resume
         return None
 
 
 def newest(dirpath: str | Path) -> Path | None:
-    """The newest readable resume checkpoint in ``dirpath`` (by its sequence number)."""
-    candidates = sorted(Path(dirpath).glob(f"*{SUFFIX}"), key=sequence, reverse=True)
-    return next((p for p in candidates if readable(p) is not None), None)
+    """The newest resume checkpoint in ``dirpath`` (by its sequence number), unread.
+
+    A kill leaves no torn file under this name: ``save`` writes to a ``.partial`` name and
+    renames, so a kill between the rename and the clean-up leaves two whole checkpoints.
+    """
+    return max(Path(dirpath).glob(f"*{SUFFIX}"), key=sequence, default=None)
+
+
+def resume_point(dirpath: str | Path) -> Path | None:
+    """The newest resume checkpoint; one that is not a plain checkpoint is refused, not
+    skipped (it was put there, and resuming from an older one would hide it)."""
+    path = newest(dirpath)
+    if path is not None and readable(path) is None:
+        raise ConfigError(
+            "resume checkpoint",
+            str(path),
+            "a plain checkpoint that loads with weights_only=True (move this file away to "
+            "resume from an older one or start afresh)",
+        )
+    return path
 
 
 def sequence(path: Path) -> int:
@@ -97,7 +114,7 @@ class ResumeCheckpoint(Callback):
         for logger in trainer.loggers:  # the rows this checkpoint covers go to disk first
             logger.save()
         partial = path.with_name(f".{path.name}.partial")
-        trainer.save_checkpoint(partial)
+        trainer.save_checkpoint(partial, weights_only=False)  # all of it: weights and state
         if trainer.is_global_zero:
             os.replace(partial, path)
             for old in self.dirpath.glob(f"*{SUFFIX}"):

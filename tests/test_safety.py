@@ -1,0 +1,124 @@
+"""Safe by default: a resume checkpoint that would run code is refused, and a run prints
+only what its user reads (the library messages come back with ``hydra.verbose``).
+
+A checkpoint here "would run code": unpickled without ``weights_only=True`` it creates a
+marker file. Resuming must refuse it in one line with exit code 2, before the run writes
+anything, whether it is the newest file in ``checkpoints/resume/`` or ``ckpt_path=``.
+"""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from contextual_rnn.training.compose import compose_config
+from contextual_rnn.training.train import train
+
+from .conftest import train_command
+from .fault_injection import Injected
+from .test_resume import RUN, fault
+
+
+class WritesMarker:
+    """Unpickling this calls ``open(marker, "w")``: code run by loading a file."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def payload(path: Path, marker: Path) -> Path:
+    """A file shaped like a resume checkpoint that runs code when unpickled."""
+    torch.save({"global_step": 13, "state_dict": {}, "hook": WritesMarker(marker)}, path)
+    return path
+
+
+def test_the_payload_runs_code_when_unpickled(tmp_path):
+    """The premise of the tests below: loading it without weights_only runs its code."""
+    marker = tmp_path / "marker"
+    torch.load(payload(tmp_path / "evil.ckpt", marker), weights_only=False)
+    assert marker.exists()
+
+
+def run_files(out: Path) -> dict[str, bytes]:
+    """The run's files, without those Hydra itself writes as every command starts."""
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in out.rglob("*")
+        if p.is_file() and ".hydra" not in p.parts and p.suffix != ".log"
+    }
+
+
+def refused(result, path: Path) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert f"={str(path)!r} is not allowed: expected " in lines[0]
+
+
+@pytest.mark.parametrize("kind", ["payload", "torn"])
+def test_a_newest_resume_checkpoint_that_is_not_plain_is_refused(tmp_path, kind):
+    """Refused, not skipped: resuming from an older one would hide the file."""
+    out, marker = tmp_path / "run", tmp_path / "marker"
+    with pytest.raises(Injected):  # a killed run: resume checkpoints at steps 2 and 4
+        train(compose_config([*RUN, *fault("train_step", 5, "raise")], output_dir=out))
+    resume = out / "checkpoints" / "resume"
+    kept = sorted(resume.glob("*.ckpt"))
+    assert kept, "the killed run left a checkpoint to resume from"
+    evil = resume / "999999-step13.ckpt"  # numbered as the newest
+    if kind == "payload":
+        payload(evil, marker)
+    else:  # torn under a checkpoint's own name, which no kill leaves (see ResumeCheckpoint.save)
+        evil.write_bytes(kept[-1].read_bytes()[:1000])
+    before = run_files(out)
+    result = train_command(*RUN, f"hydra.run.dir={out}")  # the documented resume recipe
+    refused(result, evil)
+    assert "resume checkpoint=" in result.stderr and "weights_only=True" in result.stderr
+    assert not marker.exists()
+    assert run_files(out) == before  # nothing written, the older checkpoint kept
+
+
+def test_a_payload_as_ckpt_path_is_refused(tmp_path):
+    out, marker = tmp_path / "run", tmp_path / "marker"
+    evil = payload(tmp_path / "evil.ckpt", marker)
+    result = train_command("debug=tiny", "logger=csv", f"ckpt_path={evil}", f"hydra.run.dir={out}")
+    refused(result, evil)
+    assert result.stderr.startswith(f"error: ckpt_path={str(evil)!r} is not allowed")
+    assert not marker.exists()
+    assert run_files(out) == {}
+
+
+# Lines a default run must not print (each was printed before it was silenced).
+NOISE = [
+    "warning",  # any warning at all, W&B's "WARNING" included
+    "`weights_only` was not set",
+    "litlogger",
+    "LeafSpec",
+    "smaller than the logging interval",
+    "anonymous setting",
+    "Run history",
+    "Run summary",
+    "GPU available",
+    "Seed set",
+]
+
+
+def test_a_default_run_prints_only_what_its_user_reads(monkeypatch):
+    monkeypatch.delenv("WANDB_SILENT", raising=False)  # as a user's shell has it
+    result = train_command("debug=tiny")
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    for line in NOISE:
+        assert line.lower() not in output.lower(), line
+    for part in ("run folder: ", "val/loss = ", "best checkpoint: ", "wandb sync "):
+        assert part in output, part
+
+
+def test_hydra_verbose_brings_the_library_messages_back(monkeypatch):
+    monkeypatch.delenv("WANDB_SILENT", raising=False)
+    result = train_command("debug=tiny", "logger=csv", "hydra.verbose=pytorch_lightning")
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "GPU available: " in output and "smaller than the logging interval" in output
