@@ -122,7 +122,9 @@ def copy_sweep(extension) -> tuple[Path, Path]:
     assert result.returncode == 0, result.stderr[-3000:]
     out = extension / "aggregate_copy"
     aggregate = [sys.executable, str(ROOT / "scripts" / "aggregate.py"), str(sweep)]
-    result = run_command([*aggregate, "--out", str(out), "--no-fans"], extension)
+    env = {"PYTHONPATH": f"{extension}{os.pathsep}{ROOT}"}
+    arguments = [*aggregate, "--import", "my_tasks", "--out", str(out), "--no-fans"]
+    result = run_command(arguments, extension, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return sweep, out
 

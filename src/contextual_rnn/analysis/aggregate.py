@@ -8,6 +8,7 @@ init, an exact Mann-Whitney test. Written to the output folder: ``tables.md``,
 """
 
 import argparse
+import importlib
 import json
 from pathlib import Path
 
@@ -77,10 +78,16 @@ def main(argv: list[str] | None = None) -> dict:
         "--group", help="the W&B group of the aggregate run (default: the folder's name)"
     )
     parser.add_argument(
+        "--import", dest="modules", action="append", default=[], metavar="MODULE",
+        help="import this module first (it defines a task of yours: its metrics and figures)",
+    )  # fmt: skip
+    parser.add_argument(
         "--no-fans", action="store_true",
         help="skip what reloads the trained modules (calibration, sampled fans)",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    for module in args.modules:
+        importlib.import_module(module)
     out = Path(args.out or Path(args.paths[0]) / "aggregate")
     summary = aggregate(args.paths, out, args.group, fans=not args.no_fans)
     print((out / "tables.md").read_text())
