@@ -102,7 +102,9 @@ class SequenceModule(pl.LightningModule):
         trusted: bool = False,
     ):
         super().__init__()
-        self.save_hyperparameters(ignore=["trusted"])
+        self.save_hyperparameters(
+            ignore=["trusted"], logger=False
+        )  # the loggers get the run config
         self.task = build(task, SequenceTask, "data.task", trusted)
         self.task.load_fitted(fitted or {})
         options, init_class = check_model(model, self.task, trusted)
