@@ -43,9 +43,9 @@ def trajectory_fan(samples, truth=None, title: str = "", ax=None):
 
 class FanFigure:
     """One figure, redrawn for each fan and saved at one draw per save. A layout engine
-    would fit the margins at every save, adding half a draw; here they are fixed, but for
-    the left one, which is fitted to each fan's y tick labels (whose width follows the
-    data) by measuring the y axis alone."""
+    would fit the margins at every save (constrained layout: nearly a second draw); here
+    they are fixed, but for the left one, which is fitted to each fan's y tick labels
+    (whose width follows the data) by measuring the y axis alone."""
 
     def __init__(self):
         self.fig, self.ax = plt.subplots(figsize=FAN_SIZE, dpi=100)
