@@ -3,10 +3,12 @@
 import json
 
 import pytest
+import torch
+import yaml
 
 from contextual_rnn.training.callbacks import trajectories
 from contextual_rnn.training.compose import compose_config
-from contextual_rnn.training.train import train
+from contextual_rnn.training.train import plain_config, train
 
 from . import wandb_files
 from .conftest import TINY_ART, TINY_LCD
@@ -26,6 +28,19 @@ def test_runs_carry_the_best_values_and_the_epochs_to_each_threshold(tmp_path):
     assert "val/acc/seconds_to_0" in summary
     assert "val/acc/epochs_to_2" not in summary  # never reached
     assert summary["status"] == "finished"
+
+
+def test_the_wandb_config_is_the_resolved_run_config(tmp_path):
+    """Key for key, without Hydra's node (a dashboard filters runs by ``data.task.k``); the
+    module's arguments stay in its checkpoints, out of the loggers."""
+    cfg = compose_config(["data=art", "debug=tiny", *TINY_ART], output_dir=tmp_path)
+    train(cfg)
+    logged = wandb_files.run_config(wandb_files.run_files(tmp_path)[-1])
+    assert logged["data"]["task"]["k"] == 8 and not {"task", "fitted", "hydra"} & set(logged)
+    assert logged == plain_config(cfg)
+    assert yaml.safe_load((tmp_path / "csv" / "hparams.yaml").read_text()) == plain_config(cfg)
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert set(checkpoint["hyper_parameters"]) == {"model", "task", "fitted", "data"}
 
 
 def test_the_epochs_to_each_threshold_survive_a_resume(tmp_path):

@@ -1,7 +1,9 @@
-"""Fan figures: the reused figure gives the pixels of a fresh one at one draw per save, and
-the drawing worker writes the same pixels, hands its write errors back, ignores Ctrl-C and
-ends with the training process."""
+"""Figures: every figure keeps its labels inside the canvas and its panels apart; the reused
+fan figure gives the pixels of a fresh one at one draw per save, and the drawing worker
+writes the same pixels, hands its write errors back, ignores Ctrl-C and ends with the
+training process."""
 
+import math
 import os
 import signal
 import subprocess
@@ -15,7 +17,10 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from contextual_rnn.core.figures import FanFigure, trajectory_fan
+from contextual_rnn.core.figures import FanFigure, fan_grid
+from contextual_rnn.core.tasks import lcd_analysis
+from contextual_rnn.core.tasks.art import ART
+from contextual_rnn.core.tasks.base import GenerativeTask
 from contextual_rnn.training.callbacks.trajectories import drawing_pool, submit_fan, wait_for
 
 
@@ -36,24 +41,87 @@ def test_reused_figure_draws_the_same_pixels_as_a_fresh_one(tmp_path):
         figure.draw(samples, truth, title)
         figure.save(tmp_path / f"reused_{i}.png")
     figure.close()
-    # a fresh figure per fan, laid out like the first one: the reused one fits its
-    # layout once, so the fresh ones take the margins of the first fan
-    first = None
     for i, (samples, truth, title) in enumerate(fans(3)):
-        fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
-        trajectory_fan(samples, truth, title, ax=ax)
-        if first is None:
-            fig.tight_layout()
-            first = fig.subplotpars
-        else:
-            fig.subplots_adjust(
-                left=first.left, right=first.right, bottom=first.bottom, top=first.top
-            )
-        fig.savefig(tmp_path / f"fresh_{i}.png")
-        plt.close(fig)
+        fresh = FanFigure()
+        fresh.draw(samples, truth, title)
+        fresh.save(tmp_path / f"fresh_{i}.png")
+        fresh.close()
         assert np.array_equal(
             pixels(tmp_path / f"reused_{i}.png"), pixels(tmp_path / f"fresh_{i}.png")
         )
+
+
+def layout_problems(fig) -> list[str]:
+    """What lies outside the canvas or on another panel: each axes' tight box (its ticks,
+    labels, title and legend) and each figure-level text (a suptitle)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [
+        (f"axes {i}", ax.get_tightbbox(renderer)) for i, ax in enumerate(fig.axes) if ax.axison
+    ]
+    boxes += [(repr(t.get_text()), t.get_window_extent(renderer)) for t in fig.texts]
+    canvas = fig.bbox.padded(0.5)  # half a pixel: rounding
+    problems = [
+        f"{name} outside the canvas"
+        for name, box in boxes
+        if not (canvas.contains(*box.p0) and canvas.contains(*box.p1))
+    ]
+    for i, (name, box) in enumerate(boxes):
+        problems += [f"{name} overlaps {other}" for other, b in boxes[i + 1 :] if box.overlaps(b)]
+    return problems
+
+
+def test_fans_keep_their_labels_inside_whatever_their_scale():
+    figure = FanFigure()  # fitted to a small first fan, then larger ones: wider tick labels
+    rng = np.random.default_rng(0)
+    for scale in (1.0, 1e3, -1e4, 1e7, 1e-6):
+        samples = 3 + np.cumsum(rng.standard_normal((10, 26)), axis=1) * scale
+        figure.draw(samples, samples.mean(axis=0), "period 4.5 (unseen), x0 3.00")
+        assert layout_problems(figure.fig) == [], scale
+    figure.close()
+
+
+def test_a_grid_of_fans_keeps_its_labels_inside_and_apart():
+    samples = [s * 1000 for s, _, _ in fans(4)]  # Fig. 6 is two, generate's grid 3 to a row
+    truth = [s.mean(axis=0) for s in samples]
+    titles = [f"period {i}.5 (unseen), x0 3.00" for i in range(4)]
+    for count, title in ((2, "lcd_authors: 10 sampled h0, contextual seed 3"), (4, None)):
+        fig = fan_grid(samples[:count], truth[:count], titles[:count], title)
+        assert layout_problems(fig) == []
+        plt.close(fig)
+
+
+def study_groups(metrics: dict[str, float]) -> dict[str, list[dict]]:
+    """Three inits of five seeds; the third accuracy reached by none (the "never" note)."""
+    epochs = np.arange(0.25, 100, 0.25)
+    groups = {}
+    for init in ("zero", "free", "contextual"):
+        curve = [{"epochs": e, **{m: v / (1 + e) for m, v in metrics.items()}} for e in epochs]
+        reached = {"epochs to 90.0%": 30.0, "epochs to 99.0%": 40.0, "epochs to 99.9%": math.inf}
+        groups[init] = [{"curve": curve, "numbers": reached, "seed": seed} for seed in range(5)]
+    return groups
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the tasks save, each checked for its layout before it is closed."""
+    found = {}
+
+    def check(fig, path):
+        found[Path(path).name] = layout_problems(fig)
+        plt.close(fig)
+
+    monkeypatch.setattr("contextual_rnn.core.figures.save", check)
+    monkeypatch.setattr(lcd_analysis, "save", check)
+    return found
+
+
+def test_study_figures_keep_their_labels_inside_and_apart(tmp_path, drawn):
+    ART.figures("art_authors", study_groups({"val/loss": 2.0, "val/acc": 0.9}), tmp_path, False)
+    lcd = study_groups({"val/loss": 1.0, "val/mse": 1.0, "val/rollout_mse": 3.0})
+    lcd_analysis.error_figure("lcd_authors", lcd, tmp_path)
+    GenerativeTask.figures("mine", lcd, tmp_path, False)
+    assert drawn == {"fig2_art_authors.png": [], "fig5_lcd_authors.png": [], "curves_mine.png": []}
 
 
 def test_a_save_draws_the_figure_once(tmp_path, monkeypatch):

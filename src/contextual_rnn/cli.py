@@ -16,7 +16,6 @@ checkpoint, wrong kind of task, malformed input) is one line on stderr and exit 
 import argparse
 import importlib
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import torch
 from contextual_rnn.core.checkpoints import CheckpointError, load_module
 from contextual_rnn.core.data import SequenceDataModule
 from contextual_rnn.core.errors import ConfigError, InputError
-from contextual_rnn.core.figures import save, trajectory_fan
+from contextual_rnn.core.figures import fan_grid, save
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
 
@@ -157,25 +156,10 @@ def generate(args, extra: list[str]) -> dict:
         truth=truth.numpy(),
         **{name: value.numpy() for name, value in conditions.items()},
     )
-    save(fan_grid(task, samples, truth, conditions), out / "trajectories.png")
+    titles = [task.describe(conditions, i) for i in range(len(samples))]
+    save(fan_grid(samples, truth, titles), out / "trajectories.png")
     print(f"written: {out / 'trajectories.png'} and {out / 'trajectories.npz'}")
     return {"samples": samples, "truth": truth, "out": out}
-
-
-def fan_grid(task, samples, truth, conditions):
-    import matplotlib.pyplot as plt
-
-    count = len(samples)
-    cols = min(count, 3)
-    rows = math.ceil(count / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False, dpi=100)
-    for i, ax in enumerate(axes.flat):
-        if i >= count:
-            ax.axis("off")
-            continue
-        trajectory_fan(samples[i], truth[i], task.describe(conditions, i), ax=ax)
-    fig.tight_layout()
-    return fig
 
 
 # --- answer ---------------------------------------------------------------------------------

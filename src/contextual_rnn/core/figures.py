@@ -2,9 +2,12 @@
 
 ``trajectory_fan`` draws one fan on an axes; ``FanFigure`` keeps one figure and redraws
 it, which is what a callback drawing a fan per example every epoch wants (creating a
-figure costs about as much as drawing one). ``curves`` draws one metric of many runs.
+figure costs about as much as drawing one). ``fan_grid`` draws many fans at once and
+``curves`` one metric of many runs. Figures drawn once use constrained layout, which
+keeps every label inside the canvas and apart from the other panels.
 """
 
+import math
 import os
 from pathlib import Path
 
@@ -15,13 +18,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 PNG = {"compress_level": 3}  # zlib level: the same pixels, written faster than the default 6
+FAN_SIZE = (5, 3.2)  # inches, at 100 dpi
+FAN_MARGINS = {"right": 12, "bottom": 46, "top": 42}  # pixels: the x ticks, "t", title
+# and the y axis's offset text ("1e4", "+3"), which are the same for every fan
 
 
 def trajectory_fan(samples, truth=None, title: str = "", ax=None):
     """Sampled trajectories (N, T+1), their mean and +-1 / +-2 std bands, truth dashed."""
     samples = np.asarray(samples, dtype=float)
     if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+        _, ax = plt.subplots(figsize=FAN_SIZE, dpi=100, layout="constrained")
     t = np.arange(samples.shape[1])
     mean, std = samples.mean(axis=0), samples.std(axis=0)
     ax.fill_between(t, mean - 2 * std, mean + 2 * std, color="C0", alpha=0.15, label="±2 std")
@@ -36,37 +42,58 @@ def trajectory_fan(samples, truth=None, title: str = "", ax=None):
 
 
 class FanFigure:
-    """One figure, redrawn for each fan and saved; its layout is fitted once, at the first
-    fan (the later ones have the same labels), and each save draws it once."""
+    """One figure, redrawn for each fan and saved at one draw per save. A layout engine
+    would fit the margins at every save (constrained layout: nearly a second draw); here
+    they are fixed, but for the left one, which is fitted to each fan's y tick labels
+    (whose width follows the data) by measuring the y axis alone."""
 
     def __init__(self):
-        self.fig, self.ax = plt.subplots(figsize=(5, 3.2), dpi=100)
-        self.fitted = False
+        self.fig, self.ax = plt.subplots(figsize=FAN_SIZE, dpi=100)
+        width, height = self.fig.bbox.width, self.fig.bbox.height
+        self.fig.subplots_adjust(
+            right=1 - FAN_MARGINS["right"] / width,
+            bottom=FAN_MARGINS["bottom"] / height,
+            top=1 - FAN_MARGINS["top"] / height,
+        )
 
     def draw(self, samples, truth, title: str) -> None:
         self.ax.clear()
         trajectory_fan(samples, truth, title, ax=self.ax)
-        if not self.fitted:
-            self.fig.tight_layout()
-            # tight_layout leaves a placeholder layout engine, which makes every savefig
-            # draw the figure twice (a dry run for the engine, then the real one); the
-            # margins it fitted stay.
-            self.fig.set_layout_engine(None)
-            self.fitted = True
+        labels = self.ax.yaxis.get_tightbbox(self.fig.canvas.get_renderer())
+        left = self.ax.bbox.x0 - labels.x0 + 4  # pixels: the labels and a small pad
+        self.fig.subplots_adjust(left=left / self.fig.bbox.width)
 
     def save(self, path) -> None:
-        write_png(self.fig, path, tight=False)
+        write_png(self.fig, path)
 
     def close(self) -> None:
         plt.close(self.fig)
 
 
-def write_png(fig, path, tight: bool = True) -> None:
+def fan_grid(samples, truth, titles: list[str], title: str | None = None):
+    """One panel per fan, three to a row; ``title`` above them all."""
+    count = len(samples)
+    cols = min(count, 3)
+    rows = math.ceil(count / cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(5 * cols, 3.4 * rows), dpi=100, squeeze=False, layout="constrained"
+    )
+    for i, ax in enumerate(axes.flat):
+        if i < count:
+            trajectory_fan(samples[i], truth[i], titles[i], ax=ax)
+        else:
+            ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def write_png(fig, path) -> None:
     """Save to a new file that then replaces ``path``: a reader never sees half a file,
     and a hard link to the previous version keeps its content."""
     path = Path(path)
     partial = path.with_name(f".{path.name}.{os.getpid()}.png")
-    fig.savefig(partial, bbox_inches="tight" if tight else None, pil_kwargs=PNG)
+    fig.savefig(partial, pil_kwargs=PNG)
     os.replace(partial, path)
 
 
@@ -100,7 +127,9 @@ def curve_figure(title: str, groups: dict, panels: list[tuple[str, str, bool]], 
     """A figure of validation curves, one panel per (metric, ylabel, log scale), and
     ``extra`` empty panels after them; returns the figure and all its axes."""
     count = len(panels) + extra
-    fig, axes = plt.subplots(1, count, figsize=(5 * count, 3.8), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(
+        1, count, figsize=(5 * count, 3.8), dpi=100, squeeze=False, layout="constrained"
+    )
     for ax, (metric, ylabel, log) in zip(axes[0], panels, strict=False):
         curves(ax, groups, metric, ylabel, log)
     fig.suptitle(title)

@@ -102,7 +102,8 @@ class SequenceModule(pl.LightningModule):
         trusted: bool = False,
     ):
         super().__init__()
-        self.save_hyperparameters(ignore=["trusted"])
+        # for the checkpoints only: the loggers get the whole run config (train.py)
+        self.save_hyperparameters(ignore=["trusted"], logger=False)
         self.task = build(task, SequenceTask, "data.task", trusted)
         self.task.load_fitted(fitted or {})
         options, init_class = check_model(model, self.task, trusted)

@@ -103,7 +103,6 @@ class ART(ClassificationTask):
         for ax in (nll, acc):
             ax.set_xscale("log")  # the first epochs, validated every quarter, matter most
         times_to_thresholds(times, groups, cls.thresholds["val/acc"][:3])
-        fig.tight_layout()
         save(fig, out / f"fig2_{name}.png")
         return [out / f"fig2_{name}.png"]
 
@@ -122,6 +121,7 @@ def times_to_thresholds(ax, groups: Groups, thresholds: tuple[float, ...]) -> No
                 never.append(f"{init} {len(values) - len(finite)}")
         labels.append(f"{threshold:.1%}" + (f"\nnever: {', '.join(never)}" if never else ""))
     ax.set_yticks(range(len(thresholds)), labels, fontsize=8)
+    ax.set_ylim(-0.5, len(thresholds) - 0.5)  # fixed: a row's note stays beside its row
     runs = [r for members in groups.values() for r in members if r["curve"]]
     longest = max((r["curve"][-1]["epochs"] for r in runs), default=1.0)
     ax.set_xlim(0.2, max(longest, 1.0) * 1.2)  # fixed: a panel with no dot still has an axis

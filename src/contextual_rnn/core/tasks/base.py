@@ -115,7 +115,6 @@ class SequenceTask(Registered, register=False):
 
         panels = [(metric, metric, False) for metric in cls.metrics]
         fig, _ = curve_figure(f"{name}: validation per seed", groups, panels)
-        fig.tight_layout()
         save(fig, out / f"curves_{name}.png")
         return [out / f"curves_{name}.png"]
 

@@ -7,25 +7,22 @@ import numpy as np
 import torch
 
 from contextual_rnn.core.checkpoints import load_module
-from contextual_rnn.core.figures import curve_figure, save, trajectory_fan
+from contextual_rnn.core.figures import curve_figure, fan_grid, save
 from contextual_rnn.core.tasks.base import Groups
 
 
 def error_figure(name: str, groups: Groups, out: Path) -> Path:
     panels = [
-        ("val/mse", "val squared error (scaled changes, teacher forced)", True),
-        ("val/rollout_mse", "val rollout MSE (from x(0), mean h0)", True),
+        ("val/mse", "val squared error\n(scaled changes, teacher forced)", True),
+        ("val/rollout_mse", "val rollout MSE\n(from x(0), mean h0)", True),
     ]
     fig, _ = curve_figure(f"{name}: LCD, LSTM 128, unseen periods 1-4", groups, panels)
-    fig.tight_layout()
     save(fig, out / f"fig5_{name}.png")
     return out / f"fig5_{name}.png"
 
 
 def fan_figure(name: str, groups: Groups, out: Path, samples: int = 10) -> Path | None:
     """The paper's Fig. 6: fans of the contextual run with the lowest final val/loss."""
-    import matplotlib.pyplot as plt
-
     contextual = [r for r in groups.get("contextual", []) if r["curve"]]
     if not contextual:
         return None
@@ -37,12 +34,9 @@ def fan_figure(name: str, groups: Groups, out: Path, samples: int = 10) -> Path 
     torch.manual_seed(0)
     fans = module.rollout(conditions, sample=True, num_samples=samples)
     truth = task.truth(conditions, fans.shape[-1] - 1)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), dpi=100)
-    for i, ax in enumerate(axes):
-        trajectory_fan(fans[i], truth[i], task.describe(conditions, i), ax=ax)
-    fig.suptitle(f"{name}: {samples} sampled h0, contextual seed {best['seed']}", fontsize=9)
-    fig.tight_layout()
-    save(fig, out / f"fig6_{name}.png")
+    titles = [task.describe(conditions, i) for i in range(len(periods))]
+    title = f"{name}: {samples} sampled h0, contextual seed {best['seed']}"
+    save(fan_grid(fans, truth, titles, title), out / f"fig6_{name}.png")
     return out / f"fig6_{name}.png"
 
 
