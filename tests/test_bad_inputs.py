@@ -29,7 +29,9 @@ from .conftest import ROOT, TINY_ART, TINY_LCD, tiny_overrides, train_command
 GROUPS = sorted(
     str(p.relative_to(CONFIG_DIR))
     for p in Path(CONFIG_DIR).rglob("*")
-    if p.is_dir() and not str(p.relative_to(CONFIG_DIR)).startswith("hydra")
+    if p.is_dir()
+    and p.name != "__pycache__"  # conf/ is a package (pkg://contextual_rnn.conf)
+    and not str(p.relative_to(CONFIG_DIR)).startswith("hydra")
 )
 
 

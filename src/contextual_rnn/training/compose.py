@@ -1,12 +1,16 @@
 """Compose the project's Hydra config outside the command line (tests, notebooks, scripts)."""
 
+from importlib import resources
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "conf"
+# The package's config folder, the one ``pkg://contextual_rnn.conf`` reads: in a checkout
+# src/contextual_rnn/conf links to the repository's conf/, a wheel holds a copy.
+CONFIG_PACKAGE = "contextual_rnn.conf"
+CONFIG_DIR = Path(str(resources.files(CONFIG_PACKAGE)))
 
 
 def compose_config(
