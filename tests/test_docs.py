@@ -36,6 +36,7 @@ NOT_RUN = {
     # the extension walkthrough's commands need its files: tests/test_extending.py runs them
     "hydra.searchpath=[file://$PWD/myconf]": "run by tests/test_extending.py",
     "contextual-rnn --import my_extensions": "run by tests/test_extending.py",
+    "--import my_tasks": "run by tests/test_extending.py",
 }
 SHRINK = {
     "train.py": ["debug=tiny"],
