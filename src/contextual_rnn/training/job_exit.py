@@ -11,6 +11,8 @@ from typing import NoReturn
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
+from contextual_rnn.core.errors import one_line
+
 
 class JobFailed(RuntimeError):
     """A multirun job that a single run would end with ``sys.exit(code)``."""
@@ -28,11 +30,9 @@ def exit_with(code: int, message: str) -> NoReturn:
     sys.exit(code)
 
 
-def one_line(error: BaseException, limit: int | None = None) -> str:
-    """``Type: message`` on one line (a failed job's own message as it is), cut to ``limit``."""
-    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-    if isinstance(error, JobFailed):  # already the job's own one-line "error: ..."
-        text = text.removeprefix("error: ")
-    else:
-        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+def job_error(error: BaseException, limit: int | None = None) -> str:
+    """A failed job's error on one line: its own message as it is, else ``Type: message``."""
+    if not isinstance(error, JobFailed):
+        return one_line(error, limit)
+    text = str(error).removeprefix("error: ")  # already the job's one-line "error: ..."
     return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."

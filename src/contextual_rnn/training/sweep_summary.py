@@ -33,7 +33,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
-from contextual_rnn.training.job_exit import JobFailed, one_line
+from contextual_rnn.training.job_exit import JobFailed, job_error
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def job_record(
         error = job_return._return_value  # the job's exception (return_value would raise it)
         code = getattr(error, "code", None)
         status = f"failed (exit {code})" if code is not None else "failed"
-        return {**record, "status": status, "error": one_line(error, limit=300), "metrics": {}}
+        return {**record, "status": status, "error": job_error(error, limit=300), "metrics": {}}
     metrics_file = folder / METRICS
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
     metrics |= best_values(folder / "csv" / "metrics.csv", best or {})

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pytorch_lightning import Callback
 
+from contextual_rnn.core.errors import one_line
 from contextual_rnn.training.loggers import wandb_loggers
 
 STATUS = "status.json"
@@ -52,11 +53,6 @@ def finished_status(trainer) -> dict:
     limit = trainer.max_epochs
     stopped = limit is not None and limit >= 0 and trainer.current_epoch < limit
     return entry(trainer, "finished", max_epochs=limit, stopped_early=bool(stopped))
-
-
-def one_line(error: BaseException) -> str:
-    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 class RunStatus(Callback):
