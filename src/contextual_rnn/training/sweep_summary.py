@@ -1,7 +1,7 @@
 """The sweep's summary: one row per job in ``summary.md`` and ``summary.csv``, then one
 row per configuration over its seeds (the jobs that differ only in ``seed``): n, and
-mean +- sd, median [min, max] of each metric, final and best (``best``: metric -> "min"
-or "max", over the epochs of the job's CSV log). When the jobs logged to W&B, the
+mean +- sd, median [min, max] of each metric, final and best (the best over the epochs of
+the job's CSV log, in the direction its task's ``metrics`` say). When the jobs logged to W&B, the
 aggregate also goes to a small offline W&B run in the sweep's group (job type
 "summary", in ``<sweep folder>/summary/wandb/``), uploaded with the jobs' runs by
 ``wandb sync``.
@@ -33,6 +33,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
+from contextual_rnn.core.registry import REGISTRY
+from contextual_rnn.core.tasks.base import SequenceTask
 from contextual_rnn.training.job_exit import JobFailed, job_error
 
 log = logging.getLogger(__name__)
@@ -70,9 +72,14 @@ def best_values(csv_log: Path, best: Mapping[str, str]) -> dict[str, float]:
     return values
 
 
-def job_record(
-    config: DictConfig, job_return: JobReturn, best: Mapping[str, str] | None = None
-) -> dict:
+def task_metrics(config: DictConfig) -> Mapping[str, str]:
+    """The job's task's metrics and which way is better (the job built the task, so its
+    class is registered)."""
+    target = OmegaConf.select(config, "data.task._target_")
+    return REGISTRY.get(target, SequenceTask).metrics
+
+
+def job_record(config: DictConfig, job_return: JobReturn) -> dict:
     folder = Path(config.hydra.runtime.output_dir)
     record = {
         "job": int(config.hydra.job.num),
@@ -86,7 +93,7 @@ def job_record(
         return {**record, "status": status, "error": job_error(error, limit=300), "metrics": {}}
     metrics_file = folder / METRICS
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-    metrics |= best_values(folder / "csv" / "metrics.csv", best or {})
+    metrics |= best_values(folder / "csv" / "metrics.csv", task_metrics(config))
     return {**record, "status": "completed", "error": "", "metrics": metrics}
 
 
@@ -270,13 +277,10 @@ def log_to_wandb(sweep_dir: Path, configs: list[dict], settings: dict) -> Path |
 class SweepSummary(Callback):
     """Records each multirun job and tabulates them all when the multirun ends."""
 
-    def __init__(self, best: Mapping[str, str] | None = None):
-        self.best = dict(best or {})
-
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if config.hydra.mode != RunMode.MULTIRUN or rank_zero_only.rank != 0:
             return
-        record = job_record(config, job_return, self.best)
+        record = job_record(config, job_return)
         if job_return.status == JobStatus.FAILED:
             error = job_return._return_value
             trace = None if isinstance(error, JobFailed) else error  # a JobFailed said it all
