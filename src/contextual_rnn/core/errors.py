@@ -60,15 +60,6 @@ def one_line(error: BaseException, limit: int | None = None) -> str:
     return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
 
 
-def is_number(value: object) -> bool:
-    """A number, or text that reads as one (``-1``, ``nan``); not a bool."""
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return not isinstance(value, bool)
-
-
 # --- the types options are declared with ---------------------------------------------------
 
 
