@@ -22,6 +22,8 @@ from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import DummyExperiment
 
+from contextual_rnn.training import ensemble
+
 
 def unwritable_reason(folder: Path) -> str | None:
     try:
@@ -119,7 +121,8 @@ class SafeWandbLogger(WandbLogger):
 
         if self._experiment is not None:
             self._guarded(self._experiment.finish, exit_code=self.exit_code)
-            self._guarded(wandb.teardown)
+            if ensemble.current() is None:  # an ensemble's other members still log (its end)
+                self._guarded(wandb.teardown)
 
 
 def wandb_loggers(trainer) -> list[SafeWandbLogger]:

@@ -25,6 +25,5 @@ class FreeInit(InitialState):
     def forward(self, inputs, context=None, sample=None):
         flat = self.state.unsqueeze(0)
         if self.noise_std > 0 and self.sampling(sample):
-            noise = torch.randn(inputs.shape[0], self.state_numel, device=flat.device)
-            flat = flat + self.noise_std * noise.to(flat.dtype)
+            flat = flat + self.noise_std * self.standard_normal(inputs.shape[0], flat)
         return self.split(flat)

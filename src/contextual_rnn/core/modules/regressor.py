@@ -24,8 +24,12 @@ class SequenceRegressor(SequenceModule, kind="regression"):
         self.val_mse = MeanSquaredError()
         self.val_rollout_mse = MeanSquaredError()
 
+    def training_loss(self, batch):
+        outputs = self(batch)
+        return F.mse_loss(outputs, batch["targets"]), outputs
+
     def training_step(self, batch, batch_idx):
-        loss = F.mse_loss(self(batch), batch["targets"])
+        loss, _ = self.step_loss(batch)
         self.train_loss.update(loss.detach(), weight=len(batch["inputs"]))
         self.log_train_metrics({"train/loss": self.train_loss})
         return loss
