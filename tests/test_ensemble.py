@@ -42,13 +42,13 @@ class RecordSteps(Callback):
             trainer.should_stop = True
 
 
-def configs(tmp_path, seeds, tag, **record):
-    """Tiny ART runs with a sampled contextual h0 and per-member gradient clipping."""
+def configs(tmp_path, seeds, tag, data="art", **record):
+    """Tiny runs with a sampled contextual h0 and per-member gradient clipping."""
     made = []
     for seed in seeds:
         options = "".join(f" +callbacks.record.{k}={v[seed]}" for k, v in record.items())
         overrides = tiny_overrides(
-            "art",
+            data,
             f"seed={seed}",
             "model/init=contextual",
             "model.context_net.distribution=normal",
@@ -61,28 +61,29 @@ def configs(tmp_path, seeds, tag, **record):
     return made
 
 
-def alone_and_together(tmp_path, seeds, **record):
+def alone_and_together(tmp_path, seeds, data="art", **record):
     alone = {}
-    for cfg, seed in zip(configs(tmp_path, seeds, "alone", **record), seeds, strict=True):
+    for cfg, seed in zip(configs(tmp_path, seeds, "alone", data, **record), seeds, strict=True):
         with contextlib.suppress(NonFiniteLoss):
             train(cfg)
         alone[seed] = SEEN.pop(seed)
-    jobs = [partial(train, cfg) for cfg in configs(tmp_path, seeds, "member", **record)]
+    jobs = [partial(train, cfg) for cfg in configs(tmp_path, seeds, "member", data, **record)]
     outcomes = Lockstep().run(jobs)
     together = {seed: SEEN.pop(seed) for seed in seeds}
     return alone, together, dict(zip(seeds, outcomes, strict=True))
 
 
-def test_each_member_has_its_separate_runs_weights_and_losses(tmp_path):
+@pytest.mark.parametrize("data", ["art", "lcd"])  # fast weights batched by vmap; an LSTM not
+def test_each_member_has_its_separate_runs_weights_and_losses(tmp_path, data):
     seeds = (3, 1, 4)  # not in order: members keep their own streams whatever their place
-    alone, together, outcomes = alone_and_together(tmp_path, seeds)
+    alone, together, outcomes = alone_and_together(tmp_path, seeds, data)
     for seed in seeds:
         assert isinstance(outcomes[seed], dict), outcomes[seed]
         first, second = alone[seed]["initial"], together[seed]["initial"]
         assert first.keys() == second.keys()
         assert all(torch.equal(first[k], second[k]) for k in first)  # bit for bit
         losses, member = alone[seed]["losses"], together[seed]["losses"]
-        assert len(losses) == len(member) == 10  # 2 epochs of 5 steps
+        assert len(losses) == len(member) >= 6  # 2 epochs of 3 to 5 steps
         assert member == pytest.approx(losses, rel=1e-5)
     # seeds differ: the comparison above is not of one run with itself
     assert alone[3]["losses"][0] != pytest.approx(alone[1]["losses"][0], rel=1e-3)
@@ -93,6 +94,7 @@ def test_a_member_that_stops_or_fails_leaves_the_others_unchanged(tmp_path):
     alone, together, outcomes = alone_and_together(
         tmp_path,
         seeds,
+        "art",
         stop_after_epoch={3: -1, 1: 0, 4: -1},  # seed 1 stops after its first epoch
         poison_at_step={3: -1, 1: -1, 4: 2},  # seed 4's weights turn NaN at its third step
     )

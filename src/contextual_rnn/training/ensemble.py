@@ -108,13 +108,13 @@ def batched_step(modules: list, batches: list[dict], noises: list) -> list[tuple
     template = TrainingLoss(modules[0])
     names = [name for name, _ in template.named_parameters()]
     stacked = {
-        name: torch.stack([m.get_parameter(name[len("module.") :]) for m in modules])
+        name: torch.stack([m.get_parameter(name.removeprefix("module.")) for m in modules])
         .detach()
         .requires_grad_()
         for name in names
     }
     for name, _ in template.named_buffers():
-        stacked[name] = torch.stack([m.get_buffer(name[len("module.") :]) for m in modules])
+        stacked[name] = torch.stack([m.get_buffer(name.removeprefix("module.")) for m in modules])
     batch = {key: torch.stack([b[key] for b in batches]) for key in batches[0]}
     noise = None if noises[0] is None else torch.stack(noises)
 
@@ -131,6 +131,17 @@ def batched_step(modules: list, batches: list[dict], noises: list) -> list[tuple
         (losses[i].detach(), outputs[i].detach(), [g[i] for g in grads])
         for i in range(len(modules))
     ]
+
+
+def member_step(module, batch: dict, noise: torch.Tensor | None) -> tuple:
+    """One member's (loss, outputs, gradients) alone: a cell vmap cannot batch (torch's
+    fused RNNs), or members whose batches differ in shape."""
+    with given_noise(noise):
+        loss, outputs = module.training_loss(batch)
+    grads = torch.autograd.grad(
+        loss, list(module.parameters()), allow_unused=True, materialize_grads=True
+    )
+    return loss.detach(), outputs.detach(), list(grads)
 
 
 def same_shapes(batches: list[dict]) -> bool:
@@ -246,11 +257,11 @@ class Lockstep:
             noises.append(module.training_noise(batch))
             member.state.torch_rng = torch.get_rng_state()
         try:
-            if same_shapes(batches):
+            if same_shapes(batches) and modules[0].net.cell.vectorised:
                 results = batched_step(modules, batches, noises)
-            else:  # members at different points of an epoch (resumed from different steps)
+            else:
                 steps = zip(modules, batches, noises, strict=True)
-                results = [batched_step([m], [b], [n])[0] for m, b, n in steps]
+                results = [member_step(m, b, n) for m, b, n in steps]
         except Exception as error:  # noqa: BLE001 - each member's run reports it
             results = [error] * len(members)
         for member, result in zip(members, results, strict=True):

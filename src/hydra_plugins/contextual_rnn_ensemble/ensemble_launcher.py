@@ -81,6 +81,8 @@ class EnsembleLauncher(Launcher):
                 for idx in chunk:
                     overrides = filter_overrides(job_overrides[idx - initial_job_idx])
                     log.info(f"\t#{idx} : {' '.join(overrides)}")
+                for idx in chunk:  # one console for all members: no live progress bars
+                    configs[idx].trainer.enable_progress_bar = False
                 outcomes = Lockstep().run([partial(self.run_one, configs[idx]) for idx in chunk])
                 for idx, outcome in zip(chunk, outcomes, strict=True):
                     if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
