@@ -170,8 +170,10 @@ def write_summary(sweep_dir: Path, records: list[dict]) -> str:
     job's full overrides and folder, and a configuration's mean under the metric's own
     column, the other statistics beside it.
     """
-    every = set.intersection(*(set(r["overrides"]) for r in records)) if len(records) > 1 else {}
-    shared = [o for o in records[0]["overrides"] if o in every]
+    shared = []  # the overrides of every job (none when there is only one job)
+    if len(records) > 1:
+        every = set.intersection(*(set(r["overrides"]) for r in records))
+        shared = [o for o in records[0]["overrides"] if o in every]
     md_rows, csv_rows = [], []
     for c in aggregate(records):
         md = {"configuration": " ".join(o for o in c["overrides"].split() if o not in shared)}
