@@ -29,10 +29,10 @@ from typing import Annotated, Literal
 import torch
 from pydantic import StrictBool
 from pytorch_lightning import Callback
-from pytorch_lightning.loggers import WandbLogger
 
 from contextual_rnn.core.errors import PositiveInt, allowed, checked
 from contextual_rnn.core.figures import FanFigure
+from contextual_rnn.training.loggers import wandb_loggers
 
 SUMMARY_COLUMNS = ["epoch", "example", "t", "truth", "mean", "std"]
 WORKER_FIGURE: list[FanFigure] = []  # the drawing worker's one figure, reused for every fan
@@ -150,14 +150,10 @@ class TrajectoryFigures(Callback):
             rows += [[epoch, name, t, *values] for t, values in enumerate(columns.tolist())]
         self.send_pending()
         columns = SUMMARY_COLUMNS + [f"sample_{s}" for s in range(self.num_samples)]
-        for logger in self.wandb_loggers(trainer):
+        for logger in wandb_loggers(trainer):
             logger.log_table("val/trajectories/table", columns, rows, step=trainer.global_step)
         if not self.background:
             self.log_pending(trainer)
-
-    @staticmethod
-    def wandb_loggers(trainer) -> list[WandbLogger]:
-        return [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
 
     def send_pending(self) -> None:
         """Draw the fans not drawn yet: hand them to the drawing process, or draw them now."""
@@ -179,7 +175,7 @@ class TrajectoryFigures(Callback):
         self.send_pending()  # those restored from a checkpoint
         drawing, self.drawing = self.drawing, []
         wait_for(drawing)
-        for logger in self.wandb_loggers(trainer):
+        for logger in wandb_loggers(trainer):
             for fan in self.pending:
                 logger.log_image(fan["key"], [fan["path"]], step=fan["step"])
         self.pending, self.sent = [], 0
