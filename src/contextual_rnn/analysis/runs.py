@@ -50,13 +50,11 @@ def hydra_facts(folder: Path) -> dict:
     }
 
 
-def read_rows(folder: Path) -> list[dict]:
+def validation_curve(folder: Path) -> list[dict]:
+    """The CSV log's validation rows with ``epochs``: epochs trained at that validation
+    (fractional)."""
     with (folder / "csv" / "metrics.csv").open(newline="") as file:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(file)]
-
-
-def validation_curve(rows: list[dict]) -> list[dict]:
-    """Validation rows with ``epochs``: epochs trained at that validation (fractional)."""
+        rows = [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(file)]
     epoch_ends = [r for r in rows if "train/loss" in r and r.get("epoch") == 0]
     steps_per_epoch = epoch_ends[0]["step"] + 1 if epoch_ends else None
     curve = []
@@ -75,7 +73,7 @@ def read_run(folder: Path) -> dict:
         "folder": str(folder),
         **hydra_facts(folder),
         "status": status.get("status", "unfinished"),
-        "curve": validation_curve(read_rows(folder)),
+        "curve": validation_curve(folder),
     }
 
 

@@ -1,14 +1,11 @@
 """A study in one command: sweeps of train.py over every init and many seeds.
 
 ``conf/study.yaml`` (``--config``) lists the sweeps, their overrides, inits, seeds and
-epoch caps (options ``--<name>-epochs``, by default what the paper ran). Each sweep is
-one Hydra multirun of ``train.py`` that varies only ``model/init`` and ``seed``, in
-``<out>/<sweep>/<job>/``, its output in ``<out>/logs/<sweep>.log``. Run the same command
-again (same ``--out``) to continue: finished runs are kept, killed ones continue from
-their last checkpoint, a larger epoch cap continues the runs that hit the old one.
-``<out>/study.{json,md}`` record the commit, the machine, the commands, the budget
-against the paper's and the wall time of every attempt. Aggregate with
-``scripts/aggregate.py``.
+epoch caps (``--<name>-epochs``, by default what the paper ran). Each sweep is one Hydra
+multirun of ``train.py`` in ``<out>/<sweep>/``, its output in ``<out>/logs/<sweep>.log``;
+rerunning the command with the same ``--out`` continues it. ``<out>/study.{json,md}``
+record the commit, the machine, the commands, the budget against the paper's and the
+wall time of every attempt.
 """
 
 import argparse
@@ -47,12 +44,9 @@ def parser(study: dict) -> argparse.ArgumentParser:
         text = cap["help"].replace("%", "%%")
         main.add_argument(f"--{name}-epochs", type=int, default=cap["paper"], help=text)
     main.add_argument(
-        "--override",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
+        "--override", action="append", default=[], metavar="KEY=VALUE",
         help="a Hydra override added to every sweep (repeatable; recorded as a budget change)",
-    )
+    )  # fmt: skip
     main.add_argument(
         "--dry-run", action="store_true", help="print the plan and commands; run and write nothing"
     )
@@ -93,28 +87,23 @@ def planned_sweep(name: str, args, study: dict, study_dir: Path) -> dict:
     }
 
 
-def git_commit() -> str | None:
-    def git(*args: str) -> str:
-        result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return result.stdout.strip()
-
-    commit = git("rev-parse", "HEAD")
-    if not commit:
-        return None
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    return commit + (" (with uncommitted changes)" if dirty else "")
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
 
 def machine() -> dict:
     import torch
 
+    commit = git("rev-parse", "HEAD") or None
+    if commit and git("status", "--porcelain", "--untracked-files=no"):
+        commit += " (with uncommitted changes)"
     return {
         "cpu_cores": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "code": str(ROOT),
-        "git_commit": git_commit(),
+        "git_commit": commit,
     }
 
 

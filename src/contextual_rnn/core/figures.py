@@ -1,10 +1,9 @@
 """Figures: trajectory fans (the paper's Fig. 6) and validation curves per init.
 
-``trajectory_fan`` draws one fan on an axes; ``FanFigure`` keeps one figure and redraws
-it, which is what a callback drawing a fan per example every epoch wants (creating a
-figure costs about as much as drawing one). ``fan_grid`` draws many fans at once and
-``curves`` one metric of many runs. Figures drawn once use constrained layout, which
-keeps every label inside the canvas and apart from the other panels.
+``FanFigure`` keeps one figure and redraws it for a callback drawing a fan per example
+every epoch (creating a figure costs about as much as drawing one). Figures drawn once
+use constrained layout, which keeps every label inside the canvas and apart from the
+other panels.
 """
 
 import math
@@ -23,22 +22,18 @@ FAN_MARGINS = {"right": 12, "bottom": 46, "top": 42}  # pixels: the x ticks, "t"
 # and the y axis's offset text ("1e4", "+3"), which are the same for every fan
 
 
-def trajectory_fan(samples, truth=None, title: str = "", ax=None):
+def trajectory_fan(ax, samples, truth, title: str) -> None:
     """Sampled trajectories (N, T+1), their mean and +-1 / +-2 std bands, truth dashed."""
     samples = np.asarray(samples, dtype=float)
-    if ax is None:
-        _, ax = plt.subplots(figsize=FAN_SIZE, dpi=100, layout="constrained")
     t = np.arange(samples.shape[1])
     mean, std = samples.mean(axis=0), samples.std(axis=0)
     ax.fill_between(t, mean - 2 * std, mean + 2 * std, color="C0", alpha=0.15, label="±2 std")
     ax.fill_between(t, mean - std, mean + std, color="C0", alpha=0.3, label="±1 std")
     ax.plot(t, samples.T, color="C0", lw=0.6, alpha=0.6)
     ax.plot(t, mean, color="C0", lw=2, label=f"mean of {len(samples)}")
-    if truth is not None:
-        ax.plot(t, np.asarray(truth, dtype=float), "k--", lw=1.5, label="true")
+    ax.plot(t, np.asarray(truth, dtype=float), "k--", lw=1.5, label="true")
     ax.set(xlabel="t", ylabel="x(t)", title=title)
     ax.legend(fontsize=7, loc="upper right")
-    return ax.figure
 
 
 class FanFigure:
@@ -58,13 +53,13 @@ class FanFigure:
 
     def draw(self, samples, truth, title: str) -> None:
         self.ax.clear()
-        trajectory_fan(samples, truth, title, ax=self.ax)
+        trajectory_fan(self.ax, samples, truth, title)
         labels = self.ax.yaxis.get_tightbbox(self.fig.canvas.get_renderer())
         left = self.ax.bbox.x0 - labels.x0 + 4  # pixels: the labels and a small pad
         self.fig.subplots_adjust(left=left / self.fig.bbox.width)
 
     def save(self, path) -> None:
-        write_png(self.fig, path)
+        save(self.fig, path, close=False)
 
     def close(self) -> None:
         plt.close(self.fig)
@@ -80,7 +75,7 @@ def fan_grid(samples, truth, titles: list[str], title: str | None = None):
     )
     for i, ax in enumerate(axes.flat):
         if i < count:
-            trajectory_fan(samples[i], truth[i], titles[i], ax=ax)
+            trajectory_fan(ax, samples[i], truth[i], titles[i])
         else:
             ax.axis("off")
     if title:
@@ -88,18 +83,15 @@ def fan_grid(samples, truth, titles: list[str], title: str | None = None):
     return fig
 
 
-def write_png(fig, path) -> None:
+def save(fig, path, close: bool = True) -> None:
     """Save to a new file that then replaces ``path``: a reader never sees half a file,
     and a hard link to the previous version keeps its content."""
     path = Path(path)
     partial = path.with_name(f".{path.name}.{os.getpid()}.png")
     fig.savefig(partial, pil_kwargs=PNG)
     os.replace(partial, path)
-
-
-def save(fig, path) -> None:
-    write_png(fig, path)
-    plt.close(fig)
+    if close:
+        plt.close(fig)
 
 
 def curves(ax, groups: dict[str, list[dict]], metric: str, ylabel: str, log: bool = False):

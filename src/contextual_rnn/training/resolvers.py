@@ -1,16 +1,14 @@
 """Config resolvers of the project, registered when ``contextual_rnn.training`` is imported.
 
-``${parallel_jobs:}``: how many jobs of a sweep run at once by default: one and a half
-per usable core. A job gives its torch ops ``cores // jobs`` threads (at least one), so
-each core runs one or two single-threaded jobs; much of a job (the Python around the
-kernels, figures, logging) uses one core at a time, and the half job more per core
-fills the gaps (docs/sweeps.md measures it).
+``${parallel_jobs:}``: a sweep's jobs at once, one and a half per usable core. Each job
+gives torch ``cores // jobs`` threads (at least one), and much of a job (the Python around
+the kernels, figures, logging) uses one core at a time: the half job more per core fills
+the gaps (docs/sweeps.md measures it).
 
-``${run_name:mode,overrides,excluded,default}``: a W&B run's name. A multirun job is
-named by what the sweep varies, its overrides less the ``excluded`` keys (those every
-job shares, training/sweep_folder.py), each key by its last part and a float by 4 digits:
-``lr=0.001-seed=1`` for ``-m model.optimizer.lr=1e-3,1e-2 seed=0,1``. A single run,
-or a job whose overrides are all shared, gets ``default``.
+``${run_name:mode,overrides,excluded,default}``: a multirun job is named by its overrides
+less the ``excluded`` keys (those every job shares), each key by its last part and a
+float by 4 digits (``lr=0.001-seed=1``); a single run, or a job with nothing of its own,
+gets ``default``.
 """
 
 import math

@@ -1,19 +1,12 @@
-"""The sweep's folder, ``outputs/<name>/multiruns/<time>``, named before any job runs.
+"""The sweep's folder, ``outputs/<name>/multiruns/<time>``, named before any job runs
+(docs/sweeps.md), and what W&B calls the sweep and its runs.
 
-``name`` is the experiment's, or, when the sweep varies what the name is made of, the
-swept values joined with ``+`` (``-m model/cell=lstm,gru`` -> ``lcd_lstm+gru``). Hydra's
-launchers resolve ``hydra.sweep.dir`` in the parent process, where the ``${hydra:...}``
-values of the default name do not exist yet, and each job would resolve it again with
-its own name; ``SweepFolder``, a Hydra callback (conf/hydra/default.yaml), fixes it for
-all. A ``hydra.sweep.dir`` given on the command line is used as it is.
-
-It also tells the jobs what W&B should call them: one group per sweep, the sweep's name
-and its folder's stamp (``lcd_lstm-2026-01-31_12-00-00_000000``; W&B's own
-``WANDB_RUN_GROUP``, which conf/logger/wandb.yaml reads, so ``logger.wandb.group=...``
-still wins), and run names made of what the sweep varies: the overrides that do not
-vary are excluded from ``hydra.job.override_dirname``'s overrides
-(``hydra.job.config.override_dirname.exclude_keys``), which ``${run_name:}``
-(training/resolvers.py) reads.
+Hydra's launchers resolve ``hydra.sweep.dir`` in the parent process, where the
+``${hydra:...}`` values of the default name do not exist yet, and each job would resolve
+it again with its own name; ``SweepFolder``, a Hydra callback, fixes it for all. It also
+sets W&B's own ``WANDB_RUN_GROUP`` for the jobs (so ``logger.wandb.group=...`` still
+wins) and excludes the overrides that do not vary from ``hydra.job.override_dirname``,
+which ``${run_name:}`` (training/resolvers.py) reads.
 """
 
 import os
@@ -21,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Quote, QuotedString
+from hydra.core.override_parser.types import Override, Quote, QuotedString
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
@@ -29,20 +22,8 @@ NAME_PARTS = ("data", "model/cell")  # what the default name is made of, in orde
 GROUP = "WANDB_RUN_GROUP"  # W&B's variable for a run's group
 
 
-def swept_values(config: DictConfig) -> dict[str, list[str]]:
-    """key -> values, for every override of the command line that sweeps."""
-    parsed = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
-    return {
-        o.key_or_group: [str(v) for v in o.sweep_string_iterator()]
-        for o in parsed
-        if o.is_sweep_override()
-    }
-
-
-def fixed_keys(config: DictConfig) -> list[str]:
-    """The keys of the command line's overrides that every job shares."""
-    parsed = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
-    return [o.key_or_group for o in parsed if not o.is_sweep_override()]
+def command_line(config: DictConfig) -> list[Override]:
+    return OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
 
 
 def quoted(text: str) -> str:
@@ -50,8 +31,13 @@ def quoted(text: str) -> str:
 
 
 def sweep_name(config: DictConfig) -> str:
-    """The name a sweep's folder carries (see the module docstring)."""
-    swept = swept_values(config)
+    """The experiment's name, or, when the sweep varies what the name is made of, the swept
+    values joined with ``+`` (``-m model/cell=lstm,gru`` -> ``lcd_lstm+gru``)."""
+    swept = {
+        o.key_or_group: [str(v) for v in o.sweep_string_iterator()]
+        for o in command_line(config)
+        if o.is_sweep_override()
+    }
     for key in ("name", "experiment"):
         if key in swept:
             return "+".join(swept[key])
@@ -80,5 +66,6 @@ class SweepFolder(Callback):
                 overrides.insert(0, f"+hydra.job.env_set.{GROUP}={quoted(group)}")
             excluded = "hydra.job.config.override_dirname.exclude_keys"
             if excluded not in given:
-                keys = ",".join(quoted(key) for key in fixed_keys(config))
+                fixed = [o.key_or_group for o in command_line(config) if not o.is_sweep_override()]
+                keys = ",".join(quoted(key) for key in fixed)
                 overrides.insert(0, f"{excluded}=[{keys}]")

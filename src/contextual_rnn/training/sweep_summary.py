@@ -1,29 +1,24 @@
-"""The sweep's summary: one row per job in ``summary.md`` and ``summary.csv``, then one
-row per configuration over its seeds (the jobs that differ only in ``seed``): n, and
-mean +- sd, median [min, max] of each metric, final and best (the best over the epochs of
-the job's CSV log, in the direction its task's ``metrics`` say). When the jobs logged to W&B, the
-aggregate also goes to a small offline W&B run in the sweep's group (job type
-"summary", in ``<sweep folder>/summary/wandb/``), uploaded with the jobs' runs by
-``wandb sync``.
+"""The sweep's summary (docs/sweeps.md): one row per job in ``summary.md`` and
+``summary.csv``, then one row per configuration over its seeds; with the W&B logger, the
+per-configuration table also goes to an offline W&B run of job type "summary".
 
-``SweepSummary``, a Hydra callback (conf/hydra/default.yaml), records each job of a
-multirun in its folder (``sweep_job.json``) and refreshes the summary; when the multirun
-ends it prints the table and exits with 1 if a job failed. A failing job must not end
-the sweep: Hydra's sweepers re-raise the first FAILED ``JobReturn`` of a batch, which
-drops the later batches (Optuna asks in batches) and ``on_multirun_end``. So the callback
-logs the failure's traceback to the job's log and hands the sweeper a completed job
-without a value (Optuna marks that trial failed).
+``SweepSummary``, a Hydra callback, records each job of a multirun in its folder
+(``sweep_job.json``) and refreshes the summary. A failing job must not end the sweep:
+Hydra's sweepers re-raise the first FAILED ``JobReturn`` of a batch, which drops the
+later batches (Optuna asks in batches) and ``on_multirun_end``. So the callback logs the
+failure and hands the sweeper a completed job without a value (Optuna marks that trial
+failed).
 """
 
 import csv
 import io
 import json
 import logging
+import math
 import os
 import statistics
 import sys
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,25 +53,20 @@ def save_metrics(output_dir: str | Path, metrics: dict[str, float]) -> None:
         write_atomically(Path(output_dir) / METRICS, json.dumps(metrics, indent=1, default=str))
 
 
-def best_values(csv_log: Path, best: Mapping[str, str]) -> dict[str, float]:
-    """``<metric> (best)``: the least or greatest value of each metric the log holds."""
+def best_values(csv_log: Path, config: DictConfig) -> dict[str, float]:
+    """``<metric> (best)`` over the job's CSV log, for each metric of its task, in the
+    direction the task says (the job built the task, so its class is registered)."""
     if not csv_log.is_file():
         return {}
     with csv_log.open(newline="") as file:
         rows = list(csv.DictReader(file))
+    task = REGISTRY.get(OmegaConf.select(config, "data.task._target_"), SequenceTask)
     values = {}
-    for metric, direction in best.items():
+    for metric, direction in task.metrics.items():
         logged = [float(row[metric]) for row in rows if row.get(metric)]
         if logged:
             values[f"{metric} (best)"] = min(logged) if direction == "min" else max(logged)
     return values
-
-
-def task_metrics(config: DictConfig) -> Mapping[str, str]:
-    """The job's task's metrics and which way is better (the job built the task, so its
-    class is registered)."""
-    target = OmegaConf.select(config, "data.task._target_")
-    return REGISTRY.get(target, SequenceTask).metrics
 
 
 def job_record(config: DictConfig, job_return: JobReturn) -> dict:
@@ -85,16 +75,17 @@ def job_record(config: DictConfig, job_return: JobReturn) -> dict:
         "job": int(config.hydra.job.num),
         "overrides": list(job_return.overrides or []),
         "folder": str(folder),
+        "status": "completed",
+        "error": "",
     }
     if job_return.status == JobStatus.FAILED:
         error = job_return._return_value  # the job's exception (return_value would raise it)
         code = getattr(error, "code", None)
-        status = f"failed (exit {code})" if code is not None else "failed"
-        return {**record, "status": status, "error": job_error(error, limit=300), "metrics": {}}
+        record["status"] = f"failed (exit {code})" if code is not None else "failed"
+        return {**record, "error": job_error(error, limit=300), "metrics": {}}
     metrics_file = folder / METRICS
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-    metrics |= best_values(folder / "csv" / "metrics.csv", task_metrics(config))
-    return {**record, "status": "completed", "error": "", "metrics": metrics}
+    return {**record, "metrics": metrics | best_values(folder / "csv" / "metrics.csv", config)}
 
 
 def read_records(sweep_dir: Path) -> list[dict]:
@@ -102,23 +93,45 @@ def read_records(sweep_dir: Path) -> list[dict]:
     return sorted(records, key=lambda r: r["job"])
 
 
-def common_overrides(records: list[dict]) -> list[str]:
-    """The overrides every job shares (none when there is only one job)."""
-    if len(records) < 2:
-        return []
-    shared = set.intersection(*(set(r["overrides"]) for r in records))
-    return [o for o in records[0]["overrides"] if o in shared]
-
-
 def metric_names(records: list[dict]) -> list[str]:
     return sorted({n for r in records for n in r["metrics"]}, key=lambda n: (n[:4] != "val/", n))
+
+
+def describe(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    sd = statistics.stdev(values) if len(values) > 1 else math.nan
+    spread = (statistics.median(values), min(values), max(values))
+    return dict(zip(STATISTICS, (statistics.mean(values), sd, *spread), strict=True))
+
+
+def aggregate(records: list[dict]) -> list[dict]:
+    """One entry per configuration (the jobs whose overrides differ only in ``seed``): its
+    overrides, n (its completed jobs) and each metric's statistics."""
+    jobs: dict[str, list[dict]] = {}
+    for r in records:
+        overrides = " ".join(o for o in r["overrides"] if o.split("=", 1)[0].lstrip("+~") != "seed")
+        jobs.setdefault(overrides, [])
+        if r["status"] == "completed":
+            jobs[overrides].append(r)
+    names = metric_names(records)
+    return [
+        {
+            "overrides": overrides,
+            "n": len(done),
+            "metrics": {
+                n: describe([r["metrics"][n] for r in done if n in r["metrics"]]) for n in names
+            },
+        }
+        for overrides, done in jobs.items()
+    ]
 
 
 def cell(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def table(records: list[dict], hide: list[str] = ()) -> list[dict[str, str]]:
+def job_rows(records: list[dict], hide: list[str] = ()) -> list[dict[str, str]]:
     """One row per job: number, status, overrides (less ``hide``), metrics, error, folder."""
     names = metric_names(records)
     return [
@@ -134,73 +147,6 @@ def table(records: list[dict], hide: list[str] = ()) -> list[dict[str, str]]:
     ]
 
 
-def configurations(records: list[dict]) -> dict[str, list[dict]]:
-    """The overrides of each configuration (less ``seed``) -> its completed jobs."""
-    found: dict[str, list[dict]] = {}
-    for r in records:
-        overrides = " ".join(o for o in r["overrides"] if o.split("=", 1)[0].lstrip("+~") != "seed")
-        found.setdefault(overrides, [])
-        if r["status"] == "completed":
-            found[overrides].append(r)
-    return found
-
-
-def describe(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    sd = statistics.stdev(values) if len(values) > 1 else float("nan")
-    spread = (statistics.median(values), min(values), max(values))
-    return dict(zip(STATISTICS, (statistics.mean(values), sd, *spread), strict=True))
-
-
-def aggregate(records: list[dict]) -> list[dict]:
-    """One entry per configuration: its overrides, n, and each metric's statistics."""
-    names = metric_names(records)
-    return [
-        {
-            "overrides": overrides,
-            "n": len(jobs),
-            "metrics": {
-                name: describe([r["metrics"][name] for r in jobs if name in r["metrics"]])
-                for name in names
-            },
-        }
-        for overrides, jobs in configurations(records).items()
-    ]
-
-
-def aggregate_markdown(configs: list[dict], hide: list[str]) -> str:
-    """Each metric as ``mean ± sd; median [min, max]``."""
-
-    def text(stats: dict[str, float]) -> str:
-        if not stats:
-            return ""
-        g = {k: f"{v:.4g}" for k, v in stats.items()}
-        return f"{g['mean']} ± {g['sd']}; {g['median']} [{g['min']}, {g['max']}]"
-
-    rows = [
-        {
-            "configuration": " ".join(o for o in c["overrides"].split() if o not in hide),
-            "n": str(c["n"]),
-            **{name: text(stats) for name, stats in c["metrics"].items()},
-        }
-        for c in configs
-    ]
-    return markdown(rows)
-
-
-def aggregate_csv_rows(configs: list[dict]) -> list[dict[str, str]]:
-    """``status`` "over seeds", the mean under the metric's own column, the rest beside it."""
-    rows = []
-    for c in configs:
-        row = {"job": "", "status": "over seeds", "overrides": c["overrides"], "n": str(c["n"])}
-        for name, stats in c["metrics"].items():
-            row[name] = cell(stats.get("mean", ""))
-            row |= {f"{name} {k}": cell(stats.get(k, "")) for k in STATISTICS[1:]}
-        rows.append(row)
-    return rows
-
-
 def markdown(rows: list[dict[str, str]]) -> str:
     header = [key for key in rows[0] if key != "folder"]
 
@@ -211,21 +157,41 @@ def markdown(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines + [line(row[key] for key in header) for row in rows]) + "\n"
 
 
+def spread(stats: dict[str, float]) -> str:
+    g = {k: f"{v:.4g}" for k, v in stats.items()}
+    return f"{g['mean']} ± {g['sd']}; {g['median']} [{g['min']}, {g['max']}]" if g else ""
+
+
 def write_summary(sweep_dir: Path, records: list[dict]) -> str:
     """Write summary.md and summary.csv in the sweep folder; returns the markdown.
 
-    The markdown table shows the overrides that differ between jobs (the shared ones
-    above it); the CSV has every job's full overrides and its folder.
+    The markdown shows the overrides that differ between jobs (the shared ones above it)
+    and each configuration's metric as ``mean ± sd; median [min, max]``; the CSV has every
+    job's full overrides and folder, and a configuration's mean under the metric's own
+    column, the other statistics beside it.
     """
-    shared = common_overrides(records)
-    configs = aggregate(records)
-    text = markdown(table(records, hide=shared))
+    shared = []  # the overrides of every job (none when there is only one job)
+    if len(records) > 1:
+        every = set.intersection(*(set(r["overrides"]) for r in records))
+        shared = [o for o in records[0]["overrides"] if o in every]
+    md_rows, csv_rows = [], []
+    for c in aggregate(records):
+        md = {"configuration": " ".join(o for o in c["overrides"].split() if o not in shared)}
+        row = {"job": "", "status": "over seeds", "overrides": c["overrides"]}
+        md["n"] = row["n"] = str(c["n"])
+        for name, s in c["metrics"].items():
+            md[name] = spread(s)
+            row[name] = cell(s.get("mean", ""))
+            row |= {f"{name} {k}": cell(s.get(k, "")) for k in STATISTICS[1:]}
+        md_rows.append(md)
+        csv_rows.append(row)
+    text = markdown(job_rows(records, hide=shared))
     text += "\nper configuration, over seeds (mean ± sd; median [min, max]):\n\n"
-    text += aggregate_markdown(configs, hide=shared)
+    text += markdown(md_rows)
     if shared:
         text = f"overrides of every job: `{' '.join(shared)}`\n\n{text}"
     write_atomically(sweep_dir / f"{SUMMARY}.md", text)
-    rows, csv_text = table(records) + aggregate_csv_rows(configs), io.StringIO()
+    rows, csv_text = job_rows(records) + csv_rows, io.StringIO()
     writer = csv.DictWriter(csv_text, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
     writer.writeheader()
     writer.writerows(rows)
@@ -253,7 +219,7 @@ def log_to_wandb(sweep_dir: Path, configs: list[dict], settings: dict) -> Path |
     columns = ["configuration", "n"] + [f"{n} {k}" for n in names for k in STATISTICS]
     data = [
         [c["overrides"], c["n"]]
-        + [c["metrics"][n].get(k, float("nan")) for n in names for k in STATISTICS]
+        + [c["metrics"][n].get(k, math.nan) for n in names for k in STATISTICS]
         for c in configs
     ]
     folder = sweep_dir / SUMMARY

@@ -9,23 +9,16 @@ from pytorch_lightning import Callback
 
 
 class NonFiniteLoss(RuntimeError):
-    def __init__(self, value: float, step: int, epoch: int, batch: int):
-        self.value, self.step, self.epoch, self.batch = value, step, epoch, batch
-        super().__init__(
-            f"training loss is {value} at step {step} (epoch {epoch}, batch {batch}); "
-            "stopped before the update"
-        )
+    pass
 
 
 class StopOnNonFiniteLoss(Callback):
-    def __init__(self):
-        self._batch = 0
-
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        self._batch = batch_idx
+        self.batch = batch_idx  # on_before_backward is not told it
 
     def on_before_backward(self, trainer, pl_module, loss):
         if not torch.isfinite(loss).all():
             raise NonFiniteLoss(
-                loss.item(), trainer.global_step, trainer.current_epoch, self._batch
+                f"training loss is {loss.item()} at step {trainer.global_step} "
+                f"(epoch {trainer.current_epoch}, batch {self.batch}); stopped before the update"
             )

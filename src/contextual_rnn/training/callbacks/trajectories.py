@@ -1,32 +1,21 @@
 """Sampled trajectory fans after every validation of a generative task (the paper's Fig. 6).
 
-For each of the task's figure examples (``GenerativeTask.figure_examples``): sample
-``num_samples`` initial states, roll the model out from the start value, save one PNG
-per example (the latest epoch's) and log it to W&B as an image
-(``val/trajectories/<example>``) and as data (``val/trajectories/table``: per example
-and step the truth, the samples' mean and standard deviation and every sample). The
-samples come from the callback's own random stream, seeded by (seed, epoch): how often
-figures are drawn changes no training number. Does nothing for modules that cannot roll
-out.
+For each of the task's figure examples: ``num_samples`` sampled initial states rolled out
+from the start value, saved as a PNG (the latest epoch's) and logged to W&B as an image
+(``val/trajectories/<example>``) and as data (``val/trajectories/table``). The samples
+come from the callback's own stream, seeded by (seed, epoch): how often figures are drawn
+changes no training number.
 
-``background: true`` draws the PNGs in a low-priority worker process while training
-goes on (a fan is ~40 ms of single-threaded matplotlib: in a thread it would fight
-training for the GIL, epochs 4 to 9x slower); their W&B images are logged at the next
-validation, or when training ends, each with the step it was drawn at, and the fans not
-yet logged are part of the callback's checkpoint state, so a resumed run logs exactly
-what an uninterrupted one does. ``false`` draws and logs them in the training process,
-at once. ``auto`` (the default): in the background on an accelerator, in the training
-process on CPU, where a drawing process slows training by more than it takes off it
-(measured on 2 cores, docs/performance.md).
-
-The worker is spawned (a fresh interpreter, not a fork of the training process),
-ignores Ctrl-C (the training process handles it) and ends when the training process is
-gone: an interrupted or killed run leaves no process behind. A write error in it (a
-full disk) comes back as the same OSError. Like every spawned process it imports the
-main module: a script calling ``train`` itself needs the ``if __name__ == "__main__":``
-guard that ``train.py`` has.
+``background`` (docs/performance.md): ``true`` draws the PNGs in a spawned low-priority
+worker process (in a thread, matplotlib would fight training for the GIL); their W&B
+images are logged at the next validation at the step they were drawn at, and the fans
+not yet logged are checkpointed, so a resumed run logs what an uninterrupted one does.
+``auto`` draws in the background on an accelerator only. The worker ignores Ctrl-C and
+ends when the training process is gone; like every spawned process it imports the main
+module, so a script calling ``train`` needs the ``if __name__ == "__main__":`` guard.
 """
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -40,18 +29,17 @@ from typing import Annotated, Literal
 import torch
 from pydantic import StrictBool
 from pytorch_lightning import Callback
-from pytorch_lightning.loggers import WandbLogger
 
 from contextual_rnn.core.errors import PositiveInt, allowed, checked
 from contextual_rnn.core.figures import FanFigure
+from contextual_rnn.training.loggers import wandb_loggers
 
 SUMMARY_COLUMNS = ["epoch", "example", "t", "truth", "mean", "std"]
 WORKER_FIGURE: list[FanFigure] = []  # the drawing worker's one figure, reused for every fan
 
 
 def start_worker(parent: int) -> None:
-    """The drawing worker's start: training first, Ctrl-C is the parent's, and it ends
-    when its parent does."""
+    """Training first, Ctrl-C is the parent's, and the worker ends when its parent does."""
     if hasattr(os, "nice"):
         os.nice(10)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -71,30 +59,30 @@ def draw_in_worker(samples, truth, title: str, path: str) -> None:
 
 
 def drawing_pool() -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=start_worker,
-        initargs=(os.getpid(),),
-    )
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter, not a fork
+    return ProcessPoolExecutor(1, spawn, initializer=start_worker, initargs=(os.getpid(),))
+
+
+@contextlib.contextmanager
+def worker_alive():
+    try:
+        yield
+    except BrokenProcessPool:
+        raise RuntimeError("the figure process ended unexpectedly") from None
 
 
 def submit_fan(pool: ProcessPoolExecutor, *args) -> Future:
-    try:
+    with worker_alive():
         return pool.submit(draw_in_worker, *args)
-    except BrokenProcessPool:
-        raise RuntimeError("the figure process ended unexpectedly") from None
 
 
 def wait_for(futures: list[Future]) -> None:
     """Wait for every fan; then raise the first failure (the worker's OSError as it was)."""
-    try:
+    with worker_alive():
         for future in futures:
             future.exception()  # waits
         for future in futures:
             future.result()
-    except BrokenProcessPool:
-        raise RuntimeError("the figure process ended unexpectedly") from None
 
 
 class TrajectoryFigures(Callback):
@@ -122,14 +110,6 @@ class TrajectoryFigures(Callback):
         if self.background == "auto":
             self.background = trainer.strategy.root_device.type != "cpu"
 
-    def draw_now(self, trainer, pl_module) -> bool:
-        return (
-            not trainer.sanity_checking
-            and hasattr(pl_module, "rollout")
-            and trainer.current_epoch % self.every_n_epochs == 0
-            and trainer.is_global_zero
-        )
-
     def samples(self, pl_module, conditions, epoch: int) -> torch.Tensor:
         """Rollouts drawn from this callback's own stream; the global RNG is restored after."""
         devices = [pl_module.device] if pl_module.device.type == "cuda" else []
@@ -138,42 +118,42 @@ class TrajectoryFigures(Callback):
             return pl_module.rollout(conditions, sample=True, num_samples=self.num_samples).cpu()
 
     def on_validation_epoch_end(self, trainer, pl_module):
-        if not self.draw_now(trainer, pl_module):
+        epoch = trainer.current_epoch
+        if (
+            trainer.sanity_checking
+            or not hasattr(pl_module, "rollout")
+            or epoch % self.every_n_epochs != 0
+            or not trainer.is_global_zero
+        ):
             return
         self.log_pending(trainer)  # the previous validation's fans
-        task, epoch = pl_module.task, trainer.current_epoch
-        raw = trainer.datamodule.raw["val"]
+        task, raw = pl_module.task, trainer.datamodule.raw["val"]
         index = task.figure_examples(raw)
         conditions = {k: v[index] for k, v in task.conditions(raw).items()}
         samples = self.samples(pl_module, conditions, epoch)
         truth = task.truth(conditions, samples.shape[-1] - 1).to(samples)
         self.dirpath.mkdir(parents=True, exist_ok=True)
         rows = []
-        for row in range(len(index)):
+        for row, (fan, true) in enumerate(zip(samples, truth, strict=True)):
             name = task.example_name(conditions, row)
             self.pending.append(
                 {
                     "key": f"val/trajectories/{name}",
                     "path": str(self.dirpath / f"trajectories_{name}.png"),
                     "step": trainer.global_step,
-                    "samples": samples[row],
-                    "truth": truth[row],
+                    "samples": fan,
+                    "truth": true,
                     "title": f"{task.describe(conditions, row)}, epoch {epoch}",
                 }
             )
-            fan = samples[row]
-            columns = torch.stack([truth[row], fan.mean(0), fan.std(0), *fan], dim=1)
+            columns = torch.stack([true, fan.mean(0), fan.std(0), *fan], dim=1)
             rows += [[epoch, name, t, *values] for t, values in enumerate(columns.tolist())]
         self.send_pending()
-        for logger in self.wandb_loggers(trainer):
-            columns = SUMMARY_COLUMNS + [f"sample_{s}" for s in range(self.num_samples)]
+        columns = SUMMARY_COLUMNS + [f"sample_{s}" for s in range(self.num_samples)]
+        for logger in wandb_loggers(trainer):
             logger.log_table("val/trajectories/table", columns, rows, step=trainer.global_step)
         if not self.background:
             self.log_pending(trainer)
-
-    @staticmethod
-    def wandb_loggers(trainer) -> list[WandbLogger]:
-        return [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
 
     def send_pending(self) -> None:
         """Draw the fans not drawn yet: hand them to the drawing process, or draw them now."""
@@ -195,23 +175,18 @@ class TrajectoryFigures(Callback):
         self.send_pending()  # those restored from a checkpoint
         drawing, self.drawing = self.drawing, []
         wait_for(drawing)
-        for logger in self.wandb_loggers(trainer):
+        for logger in wandb_loggers(trainer):
             for fan in self.pending:
                 logger.log_image(fan["key"], [fan["path"]], step=fan["step"])
         self.pending, self.sent = [], 0
 
-    def finish(self, trainer) -> None:
-        """Log every pending fan now: called before the final resume checkpoint is written,
-        so that it holds every row."""
+    def on_train_end(self, trainer, pl_module) -> None:
+        """Log every pending fan before the final resume checkpoint is written."""
         if trainer.is_global_zero:
             self.log_pending(trainer)
 
-    def on_train_end(self, trainer, pl_module) -> None:
-        self.finish(trainer)
-
     def state_dict(self) -> dict:
-        keys = ("key", "path", "step", "samples", "truth", "title")
-        return {"pending": [{k: fan[k] for k in keys} for fan in self.pending]}
+        return {"pending": [dict(fan) for fan in self.pending]}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.pending, self.sent = list(state_dict.get("pending", [])), 0
