@@ -3,6 +3,7 @@
 import contextlib
 import json
 import math
+import re
 from functools import partial
 
 import pytest
@@ -14,6 +15,7 @@ from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.ensemble import Lockstep
 from contextual_rnn.training.train import train
 from tests.conftest import tiny_overrides, train_command
+from tests.test_resume import fault, same_run
 
 SEEN: dict[int, dict] = {}  # seed -> what RecordSteps saw
 
@@ -122,3 +124,29 @@ def test_a_seed_sweep_of_a_vectorised_cell_runs_as_one_ensemble(tmp_path):
         assert list((folder / "checkpoints").glob("epoch*.ckpt"))
     summary = (tmp_path / "summary.md").read_text()
     assert all(f"| seed={seed} |" in summary for seed in range(3))
+
+
+@pytest.mark.slow
+def test_a_killed_ensemble_resumes_each_member_exactly(tmp_path):
+    """SIGKILL mid-epoch kills every member; the same command in the same sweep folder
+    resumes each from its own checkpoint and ends as an uninterrupted ensemble does."""
+    sweep = [
+        "-m",
+        *tiny_overrides("art", "trainer.max_epochs=2", "threads=1"),
+        "logger=wandb",
+        "trainer.limit_train_batches=null",  # 16 steps an epoch, validated at its end only:
+        "callbacks.validation_schedule.every=1.0",  # a resume checkpoint every 2 steps
+        "callbacks.resume_checkpoint.every_n_train_steps=2",
+        "seed=0,1",
+    ]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert train_command(*sweep, f"hydra.sweep.dir={whole}").returncode == 0
+    killed = train_command(*sweep, *fault("train_step", 5, "kill"), f"hydra.sweep.dir={cut}")
+    assert killed.returncode == -9
+    resumed = train_command(*sweep, f"hydra.sweep.dir={cut}")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Ensemble of 2" in resumed.stdout
+    steps = re.findall(r"resuming from \S+-step(\d+)\.ckpt", resumed.stderr + resumed.stdout)
+    assert len(steps) == 2, resumed.stdout[-3000:]  # both members, each from its own folder
+    for job in ("0", "1"):
+        same_run(whole / job, cut / job, wandb_from_step=min(map(int, steps)))
