@@ -4,8 +4,10 @@ Each ratio is against a baseline timed in the same run (docs/performance.md): an
 an LCD epoch of the project as `train.py experiment=<task>_paper` builds it (logging,
 callbacks and validation off) against plain loops for the same maths from the same
 weights (ART: the fast-weights loop in each of its natural forms, the fastest taken; LCD:
-a batch-first nn.LSTM); `python train.py` against 65 plain LCD epochs; a 3-seed sweep side
-by side against one after another, with the least ratio any launcher could reach here.
+a batch-first nn.LSTM); `python train.py` against 65 plain LCD epochs; a 3-seed LCD sweep
+side by side against one after another, with the least ratio any launcher could reach
+here; 5- and 10-seed ART sweeps (1 epoch a run) as one vectorised ensemble against one
+after another, with their peak memory.
 
     python scripts/bench.py                  # everything: about 10 minutes on 2 cores
     python scripts/bench.py --skip-jobs      # the two epoch ratios only
@@ -52,6 +54,8 @@ CASES = {  # the experiment without its task's callbacks, and the sizes of --qui
     ),
 }
 TARGETS = {"ART": 0.5, "LCD": 1.0, "main job": 1.25, "3-seed sweep": 0.6}
+ENSEMBLE_SWEEPS = {"5-seed ART sweep": 5, "10-seed ART sweep": 10}  # 1 epoch a run
+TARGETS.update({"5-seed ART sweep": 0.3, "10-seed ART sweep": 0.2})
 SERIAL = "3-seed sweep, one after another"
 JOBS = {"main job": [], SERIAL: ["-m", "seed=0,1,2", "hydra/launcher=basic"]}
 JOBS["3-seed sweep, parallel"] = ["-m", "seed=0,1,2"]  # the default launcher
@@ -254,15 +258,23 @@ def epoch_case(name: str, args, out_dir: str) -> dict:
 # --- whole jobs -------------------------------------------------------------------------------
 
 
-def wall_time(args: list[str], cwd: Path) -> float:
+def wall_time(args: list[str], cwd: Path) -> tuple[float, float]:
+    """``python train.py <args>`` as a user runs it: its wall time and its peak resident
+    memory in MiB (of the process and the processes it waited for)."""
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     env.pop("WANDB_SERVICE", None)
     command = [sys.executable, str(ROOT / "train.py"), *args]
-    began = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"train.py {' '.join(args)} failed:\n{result.stderr[-2000:]}")
-    return time.perf_counter() - began
+    with tempfile.TemporaryFile("w+") as errors:
+        began = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - began
+        if os.waitstatus_to_exitcode(status) != 0:
+            errors.seek(0)
+            raise RuntimeError(f"train.py {' '.join(args)} failed:\n{errors.read()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
 
 
 def thread_scaling(args) -> float:
@@ -300,7 +312,7 @@ def jobs(args, lcd: dict) -> tuple[list[tuple], list[str]]:
     walls = {}
     with tempfile.TemporaryDirectory() as cwd:
         for label, job in JOBS.items():
-            walls[label] = wall_time([*job, *extra], Path(cwd))
+            walls[label] = wall_time([*job, *extra], Path(cwd))[0]
             print(f"{label}: {walls[label]:.1f} s", flush=True)
     slowdown, cores = thread_scaling(args), torch.get_num_threads()
     main_job, training = walls["main job"], epochs * median(lcd["project"])
@@ -316,6 +328,26 @@ def jobs(args, lcd: dict) -> tuple[list[tuple], list[str]]:
     return rows, notes
 
 
+def ensemble_sweeps(args) -> tuple[list[tuple], list[str]]:
+    """Seed sweeps of ART (1 epoch a run) with the default launcher, which trains them as
+    one vectorised ensemble, against the same runs one after another in one process."""
+    sizes = ["data.task.train_size=512", "data.task.val_size=128"] if args.quick else []
+    device = ["trainer=gpu"] if args.device == "cuda" else []
+    rows, notes = [], []
+    with tempfile.TemporaryDirectory() as cwd:
+        for name, seeds in ENSEMBLE_SWEEPS.items():
+            sweep = ["-m", "data=art", "trainer.max_epochs=1", *sizes, *device]
+            sweep.append(f"seed={','.join(map(str, range(seeds)))}")
+            together, peak = wall_time(sweep, Path(cwd))
+            apart, _ = wall_time([*sweep, "hydra/launcher=basic"], Path(cwd))
+            print(f"{name}: ensemble {together:.1f} s, one after another {apart:.1f} s", flush=True)
+            rows.append((name, together, apart, 1))
+            notes.append(
+                f"{name}: peak resident memory {peak:.0f} MiB, {peak / seeds:.0f} MiB a member"
+            )
+    return rows, notes
+
+
 # --- report -----------------------------------------------------------------------------------
 
 
@@ -323,13 +355,13 @@ def row(name: str, project: float, baseline: float, digits: int) -> str:
     ratio, target = project / baseline, TARGETS[name.removesuffix(" epoch")]
     verdict = "met" if ratio <= target else "NOT met"
     times = f"{project:>10.{digits}f} {baseline:>10.{digits}f}"
-    return f"{name:13} {times} {ratio:>7.2f} {'<=' + str(target):>7}  {verdict}"
+    return f"{name:17} {times} {ratio:>7.2f} {'<=' + str(target):>7}  {verdict}"
 
 
 def report(results: list[dict], job_rows: list[tuple], notes: list[str]) -> str:
     rows = [(f"{r['name']} epoch", median(r["project"]), median(r["plain"]), 3) for r in results]
     lines = [
-        f"{'case':13} {'project':>10} {'baseline':>10} {'ratio':>7} {'target':>7}  verdict  "
+        f"{'case':17} {'project':>10} {'baseline':>10} {'ratio':>7} {'target':>7}  verdict  "
         "(seconds: an epoch, or a whole job)",
         *(row(*r) for r in rows + job_rows),
     ]
@@ -352,6 +384,7 @@ def parse(argv=None):
     parser.add_argument("--epochs", type=int, help="epochs per run (default: ART 1, LCD 5)")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--skip-jobs", action="store_true", help="only the epoch ratios")
+    parser.add_argument("--skip-ensembles", action="store_true", help="no ensemble sweeps")
     parser.add_argument("--quick", action="store_true", help="tiny data, one repeat: smoke run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -378,6 +411,9 @@ def main(argv=None) -> dict:
     job_rows, notes = [], []
     if not args.skip_jobs and lcd is not None and args.device == "cpu":
         job_rows, notes = jobs(args, lcd)
+    if not (args.skip_jobs or args.skip_ensembles):
+        ensemble_rows, ensemble_notes = ensemble_sweeps(args)
+        job_rows, notes = job_rows + ensemble_rows, notes + ensemble_notes
     print(report(results, job_rows, notes))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

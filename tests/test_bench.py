@@ -79,3 +79,12 @@ def test_the_sweep_bound_counts_core_seconds():
     assert bench.sweep_bound(100.0, 50.0, 2.0, 2) == 0.75
     assert bench.sweep_bound(100.0, 0.0, 2.0, 2) == 0.5  # nothing but one-core work
     assert bench.sweep_bound(100.0, 100.0, 2.5, 2) == 1.0  # worse than serial: no gain at all
+
+
+@pytest.mark.slow
+def test_quick_ensemble_sweeps_time_both_launchers_and_report_memory():
+    bench = load_bench()
+    rows, notes = bench.ensemble_sweeps(bench.parse(["--quick"]))
+    assert [r[0] for r in rows] == list(bench.ENSEMBLE_SWEEPS)
+    assert all(together > 0 and apart > 0 for _, together, apart, _ in rows)
+    assert all("MiB a member" in note for note in notes)
