@@ -170,7 +170,9 @@ def test_search_and_launcher_configs_compose():
     local = compose_config(["hydra/launcher=slurm_local"])
     assert local.hydra.launcher._target_.endswith("LocalLauncher")
     assert compose_config(["trainer=ddp"]).trainer.strategy == "ddp_spawn"
-    assert compose_config([]).hydra.launcher._target_.endswith("JoblibLauncher")
+    default = compose_config([]).hydra.launcher  # ensembles, the rest side by side
+    assert default._target_.endswith("EnsembleLauncher") and default.size == 10
+    assert default.fallback._target_.endswith("JoblibLauncher")
 
 
 class FakeTrainer:
