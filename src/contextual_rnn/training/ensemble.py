@@ -39,6 +39,7 @@ class ProcessState:
     """What a run takes as its own although the process holds one of each."""
 
     torch_rng: torch.Tensor | None = None
+    cuda_rng: list | None = None
     numpy_rng: tuple | None = None
     python_rng: tuple | None = None
     hydra: object = None
@@ -46,8 +47,18 @@ class ProcessState:
     log_handlers: list = field(default_factory=list)
     log_level: int = logging.WARNING
 
-    def capture(self) -> "ProcessState":
+    def capture_torch_rng(self) -> None:
         self.torch_rng = torch.get_rng_state()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            self.cuda_rng = torch.cuda.get_rng_state_all()
+
+    def restore_torch_rng(self) -> None:
+        torch.set_rng_state(self.torch_rng)
+        if self.cuda_rng is not None:
+            torch.cuda.set_rng_state_all(self.cuda_rng)
+
+    def capture(self) -> "ProcessState":
+        self.capture_torch_rng()
         self.numpy_rng, self.python_rng = np.random.get_state(), random.getstate()
         self.hydra = HydraConfig.instance().cfg
         self.environ = dict(os.environ)
@@ -55,7 +66,7 @@ class ProcessState:
         return self
 
     def restore(self) -> None:
-        torch.set_rng_state(self.torch_rng)
+        self.restore_torch_rng()
         np.random.set_state(self.numpy_rng)
         random.setstate(self.python_rng)
         HydraConfig.instance().cfg = self.hydra
@@ -253,9 +264,9 @@ class Lockstep:
         batches = [m.request[1] for m in members]
         noises = []
         for member, module, batch in zip(members, modules, batches, strict=True):
-            torch.set_rng_state(member.state.torch_rng)  # this member's own stream
+            member.state.restore_torch_rng()  # this member's own stream
             noises.append(module.training_noise(batch))
-            member.state.torch_rng = torch.get_rng_state()
+            member.state.capture_torch_rng()
         try:
             if same_shapes(batches) and modules[0].net.cell.vectorised:
                 results = batched_step(modules, batches, noises)

@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobStatus, env_override
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
@@ -205,6 +206,7 @@ def wandb_settings(config: DictConfig) -> dict | None:
     if OmegaConf.select(config, "logger.wandb") is None:
         return None
     group = config.hydra.job.env_set.get("WANDB_RUN_GROUP")  # set by SweepFolder
+    HydraConfig.instance().set_config(config)  # the ${hydra:...} of the group's default
     with env_override({"WANDB_RUN_GROUP": group} if group else {}):
         wandb = config.logger.wandb
         return {"project": wandb.project, "group": wandb.group, "tags": list(wandb.tags or [])}
