@@ -17,6 +17,7 @@ from contextual_rnn.training.train import train
 from tests.conftest import tiny_overrides, train_command
 from tests.test_resume import fault, same_run
 
+SLOW = pytest.mark.slow
 SEEN: dict[int, dict] = {}  # seed -> what RecordSteps saw
 
 
@@ -44,11 +45,11 @@ class RecordSteps(Callback):
             trainer.should_stop = True
 
 
-def configs(tmp_path, seeds, tag, data="art", **record):
+def configs(tmp_path, seeds, tag, data="art", options=(), **record):
     """Tiny runs with a sampled contextual h0 and per-member gradient clipping."""
     made = []
     for seed in seeds:
-        options = "".join(f" +callbacks.record.{k}={v[seed]}" for k, v in record.items())
+        extra = "".join(f" +callbacks.record.{k}={v[seed]}" for k, v in record.items())
         overrides = tiny_overrides(
             data,
             f"seed={seed}",
@@ -57,28 +58,42 @@ def configs(tmp_path, seeds, tag, data="art", **record):
             "trainer.gradient_clip_val=0.05",
             "+callbacks.record._target_=tests.test_ensemble.RecordSteps",
             f"+callbacks.record.seed={seed}",
-            *options.split(),
+            *extra.split(),
+            *options,
         )
         made.append(compose_config(overrides, output_dir=tmp_path / f"{tag}{seed}"))
     return made
 
 
-def alone_and_together(tmp_path, seeds, data="art", **record):
+def alone_and_together(tmp_path, seeds, data="art", options=(), **record):
     alone = {}
-    for cfg, seed in zip(configs(tmp_path, seeds, "alone", data, **record), seeds, strict=True):
+    made = configs(tmp_path, seeds, "alone", data, options, **record)
+    for cfg, seed in zip(made, seeds, strict=True):
         with contextlib.suppress(NonFiniteLoss):
             train(cfg)
         alone[seed] = SEEN.pop(seed)
-    jobs = [partial(train, cfg) for cfg in configs(tmp_path, seeds, "member", data, **record)]
+    jobs = [
+        partial(train, cfg) for cfg in configs(tmp_path, seeds, "member", data, options, **record)
+    ]
     outcomes = Lockstep().run(jobs)
     together = {seed: SEEN.pop(seed) for seed in seeds}
     return alone, together, dict(zip(seeds, outcomes, strict=True))
 
 
-@pytest.mark.parametrize("data", ["art", "lcd"])  # fast weights batched by vmap; an LSTM not
-def test_each_member_has_its_separate_runs_weights_and_losses(tmp_path, data):
+@pytest.mark.parametrize(
+    "data,options",
+    [
+        ("art", ()),  # fast weights, batched by vmap, with a sampled contextual h0
+        ("lcd", ()),  # an LSTM: torch's fused kernel, member by member
+        pytest.param("art", ("model/init=free", "model.init.noise_std=0.1"), marks=SLOW),
+        pytest.param("art", ("model/init=zero",), marks=SLOW),
+        pytest.param("lcd", ("model/cell=gru", "model.cell.num_layers=2"), marks=SLOW),
+        pytest.param("lcd", ("model/cell=rnn",), marks=SLOW),
+    ],
+)
+def test_each_member_has_its_separate_runs_weights_and_losses(tmp_path, data, options):
     seeds = (3, 1, 4)  # not in order: members keep their own streams whatever their place
-    alone, together, outcomes = alone_and_together(tmp_path, seeds, data)
+    alone, together, outcomes = alone_and_together(tmp_path, seeds, data, options)
     for seed in seeds:
         assert isinstance(outcomes[seed], dict), outcomes[seed]
         first, second = alone[seed]["initial"], together[seed]["initial"]
