@@ -12,6 +12,7 @@ subprocesses. The unknown-choice rows are derived from ``conf/``.
 import errno
 import importlib.util
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -149,6 +150,29 @@ TRAIN_CASES = [
     (["data=art", "callbacks.validation_schedule.every=2"], "callbacks.validation_schedule.every=2 is not allowed"),
     (["data=art", "callbacks.milestones.thresholds=[]"], "callbacks.milestones.thresholds=[] is not allowed"),
     (["callbacks.best_checkpoint.mode=best"], "callbacks.best_checkpoint="),
+    (["~model.cell"], "model.cell=None is not allowed: expected a value: this option has no default"),
+    (["~model.optimizer"], "model.optimizer=None is not allowed: expected a value: this option has no default"),
+    (["~data.task"], "data.task=None is not allowed: expected a config node with a _target_"),
+    (["~trainer"], "trainer._target_=None is not allowed: expected pytorch_lightning.Trainer"),
+    (["trainer._target_=os.system"], "trainer._target_='os.system' is not allowed: expected pytorch_lightning.Trainer"),
+    (["+trainer.precision=16"], "trainer.precision=16 is not allowed: expected 32-true (mixed precision: Lightning refuses it with gradient clipping)"),
+    (["+trainer.precision=bf16-mixed"], "trainer.precision='bf16-mixed' is not allowed: expected 32-true"),
+    (["+trainer.precision=64-true"], "trainer.precision='64-true' is not allowed: expected 32-true"),
+    (["+trainer.precision=abc"], "trainer.precision='abc' is not allowed: expected 32-true"),
+    (["+trainer.val_check_interval=1000"], "trainer.val_check_interval=1000 is not allowed: expected at most trainer.limit_train_batches=5"),
+    (["trainer.limit_val_batches=0"], "trainer.limit_val_batches=0 is not allowed: expected batches > 0: validation logs optimized_metric='val/loss' (optimized_metric=null trains without validation)"),
+    (["threads=1000"], f"threads=1000 is not allowed: expected a positive integer up to {4 * os.cpu_count()} (4 per core), or auto"),
+    (["model.cell.hidden_size=100000"], "model.cell.hidden_size=100000 is not allowed: expected a model whose training state fits in memory ("),
+    (["data.task.train_periods={a:1}"], "data.task.train_periods={a:1} is not allowed: expected a list (Cannot merge DictConfig with ListConfig)"),
+    (["+foo=1"], "foo=1 is not allowed: expected one of its options: name, seed, threads, ckpt_path, optimized_metric, matmul_precision, tags, model, data, preset, trainer, callbacks, logger, paths"),
+    (["name=../../../tmp/x"], "name='../../../tmp/x' is not allowed: expected a folder name: no '/', not '.' or '..'"),
+    (["name=.."], "name='..' is not allowed: expected a folder name"),
+    (["hydra.run.dir="], "hydra.run.dir='' is not allowed: expected a folder (not the working directory)"),
+    (["data=art", "callbacks.milestones.thresholds=[2.0]"], "callbacks.milestones.thresholds=[2.0] is not allowed: expected a non-empty list of accuracies in (0, 1]"),
+    (["data=art", "callbacks.milestones.thresholds=[0]"], "callbacks.milestones.thresholds=[0] is not allowed"),
+    (["logger=wandb"], "logger.wandb.mode='' is not allowed: expected one of offline, online, disabled, dryrun (WANDB_MODE)", {"WANDB_MODE": ""}),
+    (["logger=wandb"], "logger.wandb.mode='bogus' is not allowed: expected one of offline, online, disabled, dryrun (WANDB_MODE)", {"WANDB_MODE": "bogus"}),
+    (["logger=wandb"], "logger.wandb.mode='online' is not allowed: expected a W&B server that answers (127.0.0.1:9: Connection refused; offline runs sync later)", {"WANDB_MODE": "online", "WANDB_BASE_URL": "http://127.0.0.1:9"}),
 ]  # fmt: skip
 
 
@@ -164,10 +188,13 @@ TRAIN_PY = load_train_py()
 
 def train_path(overrides: list[str], output_dir: Path) -> None:
     """`python train.py <overrides>` in this process: Hydra's composition, the config
-    check of its callback, then the run, in ``output_dir``."""
+    check of its callback, then the run, in ``output_dir`` (unless the overrides name a
+    run folder or a logger)."""
     task = "art" if "data=art" in overrides else "lcd"
     sizes = TINY_ART if task == "art" else TINY_LCD
-    argv = ["debug=tiny", "logger=csv", *sizes, *overrides, f"hydra.run.dir={output_dir}"]
+    logger = [] if any(o.startswith("logger=") for o in overrides) else ["logger=csv"]
+    folder = [] if any(o.startswith("hydra.run.dir=") for o in overrides) else [output_dir]
+    argv = ["debug=tiny", *logger, *sizes, *overrides, *[f"hydra.run.dir={f}" for f in folder]]
     saved, handlers, level = sys.argv, logging.root.handlers[:], logging.root.level
     sys.argv = ["train.py"]
     try:
@@ -186,15 +213,23 @@ def one_line_error(capsys) -> str:
 
 
 @pytest.mark.parametrize(
-    "overrides,message", TRAIN_CASES, ids=[" ".join(c[0]) for c in TRAIN_CASES]
+    "overrides,message,environment",
+    [(*case, {})[:3] for case in TRAIN_CASES],  # a third entry: environment variables
+    ids=[
+        " ".join(c[0]) + "".join(f" {k}={v}" for k, v in (c[2:] or [{}])[0].items())
+        for c in TRAIN_CASES
+    ],
 )
-def test_bad_training_input(overrides, message, tmp_path, capsys):
+def test_bad_training_input(overrides, message, environment, tmp_path, capsys, monkeypatch):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
     run_dir = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
         train_path(overrides, run_dir)
     assert exit_info.value.code == 2
     assert one_line_error(capsys).startswith(message)
-    assert not run_dir.exists()  # refused before Hydra made the run folder
+    assert list(tmp_path.iterdir()) == []  # refused before Hydra made the run folder
 
 
 def test_a_file_where_the_run_folder_belongs(tmp_path, capsys):

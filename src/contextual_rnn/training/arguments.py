@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+from omegaconf.errors import OmegaConfBaseException
 
 # Hydra's flags that take a value (``--info`` takes one optionally, from a fixed set).
 VALUE_FLAGS = {"-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name"}
@@ -79,6 +80,12 @@ def composition_error(error: ConfigCompositionException | OverrideParseException
     if isinstance(error, OverrideParseException):
         reason = error.message.splitlines()[0].strip()
         return f"{error.override} is not a valid override: {reason}"
+    override = str(error).removeprefix("Error merging override ")
+    if isinstance(error.__cause__, OmegaConfBaseException) and override != str(error):
+        kind = getattr(error.__cause__, "object_type", None)  # the type of the value there
+        reason = str(error.__cause__).splitlines()[0]
+        expected = f"a {kind.__name__}" if isinstance(kind, type) else "the type of its default"
+        return f"{override} is not allowed: expected {expected} ({reason})"
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return " ".join(lines[:2]) if lines else type(error).__name__
 

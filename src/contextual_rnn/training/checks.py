@@ -19,8 +19,10 @@ multirun's jobs are checked, and a config composed outside the command line.
 import inspect
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import pytorch_lightning as pl
 import torch
@@ -33,8 +35,9 @@ from hydra.utils import get_class
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, ListConfig, Node, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Strict
 
+from contextual_rnn.core.cells.base import RecurrentCell
 from contextual_rnn.core.errors import (
     ConfigError,
     NonNegative,
@@ -48,6 +51,7 @@ from contextual_rnn.core.errors import (
     that,
     validate,
 )
+from contextual_rnn.core.inits.base import InitialState
 from contextual_rnn.core.modules import MODULES
 from contextual_rnn.core.modules.base import check_model
 from contextual_rnn.core.registry import build
@@ -62,6 +66,25 @@ TRAINER = "pytorch_lightning.Trainer"
 TRAINER_ARGUMENTS = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
 RUN_SUBFOLDERS = ("checkpoints", "checkpoints/resume", "csv", "figures", "wandb")
 PACKAGE = "contextual_rnn."
+# Torch threads per run: more than this many per core only makes the OpenMP runtime fail.
+THREADS_PER_CORE = 4
+MAX_THREADS = THREADS_PER_CORE * os.cpu_count()
+# Lightning runs mixed and half precision only without gradient clipping (every task clips);
+# the data is float32, which 64-true does not convert.
+PRECISIONS = ("32-true", 32, "32")
+WANDB_MODES = ("offline", "online", "disabled", "dryrun")
+# Training holds each float32 parameter four times (weights, gradients, Adam's two moments);
+# the parameters may take this fraction of the machine's memory.
+MEMORY_FRACTION = 0.5
+
+
+def memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def run_name(name: str) -> bool:
+    """A folder name under outputs/: no path separator, not ``.`` or ``..``."""
+    return name not in ("", ".", "..") and "/" not in name and os.sep not in name
 
 
 def checkpoint_file(path: str | None) -> str | None:
@@ -78,14 +101,26 @@ def checkpoint_file(path: str | None) -> str | None:
 class RunOptions(BaseModel):
     """The run's own options (conf/train.yaml)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Strict(), that(run_name, "a folder name: no '/', not '.' or '..'")]
     seed: Seed = 0
-    threads: Annotated[PositiveInt | Literal["auto"], allowed("a positive integer or auto")] = (
-        "auto"
-    )
+    threads: Annotated[
+        PositiveInt | Literal["auto"],
+        that(lambda n: n == "auto" or n <= MAX_THREADS),
+        allowed(f"a positive integer up to {MAX_THREADS} ({THREADS_PER_CORE} per core), or auto"),
+    ] = "auto"
     ckpt_path: Annotated[str | None, AfterValidator(checkpoint_file)] = None
     optimized_metric: str | None = None
     matmul_precision: choice("highest", "high", "medium") = "highest"  # float32 products on a GPU
+    tags: list = []
+    # the config groups: each checked by its own classes (check_values)
+    model: Any = None
+    data: Any = None
+    preset: Any = None
+    trainer: Any = None
+    callbacks: Any = None
+    logger: Any = None
+    paths: Any = None
 
 
 def batches(zero_allowed: bool) -> Any:
@@ -127,6 +162,10 @@ class TrainerArguments(BaseModel):
     accumulate_grad_batches: PositiveInt | None = None
     gradient_clip_val: NonNegative | None = None
     gradient_clip_algorithm: choice("norm", "value") | None = None
+    precision: Annotated[
+        Literal[PRECISIONS],
+        allowed("32-true (mixed precision: Lightning refuses it with gradient clipping)"),
+    ] = "32-true"
     accelerator: Annotated[choice(*ACCELERATORS), that(usable, NO_GPU)] = "auto"
     devices: Annotated[
         Any,
@@ -163,6 +202,61 @@ def check_run_folder(output_dir: str | Path, key: str = "run folder") -> None:
             raise ConfigError(key, str(path), "a folder: a file stands there")
 
 
+def check_schedule(trainer: dict, optimized_metric: str | None) -> None:
+    """What Lightning finds only once training started (or never): no validation while a
+    metric is optimised, a validation interval longer than the epoch's batches."""
+    if optimized_metric is not None and trainer.get("limit_val_batches") == 0:
+        raise ConfigError(
+            "trainer.limit_val_batches",
+            0,
+            f"batches > 0: validation logs optimized_metric={optimized_metric!r} "
+            "(optimized_metric=null trains without validation)",
+        )
+    interval, limit = trainer.get("val_check_interval"), trainer.get("limit_train_batches")
+    if type(interval) is int and type(limit) is int and interval > limit:
+        words = f"at most trainer.limit_train_batches={limit} (the batches of an epoch)"
+        raise ConfigError("trainer.val_check_interval", interval, words)
+
+
+def check_model_memory(model: dict, task: SequenceTask, embedding_dim: int) -> None:
+    """The cell's and initial state's parameters, counted on torch's meta device (nothing
+    is allocated): training holds each float32 parameter four times (weights, gradients,
+    Adam's two moments), and that must fit in MEMORY_FRACTION of this machine's memory."""
+    layout = task.layout
+    step_size = embedding_dim if layout.input_kind == "tokens" else layout.input_size
+    context_size = step_size if layout.context == "first_token" else layout.context_size
+    with torch.device("meta"):
+        cell = build(model["cell"], RecurrentCell, "model.cell", True, input_size=step_size)
+        init = build(
+            model["init"], InitialState, "model.init", True, cell=cell, context_size=context_size
+        )
+    parameters = {id(p): p.numel() for part in (cell, init) for p in part.parameters()}
+    needed, limit = 16 * sum(parameters.values()), MEMORY_FRACTION * memory_bytes()
+    if needed > limit:
+        raise ConfigError(
+            "model.cell.hidden_size",
+            model["cell"].get("hidden_size"),
+            f"a model whose training state fits in memory ({needed / 2**30:,.0f} GiB needed, "
+            f"{limit / 2**30:,.0f} GiB allowed: {MEMORY_FRACTION:g} of this machine's)",
+        )
+
+
+def check_wandb(node: dict, key: str) -> None:
+    """W&B's mode (WANDB_MODE); online, its server must answer within seconds (W&B itself
+    retries for minutes, then trains without it)."""
+    mode = node.get("mode")
+    if mode not in WANDB_MODES:
+        raise ConfigError(f"{key}.mode", mode, "one of " + ", ".join(WANDB_MODES) + " (WANDB_MODE)")
+    if mode == "online":
+        url = urlsplit(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
+        address = (url.hostname, url.port or (443 if url.scheme == "https" else 80))
+        try:
+            socket.create_connection(address, timeout=5).close()
+        except OSError as error:
+            words = f"a W&B server that answers ({url.netloc}: {error.strerror or error}; "
+            raise ConfigError(f"{key}.mode", mode, words + "offline runs sync later)") from None
+
+
 def plain_values(cfg: DictConfig) -> dict:
     """The run's config, Hydra's own node left out, as plain values; an interpolation
     that does not resolve is a ConfigError."""
@@ -180,16 +274,19 @@ def check_values(cfg: DictConfig) -> None:
     values = plain_values(cfg)
     run = validate(RunOptions, values)
     trainer = values.get("trainer")
-    if not isinstance(trainer, dict):
-        raise ConfigError("trainer", trainer, "the arguments of pytorch_lightning.Trainer")
+    if not isinstance(trainer, dict) or trainer.get("_target_") != TRAINER:
+        target = trainer.get("_target_") if isinstance(trainer, dict) else trainer
+        raise ConfigError("trainer._target_", target, f"{TRAINER} (the trainer group's)")
     for key in trainer:
         if key not in TRAINER_ARGUMENTS and not key.startswith("_"):
             raise ConfigError(f"trainer.{key}", trainer[key], "an argument of " + TRAINER)
     validate(TrainerArguments, trainer, "trainer")
+    check_schedule(trainer, run.optimized_metric)
     data, model = values.get("data") or {}, values.get("model") or {}
     task = build(data.pop("task", None), SequenceTask, "data.task", trusted=True)
     check_options(ShardedData, data, "data", provided={"task"})
-    check_model(model, task, trusted=True)
+    options, _ = check_model(model, task, trusted=True)
+    check_model_memory(model, task, options.embedding_dim)
     logged = MODULES[task.kind].logged_metrics
     if run.optimized_metric is not None and run.optimized_metric not in logged:
         raise ConfigError("optimized_metric", run.optimized_metric, "one of " + ", ".join(logged))
@@ -197,6 +294,8 @@ def check_values(cfg: DictConfig) -> None:
         for name, node in (values.get(group) or {}).items():
             if node:
                 check_target(node, f"{group}.{name}", build_library_class=group == "callbacks")
+            if node and str(node.get("_target_")).endswith("WandbLogger"):
+                check_wandb(node, f"{group}.{name}")
     check_run_folder(values["paths"]["output_dir"])
 
 
@@ -252,6 +351,8 @@ class ConfigCheck(Callback):
     """Checks the config Hydra composed before Hydra creates the run or sweep folder."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        if not str(config.hydra.run.dir).strip():
+            refuse("hydra.run.dir='' is not allowed: expected a folder (not the working directory)")
         HydraConfig.instance().set_config(config)  # for the ${hydra:...} in the folder's name
         with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
             config.hydra.runtime.output_dir = os.path.abspath(config.hydra.run.dir)  # as run_job
@@ -262,8 +363,13 @@ class ConfigCheck(Callback):
             refuse(str(error))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        trials = config.hydra.sweeper.get("n_trials", 1)
         try:
+            if not str(config.hydra.sweep.dir).strip():
+                raise ConfigError("hydra.sweep.dir", "", "a folder (not the working directory)")
             check_run_folder(config.hydra.sweep.dir, "hydra.sweep.dir")
+            if type(trials) is not int or trials < 1:
+                raise ConfigError("hydra.sweeper.n_trials", trials, "a positive integer")
         except ConfigError as error:
             refuse(str(error))
         if problem := bad_swept_choice(config):
