@@ -13,6 +13,7 @@ import errno
 import importlib.util
 import logging
 import os
+import pickle
 import sys
 from pathlib import Path
 
@@ -162,7 +163,9 @@ TRAIN_CASES = [
     (["+trainer.val_check_interval=1000"], "trainer.val_check_interval=1000 is not allowed: expected at most trainer.limit_train_batches=5"),
     (["trainer.limit_val_batches=0"], "trainer.limit_val_batches=0 is not allowed: expected batches > 0: validation logs optimized_metric='val/loss' (optimized_metric=null trains without validation)"),
     (["threads=1000"], f"threads=1000 is not allowed: expected a positive integer up to {4 * os.cpu_count()} (4 per core), or auto"),
-    (["model.cell.hidden_size=100000"], "model.cell.hidden_size=100000 is not allowed: expected a model whose training state fits in memory ("),
+    (["model.cell.hidden_size=100000"], "model.cell.hidden_size=100000 is not allowed: expected a training state that fits in memory ("),
+    (["data.task.train_per_period=1000000000"], "data.task='LCD' is not allowed: expected splits that fit in memory ("),
+    (["data=art", "data.task.val_size=1000000000"], "data.task='ART' is not allowed: expected splits that fit in memory ("),
     (["data.task.train_periods={a:1}"], "data.task.train_periods={a:1} is not allowed: expected a list (Cannot merge DictConfig with ListConfig)"),
     (["+foo=1"], "foo=1 is not allowed: expected one of its options: name, seed, threads, ckpt_path, optimized_metric, matmul_precision, tags, model, data, preset, trainer, callbacks, logger, paths"),
     (["name=../../../tmp/x"], "name='../../../tmp/x' is not allowed: expected a folder name: no '/', not '.' or '..'"),
@@ -341,7 +344,61 @@ def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
     (tmp_path / "optimizer").mkdir()
     system = {"_target_": "os.system", "command": "true"}
     optimizer = unsafe_checkpoint(runs, tmp_path / "optimizer", system, "optimizer")
+    last = find_checkpoint(runs["lcd"], "last")
+
+    def altered(name: str, change) -> str:
+        checkpoint = torch.load(last, weights_only=True)
+        change(checkpoint)
+        torch.save(checkpoint, tmp_path / name)
+        return str(tmp_path / name)
+
+    def set_nan(checkpoint):
+        next(iter(checkpoint["state_dict"].values())).fill_(float("nan"))
+
+    def hparams(where: str, key: str, value):
+        return lambda checkpoint: checkpoint["hyper_parameters"][where].update({key: value})
+
+    cell = torch.load(last, weights_only=True)["hyper_parameters"]["model"]["cell"]
+    huge = altered("huge.ckpt", hparams("model", "cell", {**cell, "hidden_size": 10**9}))
+    large = altered("large.ckpt", hparams("model", "cell", {**cell, "hidden_size": 10**5}))
+    huge_split = altered("huge_split.ckpt", hparams("task", "val_per_period", 10**9))
+    fitted_target = altered("fitted.ckpt", hparams("fitted", "_target_", "os.system"))
+    data_target = altered("data.ckpt", hparams("data", "sampler", dict(system)))
+    (tmp_path / "plain.pkl").write_bytes(pickle.dumps({"state_dict": {}}))
     return [
+        (["evaluate", altered("nan.ckpt", set_nan)], "refused: its weight "),
+        (["evaluate", huge], "its stored config does not match its weights (Storage size"),
+        (["evaluate", large], "its stored config does not match its weights (net.cell."),
+        (["evaluate", huge_split], "its data config cannot be rebuilt: task="),
+        (
+            ["evaluate", fitted_target],
+            "refused: fitted._target_='os.system' is not allowed: expected a plain value",
+        ),
+        (["evaluate", data_target], "refused: data.sampler._target_='os.system' is not allowed"),
+        (
+            ["evaluate", str(tmp_path / "plain.pkl")],
+            "holds more than tensors and plain values: not loaded",
+        ),
+        (
+            ["evaluate", lcd, "--test-size", "100000000"],
+            "--test-size 100000000: expected splits that fit in memory (",
+        ),
+        (
+            ["generate", lcd, "--period", "1", "--steps", "10000", "--samples", "10000"],
+            "--samples 10000 --steps 10000: expected at most 1,000,000 samples x steps over all conditions (100,000,000 asked)",
+        ),
+        (
+            ["generate", lcd, "--period", "1", "2", "--steps", "1000", "--samples", "1000"],
+            "expected at most 1,000,000 samples x steps over all conditions (2,000,000 asked)",
+        ),
+        (["generate", lcd, "--samples", "ten"], "argument --samples: invalid int value: 'ten'"),
+        (["answer", lcd], "the following arguments are required: SEQUENCE"),
+        (
+            ["evaluate", lcd, "--which", "worst"],
+            "argument --which: invalid choice: 'worst' (choose from 'best', 'last')",
+        ),
+        (["evaluate"], "the following arguments are required: checkpoint"),
+        (["train"], "argument command: invalid choice: 'train'"),
         (["evaluate", lcd, "--test-size", "0"], "--test-size 0: expected a positive integer"),
         (["evaluate", lcd, "--test-size", "-5"], "--test-size -5: expected a positive integer"),
         (["evaluate", lcd, "--test-seed", "-1"], "--test-seed -1: expected an integer >= 0"),
@@ -436,7 +493,7 @@ def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
     ]
 
 
-CLI_CASES = 32  # rows of cli_cases: asserted below, so a new row is counted
+CLI_CASES = 47  # rows of cli_cases: asserted below, so a new row is counted
 
 
 def test_bad_command_inputs(runs, tmp_path, capsys):

@@ -17,6 +17,7 @@ multirun's jobs are checked, and a config composed outside the command line.
 """
 
 import inspect
+import math
 import os
 import re
 import socket
@@ -44,10 +45,12 @@ from contextual_rnn.core.errors import (
     PositiveInt,
     Seed,
     allowed,
+    check_memory,
     check_options,
     choice,
     integer,
     number,
+    split_bytes,
     that,
     validate,
 )
@@ -73,13 +76,6 @@ MAX_THREADS = THREADS_PER_CORE * os.cpu_count()
 # the data is float32, which 64-true does not convert.
 PRECISIONS = ("32-true", 32, "32")
 WANDB_MODES = ("offline", "online", "disabled", "dryrun")
-# Training holds each float32 parameter four times (weights, gradients, Adam's two moments);
-# the parameters may take this fraction of the machine's memory.
-MEMORY_FRACTION = 0.5
-
-
-def memory_bytes() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def run_name(name: str) -> bool:
@@ -218,27 +214,31 @@ def check_schedule(trainer: dict, optimized_metric: str | None) -> None:
         raise ConfigError("trainer.val_check_interval", interval, words)
 
 
-def check_model_memory(model: dict, task: SequenceTask, embedding_dim: int) -> None:
-    """The cell's and initial state's parameters, counted on torch's meta device (nothing
-    is allocated): training holds each float32 parameter four times (weights, gradients,
-    Adam's two moments), and that must fit in MEMORY_FRACTION of this machine's memory."""
+def check_memory_needs(model: dict, task: SequenceTask, embedding_dim: int) -> None:
+    """The task's splits and the training state of the cell's and initial state's parameters,
+    each measured on torch's meta device (nothing is allocated): training holds every float32
+    parameter four times (weights, gradients, Adam's two moments)."""
+    check_memory("data.task", type(task).__name__, split_bytes(task), "splits that fit")
     layout = task.layout
     step_size = embedding_dim if layout.input_kind == "tokens" else layout.input_size
     context_size = step_size if layout.context == "first_token" else layout.context_size
-    with torch.device("meta"):
-        cell = build(model["cell"], RecurrentCell, "model.cell", True, input_size=step_size)
-        init = build(
-            model["init"], InitialState, "model.init", True, cell=cell, context_size=context_size
-        )
-    parameters = {id(p): p.numel() for part in (cell, init) for p in part.parameters()}
-    needed, limit = 16 * sum(parameters.values()), MEMORY_FRACTION * memory_bytes()
-    if needed > limit:
-        raise ConfigError(
-            "model.cell.hidden_size",
-            model["cell"].get("hidden_size"),
-            f"a model whose training state fits in memory ({needed / 2**30:,.0f} GiB needed, "
-            f"{limit / 2**30:,.0f} GiB allowed: {MEMORY_FRACTION:g} of this machine's)",
-        )
+    try:
+        with torch.device("meta"):
+            cell = build(model["cell"], RecurrentCell, "model.cell", True, input_size=step_size)
+            init = build(
+                model["init"],
+                InitialState,
+                "model.init",
+                True,
+                cell=cell,
+                context_size=context_size,
+            )
+        parameters = {id(p): p.numel() for part in (cell, init) for p in part.parameters()}
+        needed = 16 * sum(parameters.values())
+    except RuntimeError:  # a size past what torch can even count
+        needed = math.inf
+    hidden_size = model["cell"].get("hidden_size")
+    check_memory("model.cell.hidden_size", hidden_size, needed, "a training state that fits")
 
 
 def check_wandb(node: dict, key: str) -> None:
@@ -286,7 +286,7 @@ def check_values(cfg: DictConfig) -> None:
     task = build(data.pop("task", None), SequenceTask, "data.task", trusted=True)
     check_options(ShardedData, data, "data", provided={"task"})
     options, _ = check_model(model, task, trusted=True)
-    check_model_memory(model, task, options.embedding_dim)
+    check_memory_needs(model, task, options.embedding_dim)
     logged = MODULES[task.kind].logged_metrics
     if run.optimized_metric is not None and run.optimized_metric not in logged:
         raise ConfigError("optimized_metric", run.optimized_metric, "one of " + ", ".join(logged))
