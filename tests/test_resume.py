@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from contextual_rnn.core.errors import ConfigError
 from contextual_rnn.training.callbacks.timing import Timing
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import train
@@ -164,6 +165,42 @@ def test_a_torn_checkpoint_is_never_picked(reference, tmp_path):
     same_run(reference, out)
 
 
+def test_a_run_killed_before_its_first_resume_checkpoint_starts_afresh(reference, tmp_path):
+    """Killed before its first resume checkpoint: its CSV holds rows, no checkpoint
+    covers them; the same command starts the run afresh."""
+    run = [*RUN, "callbacks.resume_checkpoint.every_n_train_steps=9"]
+    with pytest.raises(Injected):
+        train(compose_config([*run, *fault("train_step", 8, "raise")], output_dir=tmp_path))
+    assert csv_rows(tmp_path) and not list((tmp_path / "checkpoints" / "resume").glob("*.ckpt"))
+    train(compose_config(run, output_dir=tmp_path))
+    same_run(reference, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "change,refused",
+    [
+        ("model.optimizer.lr=0.02", "model.optimizer.lr 0.01 -> 0.02"),
+        (
+            "model/cell=gru",
+            "model.cell._target_ 'contextual_rnn.core.cells.lstm.LSTM' -> 'contextual_rnn.core."
+            "cells.gru.GRU'",
+        ),
+        ("data.task.val_per_period=11", "data.task.val_per_period 10 -> 11"),
+        ("seed=1", "data.train_seed 0 -> 1, seed 0 -> 1;"),
+    ],
+)
+def test_a_changed_config_is_refused_in_its_run_folder(tmp_path, change, refused):
+    with pytest.raises(Injected):
+        train(compose_config([*RUN, *fault("train_step", 5, "raise")], output_dir=tmp_path))
+    with pytest.raises(ConfigError) as error:
+        train(compose_config([*RUN, change], output_dir=tmp_path))
+    assert str(error.value).startswith(
+        f"run folder={str(tmp_path)!r} is not allowed: expected a new folder, or its run's config "
+        f"(changed: {refused}"
+    )
+    assert "only trainer.max_epochs, threads," in str(error.value)
+
+
 def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, caplog):
     out = tmp_path / "run"
     train(compose_config(RUN, output_dir=out))
@@ -194,6 +231,9 @@ def test_more_epochs_continue_a_finished_run(tmp_path, extra):
     train(compose_config(run, output_dir=extended))
     train(compose_config(longer, output_dir=extended))
     same_run(whole, extended)
+    recorded = json.loads((extended / "resume_config.json").read_text())
+    assert recorded["changes"] == [{"trainer.max_epochs": [3, 4]}]
+    assert recorded["config"]["trainer.max_epochs"] == 4
 
 
 @pytest.mark.slow
