@@ -15,6 +15,7 @@ import logging
 import os
 import pickle
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from contextual_rnn.cli import main as cli_main
 from contextual_rnn.core.checkpoints import find_checkpoint
+from contextual_rnn.training.callbacks.resume_checkpoint import hold
 from contextual_rnn.training.compose import CONFIG_DIR, compose_config
 from contextual_rnn.training.train import run, train
 
@@ -258,6 +260,49 @@ def test_a_file_where_a_run_subfolder_belongs(tmp_path, capsys, subfolder):
     assert one_line_error(capsys) == (
         f"run folder={str(blocker)!r} is not allowed: expected a folder: a file stands there"
     )
+
+
+def test_a_run_folder_on_a_read_only_file_system(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)  # as if EROFS
+    with pytest.raises(SystemExit) as exit_info:
+        train_path([], tmp_path / "run")
+    assert exit_info.value.code == 4
+    assert (
+        one_line_error(capsys) == f"could not write {tmp_path / 'run'}: {tmp_path} is not writable"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_folder_another_process_writes(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    with hold(run_dir), pytest.raises(SystemExit) as exit_info:  # as another process would
+        train_path([], run_dir)
+    assert exit_info.value.code == 2
+    assert one_line_error(capsys) == f"{run_dir} is in use by another process (pid {os.getpid()})"
+    assert not (run_dir / "checkpoints").exists()
+
+
+def test_a_plain_pickle_is_refused_without_torchs_warning(tmp_path, capsys):
+    (tmp_path / "plain.ckpt").write_bytes(pickle.dumps({"state_dict": {}}, protocol=4))
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(SystemExit):
+        warnings.simplefilter("always")
+        cli_main(["evaluate", str(tmp_path / "plain.ckpt")])
+    assert "holds more than tensors and plain values" in one_line_error(capsys)
+    assert [str(w.message) for w in caught] == []
+
+
+def test_evaluate_on_a_folder_it_cannot_write(runs, capsys, monkeypatch):
+    def read_only(path, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(Path, "write_text", read_only)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["evaluate", str(runs["lcd"]), "--which", "last"])
+    assert exit_info.value.code == 4
+    out, err = capsys.readouterr()
+    written = runs["lcd"] / "checkpoints" / "last.eval.json"
+    assert err.strip() == f"error: could not write {written}: Read-only file system"
+    assert "val/loss = " in out  # the metrics, printed before the write
 
 
 def test_a_torn_checkpoint_to_start_from(tmp_path, capsys):
@@ -522,6 +567,12 @@ def test_the_table_has_at_least_80_rows():
         (["model/cell=lstn"], "error: model/cell=lstn is not an option"),
         (["model.cell.hidden_size=abc"], "error: model.cell.hidden_size='abc' is not allowed"),
         (["-m", "seed=0,1", "model/cell=lstm,lstn"], "error: model/cell=lstn is not an option"),
+        (
+            ["-m", "hparams_search=lcd_optuna", "hydra.sweeper.n_trials=0"],
+            "error: hydra.sweeper.n_trials=0 is not allowed: expected a positive integer",
+        ),
+        (["-m", "seed=0,1", "hydra.sweep.dir="], "error: hydra.sweep.dir='' is not allowed"),
+        (["+foo=1"], "error: foo=1 is not allowed: expected one of its options: name, seed,"),
     ],
 )
 def test_the_table_holds_through_the_command_line(overrides, message, tmp_path):

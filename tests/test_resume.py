@@ -12,7 +12,11 @@ by default.
 import csv
 import json
 import math
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +28,7 @@ from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import train
 
 from . import wandb_files
-from .conftest import TINY_LCD, train_command
+from .conftest import ROOT, TINY_LCD, train_command
 from .fault_injection import Injected
 from .wandb_files import run_history
 
@@ -256,6 +260,30 @@ def test_sigkill_then_resume_from_the_command_line(reference, tmp_path, point, a
     files = wandb_files.run_files(tmp_path)
     assert len(files) == 2 and len({f.name for f in files}) == 1  # run-<id>.wandb
     same_run(reference, tmp_path, int(checkpoint[2]) if checkpoint[2] else math.inf)
+
+
+@pytest.mark.slow
+def test_two_processes_cannot_both_write_a_run_folder(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
+    args = [*RUN, "trainer.max_epochs=500", f"hydra.run.dir={tmp_path}"]
+    first = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path.parent, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "checkpoints" / "resume").glob("*.ckpt")):
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.2)
+        second = train_command(*args)
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines()[-1] == (
+            f"error: {tmp_path} is in use by another process (pid {first.pid})"
+        )
+        assert first.poll() is None  # the first trains on
+    finally:
+        first.kill()
+        first.wait()
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 VALUE_FLAGS = {"-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name"}
 VALUE_FLAGS |= {"-cd", "--config-dir", "--experimental-rerun"}
 INFO_CHOICES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
-BAD_CONFIG = 2
+BAD_CONFIG, CANNOT_WRITE = 2, 4
 
 
 def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -62,10 +62,10 @@ def search_path(overrides: list) -> list[Path]:
     return folders
 
 
-def refuse(problem: str) -> NoReturn:
-    """End the command: one line, exit code 2."""
+def refuse(problem: str, code: int = BAD_CONFIG) -> NoReturn:
+    """End the command: one line, exit code 2 (or ``code``)."""
     print(f"error: {problem}", file=sys.stderr)
-    sys.exit(BAD_CONFIG)
+    sys.exit(code)
 
 
 def not_an_option(group: str, choice: str, options: list[str]) -> str:

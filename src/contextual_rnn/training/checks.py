@@ -59,7 +59,7 @@ from contextual_rnn.core.modules import MODULES
 from contextual_rnn.core.modules.base import check_model
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
-from contextual_rnn.training.arguments import not_an_option, refuse
+from contextual_rnn.training.arguments import CANNOT_WRITE, not_an_option, refuse
 from contextual_rnn.training.callbacks.resume_checkpoint import readable
 from contextual_rnn.training.distributed import ShardedData
 
@@ -257,6 +257,14 @@ def check_wandb(node: dict, key: str) -> None:
             raise ConfigError(f"{key}.mode", mode, words + "offline runs sync later)") from None
 
 
+def refuse_unwritable(folder: str | Path) -> None:
+    """Exit code 4 where the folder cannot be created (a read-only file system, permissions)."""
+    folder = Path(folder).absolute()
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not os.access(existing, os.W_OK):
+        refuse(f"could not write {folder}: {existing} is not writable", CANNOT_WRITE)
+
+
 def plain_values(cfg: DictConfig) -> dict:
     """The run's config, Hydra's own node left out, as plain values; an interpolation
     that does not resolve is a ConfigError."""
@@ -351,9 +359,9 @@ class ConfigCheck(Callback):
     """Checks the config Hydra composed before Hydra creates the run or sweep folder."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        HydraConfig.instance().set_config(config)  # for the ${hydra:...} in the folder's name
         if not str(config.hydra.run.dir).strip():
             refuse("hydra.run.dir='' is not allowed: expected a folder (not the working directory)")
-        HydraConfig.instance().set_config(config)  # for the ${hydra:...} in the folder's name
         with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
             config.hydra.runtime.output_dir = os.path.abspath(config.hydra.run.dir)  # as run_job
         HydraConfig.instance().set_config(config)
@@ -361,6 +369,7 @@ class ConfigCheck(Callback):
             check_config(config)
         except ConfigError as error:
             refuse(str(error))
+        refuse_unwritable(config.hydra.runtime.output_dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         trials = config.hydra.sweeper.get("n_trials", 1)
@@ -372,5 +381,6 @@ class ConfigCheck(Callback):
                 raise ConfigError("hydra.sweeper.n_trials", trials, "a positive integer")
         except ConfigError as error:
             refuse(str(error))
+        refuse_unwritable(config.hydra.sweep.dir)
         if problem := bad_swept_choice(config):
             refuse(problem)
