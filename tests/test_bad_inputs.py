@@ -573,6 +573,11 @@ def test_the_table_has_at_least_80_rows():
         ),
         (["-m", "seed=0,1", "hydra.sweep.dir="], "error: hydra.sweep.dir='' is not allowed"),
         (["+foo=1"], "error: foo=1 is not allowed: expected one of its options: name, seed,"),
+        (
+            ["-m", "hparams_search=lcd_optuna", "model.optimizer.lr=interval(1,0)"],
+            "error: model.optimizer.lr=interval(1,0) is not allowed: expected interval(low, high), "
+            "low < high",
+        ),
     ],
 )
 def test_the_table_holds_through_the_command_line(overrides, message, tmp_path):
@@ -581,3 +586,14 @@ def test_the_table_holds_through_the_command_line(overrides, message, tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith(message)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "outputs").exists()  # no run or sweep folder
+
+
+@pytest.mark.slow
+def test_an_optuna_interval_is_sampled(tmp_path):
+    """A space only Optuna can sample (no grid to enumerate) is valid input."""
+    result = train_command(
+        "-m", "hparams_search=lcd_optuna", "hydra.sweeper.n_trials=1", "debug=tiny",
+        "logger=csv", "model.optimizer.lr=tag(log,interval(1e-4,1e-2))", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert list(tmp_path.glob("outputs/*/multiruns/*/summary.md"))

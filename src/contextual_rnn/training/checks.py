@@ -343,10 +343,12 @@ def typed_key(cfg: DictConfig, key: str) -> str:
 
 def bad_swept_choice(config: DictConfig) -> str | None:
     """An option a multirun sweeps a config group over that does not exist (Hydra would
-    find it only when it composes that job)."""
+    find it only when it composes that job), or an empty interval (Optuna's to sample)."""
     loader = GlobalHydra.instance().config_loader()
     overrides = OmegaConf.to_container(config.hydra.overrides.task)
     for override in OverridesParser.create().parse_overrides(overrides):
+        if override.is_interval_sweep() and not override.value().start < override.value().end:
+            return f"{override.input_line} is not allowed: expected interval(low, high), low < high"
         options = loader.get_group_options(override.key_or_group)
         if override.is_sweep_override() and options and not override.is_delete():
             for value in override.sweep_string_iterator():

@@ -35,7 +35,7 @@ def swept_values(config: DictConfig) -> dict[str, list[str]]:
     return {
         o.key_or_group: [str(v) for v in o.sweep_string_iterator()]
         for o in parsed
-        if o.is_sweep_override()
+        if o.is_sweep_override() and not o.is_interval_sweep()  # Optuna samples an interval
     }
 
 
