@@ -198,9 +198,13 @@ def check_memory(key: str, value: object, needed: float, what: str) -> None:
 
 def split_bytes(task) -> int:
     """The bytes of a task's training and validation splits, raw and encoded: generated on
-    torch's meta device, which allocates nothing (every task builds its splits with torch)."""
+    torch's meta device, which allocates nothing; 0 for a task whose generation needs the
+    values (``.item()`` on a meta tensor fails)."""
     import torch
 
-    with torch.device("meta"):
-        raw = [task.generate(split, torch.Generator()) for split in ("train", "val")]
+    try:
+        with torch.device("meta"):
+            raw = [task.generate(split, torch.Generator()) for split in ("train", "val")]
+    except (RuntimeError, NotImplementedError):
+        return 0
     return 2 * sum(tensor.nbytes for batch in raw for tensor in batch.values())

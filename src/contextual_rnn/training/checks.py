@@ -5,7 +5,9 @@ Every class the config names declares its options in its constructor's typed sig
 it (but the task, a few plain values, for its layout and kind). What no class of the
 project declares is declared here: the run's own options, the Trainer's arguments
 (Lightning's own messages span lines and name no key, or it silently accepts values
-that train nothing) and the run folder. An error names the key the user set: a value
+that train nothing), the run folder, W&B's mode and what the run may ask of this machine
+(threads, and the memory of its splits and its model, measured on torch's meta device
+without allocating them). An error names the key the user set: a value
 that comes from an interpolation (``model.init.hidden_sizes:
 ${model.context_net.hidden_sizes}``) is reported under the key that holds it.
 

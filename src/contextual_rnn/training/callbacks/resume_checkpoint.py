@@ -20,8 +20,9 @@ rest again.
 
 A run folder is one run: ``same_config`` keeps the config it started with
 (``resume_config.json``) and refuses an attempt with another, but for the keys of
-``MAY_CHANGE``, whose changes it records there; ``hold`` lets one process at a time
-write the folder (``.lock``, an ``fcntl.flock`` the system releases when its process ends).
+``MAY_CHANGE``, whose changes it records there, and those of ``NOT_COMPARED``. ``hold``
+lets one process at a time write the folder (``.lock``, an ``fcntl.flock`` the system
+releases when its process ends).
 """
 
 import contextlib
@@ -38,10 +39,11 @@ from contextual_rnn.training.loggers import ContinuingCSVLogger
 
 SUFFIX = ".ckpt"
 RUN_CONFIG = "resume_config.json"
-# Keys a resumed attempt may change (recorded): more epochs, threads, where and how it logs,
-# what its callbacks draw and save; none changes the weights of the steps already trained.
-MAY_CHANGE = ("trainer.max_epochs", "threads", "trainer.enable_progress_bar")
-MAY_CHANGE += ("trainer.enable_model_summary", "callbacks", "logger", "tags", "paths", "ckpt_path")
+# Keys a resumed attempt may change, recorded: none changes the steps already trained.
+MAY_CHANGE = ("trainer.max_epochs", "threads", "ckpt_path", "trainer.enable_progress_bar")
+MAY_CHANGE += ("trainer.enable_model_summary",)
+# Not compared: how the run logs, what its callbacks draw and save, where its folders are.
+NOT_COMPARED = ("callbacks", "logger", "tags", "paths")
 
 
 class FolderInUse(ConfigError):
@@ -81,7 +83,8 @@ def flat(values: dict, prefix: str = "") -> dict:
 def same_config(folder: str | Path, config: dict) -> None:
     """Refuse ``config`` (plain values) where ``folder`` holds a run started with another;
     record the changes of the keys that may change."""
-    path, config = Path(folder) / RUN_CONFIG, flat(config)
+    path = Path(folder) / RUN_CONFIG
+    config = {k: v for k, v in flat(config).items() if not k.startswith(NOT_COMPARED)}
     stored = json.loads(path.read_text()) if path.is_file() else {"config": config, "changes": []}
     changed = {
         key: [stored["config"].get(key), config.get(key)]
@@ -99,7 +102,7 @@ def same_config(folder: str | Path, config: dict) -> None:
         stored["config"] = config
         partial = path.with_name(f".{RUN_CONFIG}.{os.getpid()}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(stored, indent=1, default=str) + "\n")
+        partial.write_text(json.dumps(stored, indent=1) + "\n")
         partial.replace(path)
 
 
