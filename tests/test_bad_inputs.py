@@ -12,7 +12,10 @@ subprocesses. The unknown-choice rows are derived from ``conf/``.
 import errno
 import importlib.util
 import logging
+import os
+import pickle
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from contextual_rnn.cli import main as cli_main
 from contextual_rnn.core.checkpoints import find_checkpoint
+from contextual_rnn.training.callbacks.resume_checkpoint import hold
 from contextual_rnn.training.compose import CONFIG_DIR, compose_config
 from contextual_rnn.training.train import run, train
 
@@ -149,6 +153,31 @@ TRAIN_CASES = [
     (["data=art", "callbacks.validation_schedule.every=2"], "callbacks.validation_schedule.every=2 is not allowed"),
     (["data=art", "callbacks.milestones.thresholds=[]"], "callbacks.milestones.thresholds=[] is not allowed"),
     (["callbacks.best_checkpoint.mode=best"], "callbacks.best_checkpoint="),
+    (["~model.cell"], "model.cell=None is not allowed: expected a value: this option has no default"),
+    (["~model.optimizer"], "model.optimizer=None is not allowed: expected a value: this option has no default"),
+    (["~data.task"], "data.task=None is not allowed: expected a config node with a _target_"),
+    (["~trainer"], "trainer._target_=None is not allowed: expected pytorch_lightning.Trainer"),
+    (["trainer._target_=os.system"], "trainer._target_='os.system' is not allowed: expected pytorch_lightning.Trainer"),
+    (["+trainer.precision=16"], "trainer.precision=16 is not allowed: expected 32-true (mixed precision: Lightning refuses it with gradient clipping)"),
+    (["+trainer.precision=bf16-mixed"], "trainer.precision='bf16-mixed' is not allowed: expected 32-true"),
+    (["+trainer.precision=64-true"], "trainer.precision='64-true' is not allowed: expected 32-true"),
+    (["+trainer.precision=abc"], "trainer.precision='abc' is not allowed: expected 32-true"),
+    (["+trainer.val_check_interval=1000"], "trainer.val_check_interval=1000 is not allowed: expected at most trainer.limit_train_batches=5"),
+    (["trainer.limit_val_batches=0"], "trainer.limit_val_batches=0 is not allowed: expected batches > 0: validation logs optimized_metric='val/loss' (optimized_metric=null trains without validation)"),
+    (["threads=1000"], f"threads=1000 is not allowed: expected a positive integer up to {4 * os.cpu_count()} (4 per core), or auto"),
+    (["model.cell.hidden_size=100000"], "model.cell.hidden_size=100000 is not allowed: expected a training state that fits in memory ("),
+    (["data.task.train_per_period=1000000000"], "data.task='LCD' is not allowed: expected splits that fit in memory ("),
+    (["data=art", "data.task.val_size=1000000000"], "data.task='ART' is not allowed: expected splits that fit in memory ("),
+    (["data.task.train_periods={a:1}"], "data.task.train_periods={a:1} is not allowed: expected a list (Cannot merge DictConfig with ListConfig)"),
+    (["+foo=1"], "foo=1 is not allowed: expected one of its options: name, seed, threads, ckpt_path, optimized_metric, matmul_precision, tags, model, data, preset, trainer, callbacks, logger, paths"),
+    (["name=../../../tmp/x"], "name='../../../tmp/x' is not allowed: expected a folder name: no '/', not '.' or '..'"),
+    (["name=.."], "name='..' is not allowed: expected a folder name"),
+    (["hydra.run.dir="], "hydra.run.dir='' is not allowed: expected a folder (not the working directory)"),
+    (["data=art", "callbacks.milestones.thresholds=[2.0]"], "callbacks.milestones.thresholds=[2.0] is not allowed: expected a non-empty list of accuracies in (0, 1]"),
+    (["data=art", "callbacks.milestones.thresholds=[0]"], "callbacks.milestones.thresholds=[0] is not allowed"),
+    (["logger=wandb"], "logger.wandb.mode='' is not allowed: expected one of offline, online, disabled, dryrun (WANDB_MODE)", {"WANDB_MODE": ""}),
+    (["logger=wandb"], "logger.wandb.mode='bogus' is not allowed: expected one of offline, online, disabled, dryrun (WANDB_MODE)", {"WANDB_MODE": "bogus"}),
+    (["logger=wandb"], "logger.wandb.mode='online' is not allowed: expected a W&B server that answers (127.0.0.1:9: Connection refused; offline runs sync later)", {"WANDB_MODE": "online", "WANDB_BASE_URL": "http://127.0.0.1:9"}),
 ]  # fmt: skip
 
 
@@ -164,10 +193,13 @@ TRAIN_PY = load_train_py()
 
 def train_path(overrides: list[str], output_dir: Path) -> None:
     """`python train.py <overrides>` in this process: Hydra's composition, the config
-    check of its callback, then the run, in ``output_dir``."""
+    check of its callback, then the run, in ``output_dir`` (unless the overrides name a
+    run folder or a logger)."""
     task = "art" if "data=art" in overrides else "lcd"
     sizes = TINY_ART if task == "art" else TINY_LCD
-    argv = ["debug=tiny", "logger=csv", *sizes, *overrides, f"hydra.run.dir={output_dir}"]
+    logger = [] if any(o.startswith("logger=") for o in overrides) else ["logger=csv"]
+    folder = [] if any(o.startswith("hydra.run.dir=") for o in overrides) else [output_dir]
+    argv = ["debug=tiny", *logger, *sizes, *overrides, *[f"hydra.run.dir={f}" for f in folder]]
     saved, handlers, level = sys.argv, logging.root.handlers[:], logging.root.level
     sys.argv = ["train.py"]
     try:
@@ -186,15 +218,23 @@ def one_line_error(capsys) -> str:
 
 
 @pytest.mark.parametrize(
-    "overrides,message", TRAIN_CASES, ids=[" ".join(c[0]) for c in TRAIN_CASES]
+    "overrides,message,environment",
+    [(*case, {})[:3] for case in TRAIN_CASES],  # a third entry: environment variables
+    ids=[
+        " ".join(c[0]) + "".join(f" {k}={v}" for k, v in (c[2:] or [{}])[0].items())
+        for c in TRAIN_CASES
+    ],
 )
-def test_bad_training_input(overrides, message, tmp_path, capsys):
+def test_bad_training_input(overrides, message, environment, tmp_path, capsys, monkeypatch):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
     run_dir = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
         train_path(overrides, run_dir)
     assert exit_info.value.code == 2
     assert one_line_error(capsys).startswith(message)
-    assert not run_dir.exists()  # refused before Hydra made the run folder
+    assert list(tmp_path.iterdir()) == []  # refused before Hydra made the run folder
 
 
 def test_a_file_where_the_run_folder_belongs(tmp_path, capsys):
@@ -220,6 +260,49 @@ def test_a_file_where_a_run_subfolder_belongs(tmp_path, capsys, subfolder):
     assert one_line_error(capsys) == (
         f"run folder={str(blocker)!r} is not allowed: expected a folder: a file stands there"
     )
+
+
+def test_a_run_folder_on_a_read_only_file_system(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)  # as if EROFS
+    with pytest.raises(SystemExit) as exit_info:
+        train_path([], tmp_path / "run")
+    assert exit_info.value.code == 4
+    assert (
+        one_line_error(capsys) == f"could not write {tmp_path / 'run'}: {tmp_path} is not writable"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_folder_another_process_writes(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    with hold(run_dir), pytest.raises(SystemExit) as exit_info:  # as another process would
+        train_path([], run_dir)
+    assert exit_info.value.code == 2
+    assert one_line_error(capsys) == f"{run_dir} is in use by another process (pid {os.getpid()})"
+    assert not (run_dir / "checkpoints").exists()
+
+
+def test_a_plain_pickle_is_refused_without_torchs_warning(tmp_path, capsys):
+    (tmp_path / "plain.ckpt").write_bytes(pickle.dumps({"state_dict": {}}, protocol=4))
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(SystemExit):
+        warnings.simplefilter("always")
+        cli_main(["evaluate", str(tmp_path / "plain.ckpt")])
+    assert "holds more than tensors and plain values" in one_line_error(capsys)
+    assert [str(w.message) for w in caught] == []
+
+
+def test_evaluate_on_a_folder_it_cannot_write(runs, capsys, monkeypatch):
+    def read_only(path, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(Path, "write_text", read_only)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["evaluate", str(runs["lcd"]), "--which", "last"])
+    assert exit_info.value.code == 4
+    out, err = capsys.readouterr()
+    written = runs["lcd"] / "checkpoints" / "last.eval.json"
+    assert err.strip() == f"error: could not write {written}: Read-only file system"
+    assert "val/loss = " in out  # the metrics, printed before the write
 
 
 def test_a_torn_checkpoint_to_start_from(tmp_path, capsys):
@@ -306,7 +389,61 @@ def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
     (tmp_path / "optimizer").mkdir()
     system = {"_target_": "os.system", "command": "true"}
     optimizer = unsafe_checkpoint(runs, tmp_path / "optimizer", system, "optimizer")
+    last = find_checkpoint(runs["lcd"], "last")
+
+    def altered(name: str, change) -> str:
+        checkpoint = torch.load(last, weights_only=True)
+        change(checkpoint)
+        torch.save(checkpoint, tmp_path / name)
+        return str(tmp_path / name)
+
+    def set_nan(checkpoint):
+        next(iter(checkpoint["state_dict"].values())).fill_(float("nan"))
+
+    def hparams(where: str, key: str, value):
+        return lambda checkpoint: checkpoint["hyper_parameters"][where].update({key: value})
+
+    cell = torch.load(last, weights_only=True)["hyper_parameters"]["model"]["cell"]
+    huge = altered("huge.ckpt", hparams("model", "cell", {**cell, "hidden_size": 10**9}))
+    large = altered("large.ckpt", hparams("model", "cell", {**cell, "hidden_size": 10**5}))
+    huge_split = altered("huge_split.ckpt", hparams("task", "val_per_period", 10**9))
+    fitted_target = altered("fitted.ckpt", hparams("fitted", "_target_", "os.system"))
+    data_target = altered("data.ckpt", hparams("data", "sampler", dict(system)))
+    (tmp_path / "plain.pkl").write_bytes(pickle.dumps({"state_dict": {}}))
     return [
+        (["evaluate", altered("nan.ckpt", set_nan)], "refused: its weight "),
+        (["evaluate", huge], "its stored config does not match its weights (Storage size"),
+        (["evaluate", large], "its stored config does not match its weights (net.cell."),
+        (["evaluate", huge_split], "its data config cannot be rebuilt: task="),
+        (
+            ["evaluate", fitted_target],
+            "refused: fitted._target_='os.system' is not allowed: expected a plain value",
+        ),
+        (["evaluate", data_target], "refused: data.sampler._target_='os.system' is not allowed"),
+        (
+            ["evaluate", str(tmp_path / "plain.pkl")],
+            "holds more than tensors and plain values: not loaded",
+        ),
+        (
+            ["evaluate", lcd, "--test-size", "100000000"],
+            "--test-size 100000000: expected splits that fit in memory (",
+        ),
+        (
+            ["generate", lcd, "--period", "1", "--steps", "10000", "--samples", "10000"],
+            "--samples 10000 --steps 10000: expected at most 1,000,000 samples x steps over all conditions (100,000,000 asked)",
+        ),
+        (
+            ["generate", lcd, "--period", "1", "2", "--steps", "1000", "--samples", "1000"],
+            "expected at most 1,000,000 samples x steps over all conditions (2,000,000 asked)",
+        ),
+        (["generate", lcd, "--samples", "ten"], "argument --samples: invalid int value: 'ten'"),
+        (["answer", lcd], "the following arguments are required: SEQUENCE"),
+        (
+            ["evaluate", lcd, "--which", "worst"],
+            "argument --which: invalid choice: 'worst' (choose from 'best', 'last')",
+        ),
+        (["evaluate"], "the following arguments are required: checkpoint"),
+        (["train"], "argument command: invalid choice: 'train'"),
         (["evaluate", lcd, "--test-size", "0"], "--test-size 0: expected a positive integer"),
         (["evaluate", lcd, "--test-size", "-5"], "--test-size -5: expected a positive integer"),
         (["evaluate", lcd, "--test-seed", "-1"], "--test-seed -1: expected an integer >= 0"),
@@ -401,7 +538,7 @@ def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
     ]
 
 
-CLI_CASES = 32  # rows of cli_cases: asserted below, so a new row is counted
+CLI_CASES = 47  # rows of cli_cases: asserted below, so a new row is counted
 
 
 def test_bad_command_inputs(runs, tmp_path, capsys):
@@ -430,6 +567,17 @@ def test_the_table_has_at_least_80_rows():
         (["model/cell=lstn"], "error: model/cell=lstn is not an option"),
         (["model.cell.hidden_size=abc"], "error: model.cell.hidden_size='abc' is not allowed"),
         (["-m", "seed=0,1", "model/cell=lstm,lstn"], "error: model/cell=lstn is not an option"),
+        (
+            ["-m", "hparams_search=lcd_optuna", "hydra.sweeper.n_trials=0"],
+            "error: hydra.sweeper.n_trials=0 is not allowed: expected a positive integer",
+        ),
+        (["-m", "seed=0,1", "hydra.sweep.dir="], "error: hydra.sweep.dir='' is not allowed"),
+        (["+foo=1"], "error: foo=1 is not allowed: expected one of its options: name, seed,"),
+        (
+            ["-m", "hparams_search=lcd_optuna", "model.optimizer.lr=interval(1,0)"],
+            "error: model.optimizer.lr=interval(1,0) is not allowed: expected interval(low, high), "
+            "low < high",
+        ),
     ],
 )
 def test_the_table_holds_through_the_command_line(overrides, message, tmp_path):
@@ -438,3 +586,14 @@ def test_the_table_holds_through_the_command_line(overrides, message, tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith(message)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "outputs").exists()  # no run or sweep folder
+
+
+@pytest.mark.slow
+def test_an_optuna_interval_is_sampled(tmp_path):
+    """A space only Optuna can sample (no grid to enumerate) is valid input."""
+    result = train_command(
+        "-m", "hparams_search=lcd_optuna", "hydra.sweeper.n_trials=1", "debug=tiny",
+        "logger=csv", "model.optimizer.lr=tag(log,interval(1e-4,1e-2))", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert list(tmp_path.glob("outputs/*/multiruns/*/summary.md"))

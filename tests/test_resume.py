@@ -12,18 +12,23 @@ by default.
 import csv
 import json
 import math
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from contextual_rnn.core.errors import ConfigError
 from contextual_rnn.training.callbacks.timing import Timing
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import train
 
 from . import wandb_files
-from .conftest import TINY_LCD, train_command
+from .conftest import ROOT, TINY_LCD, train_command
 from .fault_injection import Injected
 from .wandb_files import run_history
 
@@ -164,6 +169,42 @@ def test_a_torn_checkpoint_is_never_picked(reference, tmp_path):
     same_run(reference, out)
 
 
+def test_a_run_killed_before_its_first_resume_checkpoint_starts_afresh(reference, tmp_path):
+    """Killed before its first resume checkpoint: its CSV holds rows, no checkpoint
+    covers them; the same command starts the run afresh."""
+    run = [*RUN, "callbacks.resume_checkpoint.every_n_train_steps=9"]
+    with pytest.raises(Injected):
+        train(compose_config([*run, *fault("train_step", 8, "raise")], output_dir=tmp_path))
+    assert csv_rows(tmp_path) and not list((tmp_path / "checkpoints" / "resume").glob("*.ckpt"))
+    train(compose_config(run, output_dir=tmp_path))
+    same_run(reference, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "change,refused",
+    [
+        ("model.optimizer.lr=0.02", "model.optimizer.lr 0.01 -> 0.02"),
+        (
+            "model/cell=gru",
+            "model.cell._target_ 'contextual_rnn.core.cells.lstm.LSTM' -> 'contextual_rnn.core."
+            "cells.gru.GRU'",
+        ),
+        ("data.task.val_per_period=11", "data.task.val_per_period 10 -> 11"),
+        ("seed=1", "data.train_seed 0 -> 1, seed 0 -> 1;"),
+    ],
+)
+def test_a_changed_config_is_refused_in_its_run_folder(tmp_path, change, refused):
+    with pytest.raises(Injected):
+        train(compose_config([*RUN, *fault("train_step", 5, "raise")], output_dir=tmp_path))
+    with pytest.raises(ConfigError) as error:
+        train(compose_config([*RUN, change], output_dir=tmp_path))
+    assert str(error.value).startswith(
+        f"run folder={str(tmp_path)!r} is not allowed: expected a new folder, or its run's config "
+        f"(changed: {refused}"
+    )
+    assert "only trainer.max_epochs, threads," in str(error.value)
+
+
 def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, caplog):
     out = tmp_path / "run"
     train(compose_config(RUN, output_dir=out))
@@ -194,6 +235,9 @@ def test_more_epochs_continue_a_finished_run(tmp_path, extra):
     train(compose_config(run, output_dir=extended))
     train(compose_config(longer, output_dir=extended))
     same_run(whole, extended)
+    recorded = json.loads((extended / "resume_config.json").read_text())
+    assert recorded["changes"] == [{"trainer.max_epochs": [3, 4]}]
+    assert recorded["config"]["trainer.max_epochs"] == 4
 
 
 @pytest.mark.slow
@@ -216,6 +260,30 @@ def test_sigkill_then_resume_from_the_command_line(reference, tmp_path, point, a
     files = wandb_files.run_files(tmp_path)
     assert len(files) == 2 and len({f.name for f in files}) == 1  # run-<id>.wandb
     same_run(reference, tmp_path, int(checkpoint[2]) if checkpoint[2] else math.inf)
+
+
+@pytest.mark.slow
+def test_two_processes_cannot_both_write_a_run_folder(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
+    args = [*RUN, "trainer.max_epochs=500", f"hydra.run.dir={tmp_path}"]
+    first = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path.parent, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "checkpoints" / "resume").glob("*.ckpt")):
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.2)
+        second = train_command(*args)
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines()[-1] == (
+            f"error: {tmp_path} is in use by another process (pid {first.pid})"
+        )
+        assert first.poll() is None  # the first trains on
+    finally:
+        first.kill()
+        first.wait()
 
 
 @pytest.mark.parametrize(

@@ -43,11 +43,12 @@ def test_the_payload_runs_code_when_unpickled(tmp_path):
 
 
 def run_files(out: Path) -> dict[str, bytes]:
-    """The run's files, without those Hydra itself writes as every command starts."""
+    """The run's files, without those Hydra itself writes as every command starts and the
+    folder's lock (which process writes it: training.callbacks.resume_checkpoint.hold)."""
     return {
         str(p.relative_to(out)): p.read_bytes()
         for p in out.rglob("*")
-        if p.is_file() and ".hydra" not in p.parts and p.suffix != ".log"
+        if p.is_file() and ".hydra" not in p.parts and p.suffix != ".log" and p.name != ".lock"
     }
 
 

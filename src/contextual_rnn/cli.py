@@ -7,8 +7,12 @@
 A checkpoint is rebuilt only from the project's registered classes (``core.registry``);
 ``--import MODULE`` first imports a module of yours that defines more (a cell or an
 initial state you trained with). ``generate`` takes the task's conditions as options
-(LCD: ``--period``, ``--x0``). Every failure (bad path, truncated, foreign or unsafe
-checkpoint, wrong kind of task, malformed input) is one line on stderr and exit code 2.
+(LCD: ``--period``, ``--x0``). Every failure (bad path, truncated, foreign, unsafe or
+diverged checkpoint, wrong kind of task, malformed input, a size past its bound) is one
+line on stderr and exit code 2; a file that cannot be written, exit code 4. Bounds:
+``evaluate``'s splits must fit in half this machine's memory (measured on torch's meta
+device); ``generate`` rolls out at most MAX_SAMPLE_STEPS samples x steps over all
+conditions (about a minute on one core, most of it drawing).
 ``--device auto`` (the default) uses the GPU where there is one, as training's
 ``trainer.accelerator=auto`` does, so evaluate reproduces the metrics training logged.
 """
@@ -25,13 +29,15 @@ import torch
 
 from contextual_rnn.core.checkpoints import CheckpointError, load_module
 from contextual_rnn.core.data import SequenceDataModule
-from contextual_rnn.core.errors import ConfigError, InputError
+from contextual_rnn.core.errors import ConfigError, InputError, check_memory, split_bytes
 from contextual_rnn.core.figures import fan_grid, save
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
 
 MAX_SAMPLES = 10_000  # generate: initial states per condition
 MAX_STEPS = 10_000  # generate: rollout length
+MAX_SAMPLE_STEPS = 1_000_000  # generate: samples x steps, over all conditions
+BAD_INPUT, CANNOT_WRITE = 2, 4
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -70,7 +76,12 @@ def evaluation_data(module, test_size: int | None, test_seed: int | None) -> Seq
     try:
         task = build(task_config, SequenceTask, "task")
         datamodule = SequenceDataModule(task, **data)
-    except (ConfigError, TypeError) as error:
+        check_memory("task", task_config, split_bytes(task), "splits that fit")
+    except ConfigError as error:
+        if error.key == "task" and test_size is not None:
+            raise InputError(f"--test-size {test_size}: expected {error.allowed}") from None
+        raise CheckpointError(f"its data config cannot be rebuilt: {error}") from None
+    except TypeError as error:
         raise CheckpointError(f"its data config cannot be rebuilt: {error}") from None
     datamodule.setup("validate")
     return datamodule
@@ -100,9 +111,9 @@ def evaluate(args) -> dict:
         "sequences": len(datamodule.splits["val"]),
         "metrics": metrics,
     }
-    out.write_text(json.dumps(report, indent=2) + "\n")
     for key, value in sorted(metrics.items()):
         print(f"{key} = {value:.6g}")
+    out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written: {out}")
     return report
 
@@ -136,6 +147,13 @@ def generate(args, extra: list[str]) -> dict:
         raise InputError(f"--steps {args.steps}: expected an integer from 1 to {MAX_STEPS}")
     task = module.task
     conditions = task.parse_conditions(condition_options(extra))
+    steps = args.steps or module.layout.sequence_length
+    rollouts = len(next(iter(conditions.values()))) * args.samples * steps
+    if rollouts > MAX_SAMPLE_STEPS:
+        raise InputError(
+            f"--samples {args.samples} --steps {steps}: expected at most {MAX_SAMPLE_STEPS:,} "
+            f"samples x steps over all conditions ({rollouts:,} asked)"
+        )
     for warning in task.outside_training(conditions):
         print(f"warning: {warning}: extrapolating", file=sys.stderr)
     if not module.net.stochastic:
@@ -145,7 +163,6 @@ def generate(args, extra: list[str]) -> dict:
             file=sys.stderr,
         )
     torch.manual_seed(args.seed)
-    steps = args.steps or module.layout.sequence_length
     samples = module.rollout(conditions, steps, sample=True, num_samples=args.samples).cpu()
     truth = task.truth(conditions, steps)
     out = Path(args.out or module.checkpoint_path.parent.parent / "generated")
@@ -177,8 +194,15 @@ def answer(args) -> list[tuple[str, float]]:
 # --- command line ---------------------------------------------------------------------------
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's usage errors in one line (its own print the usage first), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(BAD_INPUT, f"error: {message}\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="contextual-rnn", description=__doc__.splitlines()[0])
+    main = OneLineParser(prog="contextual-rnn", description=__doc__.splitlines()[0])
     main.add_argument(
         "--import",
         dest="modules",
@@ -239,7 +263,10 @@ def main(argv: list[str] | None = None) -> None:
     except (ImportError, CheckpointError, InputError) as error:
         where = "--import: " if isinstance(error, ImportError) else ""
         print(f"error: {where}{error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(BAD_INPUT)
+    except OSError as error:  # what it writes: the .eval.json, the generated files
+        print(f"error: could not write {error.filename}: {error.strerror}", file=sys.stderr)
+        sys.exit(CANNOT_WRITE)
 
 
 if __name__ == "__main__":

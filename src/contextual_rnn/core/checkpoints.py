@@ -8,6 +8,7 @@ stores can name other code to run.
 """
 
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import torch
 
 from contextual_rnn.core.errors import ConfigError
 from contextual_rnn.core.modules import SequenceModule, module_for
-from contextual_rnn.core.registry import resolve
+from contextual_rnn.core.registry import check_plain, resolve
 from contextual_rnn.core.tasks.base import SequenceTask
 
 HPARAMS = {"model", "task", "fitted", "data"}
@@ -47,7 +48,9 @@ def find_checkpoint(path: str | Path, which: str = "best") -> Path:
 
 def read_checkpoint(path: Path) -> dict:
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns of a plain pickle before refusing it
+            warnings.simplefilter("ignore")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise CheckpointError(
             f"{path} holds more than tensors and plain values: not loaded "
@@ -66,7 +69,23 @@ def read_checkpoint(path: Path) -> dict:
     hparams = checkpoint.get("hyper_parameters")
     if not isinstance(hparams, dict) or not {"model", "task"} <= set(hparams):
         raise CheckpointError(f"{path} is not a contextual_rnn checkpoint")
+    for name, value in checkpoint["state_dict"].items():
+        if torch.is_tensor(value) and value.is_floating_point() and not value.isfinite().all():
+            raise CheckpointError(f"{path}: refused: its weight {name} is not finite (NaN or inf)")
     return checkpoint
+
+
+def check_shapes(path: Path, module: SequenceModule, state_dict: dict) -> None:
+    """The weights of a module built from the stored config (on torch's meta device: nothing
+    allocated) against the stored weights, name by name."""
+    stored = {name: tuple(value.shape) for name, value in state_dict.items()}
+    built = {name: tuple(value.shape) for name, value in module.state_dict().items()}
+    for name in sorted(stored.keys() | built.keys()):
+        if stored.get(name) != built.get(name):
+            raise CheckpointError(
+                f"{path}: its stored config does not match its weights ({name}: "
+                f"{built.get(name)} by the config, {stored.get(name)} stored)"
+            )
 
 
 def module_class(path: Path, hparams: dict) -> type[SequenceModule]:
@@ -93,18 +112,23 @@ def load_module(path: str | Path, which: str = "best", kind: str | None = None) 
         raise CheckpointError(
             f"{path} was trained on {task_name}, a {cls.kind} task; this needs a {kind} model"
         )
+    options = {k: hparams[k] for k in HPARAMS if k in hparams}
     try:
-        module = cls(**{k: hparams[k] for k in HPARAMS if k in hparams})
+        for name in ("fitted", "data"):  # plain values, like the options of what it builds
+            check_plain(options.get(name), name)
+        with torch.device("meta"):
+            check_shapes(path, cls(**options), checkpoint["state_dict"])
+        module = cls(**options)
+    except CheckpointError:
+        raise
+    except RuntimeError as error:  # a size past what torch can even count
+        raise CheckpointError(
+            f"{path}: its stored config does not match its weights ({error})"
+        ) from None
     except ConfigError as error:
         raise CheckpointError(f"{path}: refused: {error}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as error:  # malformed stored values
         raise CheckpointError(f"{path}: its stored config is malformed ({error!r})") from None
-    try:
-        module.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as error:
-        first = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), "")
-        raise CheckpointError(
-            f"{path}: its stored config does not match its weights ({first.rstrip('.')})"
-        ) from None
+    module.load_state_dict(checkpoint["state_dict"])
     module.checkpoint_path = path
     return module.eval()

@@ -6,11 +6,13 @@ constructor; ``@checked`` has pydantic check the arguments against it, and
 types say in words what they allow (``allowed``), which is what the one-line error
 says: ``ConfigError`` carries the key relative to its node; whoever knows where the
 node lives re-raises it under the full key (``config_scope``). ``InputError`` is
-malformed input to a command (a query, a context, a size).
+malformed input to a command (a query, a context, a size). ``check_memory`` bounds
+what a run or a command may ask of this machine's memory.
 """
 
 import functools
 import inspect
+import os
 import typing
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
@@ -27,6 +29,9 @@ from pydantic import (
     create_model,
 )
 from pydantic_core import PydanticCustomError
+
+# What a run's data, or its training state, may take of this machine's memory.
+MEMORY_FRACTION = 0.5
 
 
 class ConfigError(ValueError):
@@ -172,3 +177,34 @@ def config_error(model: type[BaseModel], error: dict) -> ConfigError:
     if kind == "value_error":  # a check that says what it allows (``that``)
         return ConfigError(key, value, str(error["ctx"]["error"]))
     return ConfigError(key, value, error["msg"].removeprefix("Input should be "))
+
+
+# --- what a run may ask of this machine ----------------------------------------------------
+
+
+def memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(key: str, value: object, needed: float, what: str) -> None:
+    """Refuse ``needed`` bytes above MEMORY_FRACTION of this machine's memory (``what`` fits)."""
+    limit = MEMORY_FRACTION * memory_bytes()
+    if needed > limit:
+        gib = f"{needed / 2**30:,.1f} GiB needed, {limit / 2**30:,.1f} GiB allowed"
+        raise ConfigError(
+            key, value, f"{what} in memory ({gib}: {MEMORY_FRACTION:g} of this machine's)"
+        )
+
+
+def split_bytes(task) -> int:
+    """The bytes of a task's training and validation splits, raw and encoded: generated on
+    torch's meta device, which allocates nothing; 0 for a task whose generation needs the
+    values (``.item()`` on a meta tensor fails)."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            raw = [task.generate(split, torch.Generator()) for split in ("train", "val")]
+    except (RuntimeError, NotImplementedError):
+        return 0
+    return 2 * sum(tensor.nbytes for batch in raw for tensor in batch.values())

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+from omegaconf.errors import OmegaConfBaseException
 
 # Hydra's flags that take a value (``--info`` takes one optionally, from a fixed set).
 VALUE_FLAGS = {"-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name"}
 VALUE_FLAGS |= {"-cd", "--config-dir", "--experimental-rerun"}
 INFO_CHOICES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
-BAD_CONFIG = 2
+BAD_CONFIG, CANNOT_WRITE = 2, 4
 
 
 def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -61,10 +62,10 @@ def search_path(overrides: list) -> list[Path]:
     return folders
 
 
-def refuse(problem: str) -> NoReturn:
-    """End the command: one line, exit code 2."""
+def refuse(problem: str, code: int = BAD_CONFIG) -> NoReturn:
+    """End the command: one line, exit code 2 (or ``code``)."""
     print(f"error: {problem}", file=sys.stderr)
-    sys.exit(BAD_CONFIG)
+    sys.exit(code)
 
 
 def not_an_option(group: str, choice: str, options: list[str]) -> str:
@@ -79,6 +80,12 @@ def composition_error(error: ConfigCompositionException | OverrideParseException
     if isinstance(error, OverrideParseException):
         reason = error.message.splitlines()[0].strip()
         return f"{error.override} is not a valid override: {reason}"
+    override = str(error).removeprefix("Error merging override ")
+    if isinstance(error.__cause__, OmegaConfBaseException) and override != str(error):
+        kind = getattr(error.__cause__, "object_type", None)  # the type of the value there
+        reason = str(error.__cause__).splitlines()[0]
+        expected = f"a {kind.__name__}" if isinstance(kind, type) else "the type of its default"
+        return f"{override} is not allowed: expected {expected} ({reason})"
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return " ".join(lines[:2]) if lines else type(error).__name__
 

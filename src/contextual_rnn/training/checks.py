@@ -5,7 +5,9 @@ Every class the config names declares its options in its constructor's typed sig
 it (but the task, a few plain values, for its layout and kind). What no class of the
 project declares is declared here: the run's own options, the Trainer's arguments
 (Lightning's own messages span lines and name no key, or it silently accepts values
-that train nothing) and the run folder. An error names the key the user set: a value
+that train nothing), the run folder, W&B's mode and what the run may ask of this machine
+(threads, and the memory of its splits and its model, measured on torch's meta device
+without allocating them). An error names the key the user set: a value
 that comes from an interpolation (``model.init.hidden_sizes:
 ${model.context_net.hidden_sizes}``) is reported under the key that holds it.
 
@@ -17,10 +19,13 @@ multirun's jobs are checked, and a config composed outside the command line.
 """
 
 import inspect
+import math
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import pytorch_lightning as pl
 import torch
@@ -33,26 +38,30 @@ from hydra.utils import get_class
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, ListConfig, Node, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Strict
 
+from contextual_rnn.core.cells.base import RecurrentCell
 from contextual_rnn.core.errors import (
     ConfigError,
     NonNegative,
     PositiveInt,
     Seed,
     allowed,
+    check_memory,
     check_options,
     choice,
     integer,
     number,
+    split_bytes,
     that,
     validate,
 )
+from contextual_rnn.core.inits.base import InitialState
 from contextual_rnn.core.modules import MODULES
 from contextual_rnn.core.modules.base import check_model
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
-from contextual_rnn.training.arguments import not_an_option, refuse
+from contextual_rnn.training.arguments import CANNOT_WRITE, not_an_option, refuse
 from contextual_rnn.training.callbacks.resume_checkpoint import readable
 from contextual_rnn.training.distributed import ShardedData
 
@@ -62,6 +71,18 @@ TRAINER = "pytorch_lightning.Trainer"
 TRAINER_ARGUMENTS = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
 RUN_SUBFOLDERS = ("checkpoints", "checkpoints/resume", "csv", "figures", "wandb")
 PACKAGE = "contextual_rnn."
+# Torch threads per run: more than this many per core only makes the OpenMP runtime fail.
+THREADS_PER_CORE = 4
+MAX_THREADS = THREADS_PER_CORE * os.cpu_count()
+# Lightning runs mixed and half precision only without gradient clipping (every task clips);
+# the data is float32, which 64-true does not convert.
+PRECISIONS = ("32-true", 32, "32")
+WANDB_MODES = ("offline", "online", "disabled", "dryrun")
+
+
+def run_name(name: str) -> bool:
+    """A folder name under outputs/: no path separator, not ``.`` or ``..``."""
+    return name not in ("", ".", "..") and "/" not in name and os.sep not in name
 
 
 def checkpoint_file(path: str | None) -> str | None:
@@ -78,14 +99,26 @@ def checkpoint_file(path: str | None) -> str | None:
 class RunOptions(BaseModel):
     """The run's own options (conf/train.yaml)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Strict(), that(run_name, "a folder name: no '/', not '.' or '..'")]
     seed: Seed = 0
-    threads: Annotated[PositiveInt | Literal["auto"], allowed("a positive integer or auto")] = (
-        "auto"
-    )
+    threads: Annotated[
+        PositiveInt | Literal["auto"],
+        that(lambda n: n == "auto" or n <= MAX_THREADS),
+        allowed(f"a positive integer up to {MAX_THREADS} ({THREADS_PER_CORE} per core), or auto"),
+    ] = "auto"
     ckpt_path: Annotated[str | None, AfterValidator(checkpoint_file)] = None
     optimized_metric: str | None = None
     matmul_precision: choice("highest", "high", "medium") = "highest"  # float32 products on a GPU
+    tags: list = []
+    # the config groups: each checked by its own classes (check_values)
+    model: Any = None
+    data: Any = None
+    preset: Any = None
+    trainer: Any = None
+    callbacks: Any = None
+    logger: Any = None
+    paths: Any = None
 
 
 def batches(zero_allowed: bool) -> Any:
@@ -127,6 +160,10 @@ class TrainerArguments(BaseModel):
     accumulate_grad_batches: PositiveInt | None = None
     gradient_clip_val: NonNegative | None = None
     gradient_clip_algorithm: choice("norm", "value") | None = None
+    precision: Annotated[
+        Literal[PRECISIONS],
+        allowed("32-true (mixed precision: Lightning refuses it with gradient clipping)"),
+    ] = "32-true"
     accelerator: Annotated[choice(*ACCELERATORS), that(usable, NO_GPU)] = "auto"
     devices: Annotated[
         Any,
@@ -163,6 +200,73 @@ def check_run_folder(output_dir: str | Path, key: str = "run folder") -> None:
             raise ConfigError(key, str(path), "a folder: a file stands there")
 
 
+def check_schedule(trainer: dict, optimized_metric: str | None) -> None:
+    """What Lightning finds only once training started (or never): no validation while a
+    metric is optimised, a validation interval longer than the epoch's batches."""
+    if optimized_metric is not None and trainer.get("limit_val_batches") == 0:
+        raise ConfigError(
+            "trainer.limit_val_batches",
+            0,
+            f"batches > 0: validation logs optimized_metric={optimized_metric!r} "
+            "(optimized_metric=null trains without validation)",
+        )
+    interval, limit = trainer.get("val_check_interval"), trainer.get("limit_train_batches")
+    if type(interval) is int and type(limit) is int and interval > limit:
+        words = f"at most trainer.limit_train_batches={limit} (the batches of an epoch)"
+        raise ConfigError("trainer.val_check_interval", interval, words)
+
+
+def check_memory_needs(model: dict, task: SequenceTask, embedding_dim: int) -> None:
+    """The task's splits and the training state of the cell's and initial state's parameters,
+    each measured on torch's meta device (nothing is allocated): training holds every float32
+    parameter four times (weights, gradients, Adam's two moments)."""
+    check_memory("data.task", type(task).__name__, split_bytes(task), "splits that fit")
+    layout = task.layout
+    step_size = embedding_dim if layout.input_kind == "tokens" else layout.input_size
+    context_size = step_size if layout.context == "first_token" else layout.context_size
+    try:
+        with torch.device("meta"):
+            cell = build(model["cell"], RecurrentCell, "model.cell", True, input_size=step_size)
+            init = build(
+                model["init"],
+                InitialState,
+                "model.init",
+                True,
+                cell=cell,
+                context_size=context_size,
+            )
+        parameters = {id(p): p.numel() for part in (cell, init) for p in part.parameters()}
+        needed = 16 * sum(parameters.values())
+    except RuntimeError:  # a size past what torch can even count
+        needed = math.inf
+    hidden_size = model["cell"].get("hidden_size")
+    check_memory("model.cell.hidden_size", hidden_size, needed, "a training state that fits")
+
+
+def check_wandb(node: dict, key: str) -> None:
+    """W&B's mode (WANDB_MODE); online, its server must answer within seconds (W&B itself
+    retries for minutes, then trains without it)."""
+    mode = node.get("mode")
+    if mode not in WANDB_MODES:
+        raise ConfigError(f"{key}.mode", mode, "one of " + ", ".join(WANDB_MODES) + " (WANDB_MODE)")
+    if mode == "online":
+        url = urlsplit(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
+        address = (url.hostname, url.port or (443 if url.scheme == "https" else 80))
+        try:
+            socket.create_connection(address, timeout=5).close()
+        except OSError as error:
+            words = f"a W&B server that answers ({url.netloc}: {error.strerror or error}; "
+            raise ConfigError(f"{key}.mode", mode, words + "offline runs sync later)") from None
+
+
+def refuse_unwritable(folder: str | Path) -> None:
+    """Exit code 4 where the folder cannot be created (a read-only file system, permissions)."""
+    folder = Path(folder).absolute()
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not os.access(existing, os.W_OK):
+        refuse(f"could not write {folder}: {existing} is not writable", CANNOT_WRITE)
+
+
 def plain_values(cfg: DictConfig) -> dict:
     """The run's config, Hydra's own node left out, as plain values; an interpolation
     that does not resolve is a ConfigError."""
@@ -180,16 +284,19 @@ def check_values(cfg: DictConfig) -> None:
     values = plain_values(cfg)
     run = validate(RunOptions, values)
     trainer = values.get("trainer")
-    if not isinstance(trainer, dict):
-        raise ConfigError("trainer", trainer, "the arguments of pytorch_lightning.Trainer")
+    if not isinstance(trainer, dict) or trainer.get("_target_") != TRAINER:
+        target = trainer.get("_target_") if isinstance(trainer, dict) else trainer
+        raise ConfigError("trainer._target_", target, f"{TRAINER} (the trainer group's)")
     for key in trainer:
         if key not in TRAINER_ARGUMENTS and not key.startswith("_"):
             raise ConfigError(f"trainer.{key}", trainer[key], "an argument of " + TRAINER)
     validate(TrainerArguments, trainer, "trainer")
+    check_schedule(trainer, run.optimized_metric)
     data, model = values.get("data") or {}, values.get("model") or {}
     task = build(data.pop("task", None), SequenceTask, "data.task", trusted=True)
     check_options(ShardedData, data, "data", provided={"task"})
-    check_model(model, task, trusted=True)
+    options, _ = check_model(model, task, trusted=True)
+    check_memory_needs(model, task, options.embedding_dim)
     logged = MODULES[task.kind].logged_metrics
     if run.optimized_metric is not None and run.optimized_metric not in logged:
         raise ConfigError("optimized_metric", run.optimized_metric, "one of " + ", ".join(logged))
@@ -197,6 +304,8 @@ def check_values(cfg: DictConfig) -> None:
         for name, node in (values.get(group) or {}).items():
             if node:
                 check_target(node, f"{group}.{name}", build_library_class=group == "callbacks")
+            if node and str(node.get("_target_")).endswith("WandbLogger"):
+                check_wandb(node, f"{group}.{name}")
     check_run_folder(values["paths"]["output_dir"])
 
 
@@ -236,10 +345,12 @@ def typed_key(cfg: DictConfig, key: str) -> str:
 
 def bad_swept_choice(config: DictConfig) -> str | None:
     """An option a multirun sweeps a config group over that does not exist (Hydra would
-    find it only when it composes that job)."""
+    find it only when it composes that job), or an empty interval (Optuna's to sample)."""
     loader = GlobalHydra.instance().config_loader()
     overrides = OmegaConf.to_container(config.hydra.overrides.task)
     for override in OverridesParser.create().parse_overrides(overrides):
+        if override.is_interval_sweep() and not override.value().start < override.value().end:
+            return f"{override.input_line} is not allowed: expected interval(low, high), low < high"
         options = loader.get_group_options(override.key_or_group)
         if override.is_sweep_override() and options and not override.is_delete():
             for value in override.sweep_string_iterator():
@@ -253,6 +364,8 @@ class ConfigCheck(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         HydraConfig.instance().set_config(config)  # for the ${hydra:...} in the folder's name
+        if not str(config.hydra.run.dir).strip():
+            refuse("hydra.run.dir='' is not allowed: expected a folder (not the working directory)")
         with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
             config.hydra.runtime.output_dir = os.path.abspath(config.hydra.run.dir)  # as run_job
         HydraConfig.instance().set_config(config)
@@ -260,11 +373,18 @@ class ConfigCheck(Callback):
             check_config(config)
         except ConfigError as error:
             refuse(str(error))
+        refuse_unwritable(config.hydra.runtime.output_dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        trials = config.hydra.sweeper.get("n_trials", 1)
         try:
+            if not str(config.hydra.sweep.dir).strip():
+                raise ConfigError("hydra.sweep.dir", "", "a folder (not the working directory)")
             check_run_folder(config.hydra.sweep.dir, "hydra.sweep.dir")
+            if type(trials) is not int or trials < 1:
+                raise ConfigError("hydra.sweeper.n_trials", trials, "a positive integer")
         except ConfigError as error:
             refuse(str(error))
+        refuse_unwritable(config.hydra.sweep.dir)
         if problem := bad_swept_choice(config):
             refuse(problem)

@@ -36,7 +36,7 @@ def sweep_name(config: DictConfig) -> str:
     swept = {
         o.key_or_group: [str(v) for v in o.sweep_string_iterator()]
         for o in command_line(config)
-        if o.is_sweep_override()
+        if o.is_sweep_override() and not o.is_interval_sweep()  # Optuna samples an interval
     }
     for key in ("name", "experiment"):
         if key in swept:

@@ -31,8 +31,10 @@ from contextual_rnn.training import ensemble
 from contextual_rnn.training.callbacks.non_finite import NonFiniteLoss
 from contextual_rnn.training.callbacks.resume_checkpoint import (
     ResumeCheckpoint,
+    hold,
     newest,
     resume_point,
+    same_config,
 )
 from contextual_rnn.training.callbacks.run_status import finished_status, read_status, write_status
 from contextual_rnn.training.checks import check_config
@@ -164,6 +166,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     check_config(cfg)
     start_from = Path(cfg.ckpt_path) if cfg.get("ckpt_path") else None
     output_dir = Path(cfg.paths.output_dir)
+    same_config(output_dir, plain_config(cfg))  # a run folder is one run (resume_checkpoint)
     if finished(read_status(output_dir), cfg):
         log.info(f"{output_dir} holds a finished run: nothing to do (its metrics are kept)")
         return metrics_file(output_dir)
@@ -235,7 +238,8 @@ def run(cfg: DictConfig) -> float | None:
     if not (HydraConfig.initialized() and HydraConfig.get().verbose):
         quiet_libraries()
     try:
-        metrics = train(cfg)
+        with hold(cfg.paths.output_dir):  # one process at a time (resume_checkpoint)
+            metrics = train(cfg)
     except ConfigError as error:
         exit_with(BAD_CONFIG, f"error: {error}")  # in a multirun: this job fails, the sweep goes on
     except NonFiniteLoss as error:

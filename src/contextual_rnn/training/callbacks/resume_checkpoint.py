@@ -17,8 +17,17 @@ epoch's end come before the step counter moves on), so a checkpoint at global st
 covers exactly the rows below G, and every later row is at G or above: a resumed run
 cuts ``metrics.csv`` back to the rows below G (a fresh start: to none) and logs the
 rest again.
+
+A run folder is one run: ``same_config`` keeps the config it started with
+(``resume_config.json``) and refuses an attempt with another, but for the keys of
+``MAY_CHANGE``, whose changes it records there, and those of ``NOT_COMPARED``. ``hold``
+lets one process at a time write the folder (``.lock``, an ``fcntl.flock`` the system
+releases when its process ends).
 """
 
+import contextlib
+import fcntl
+import json
 import os
 from pathlib import Path
 
@@ -29,6 +38,72 @@ from contextual_rnn.core.errors import ConfigError, PositiveInt, checked
 from contextual_rnn.training.loggers import ContinuingCSVLogger
 
 SUFFIX = ".ckpt"
+RUN_CONFIG = "resume_config.json"
+# Keys a resumed attempt may change, recorded: none changes the steps already trained.
+MAY_CHANGE = ("trainer.max_epochs", "threads", "ckpt_path", "trainer.enable_progress_bar")
+MAY_CHANGE += ("trainer.enable_model_summary",)
+# Not compared: how the run logs, what its callbacks draw and save, where its folders are.
+NOT_COMPARED = ("callbacks", "logger", "tags", "paths")
+
+
+class FolderInUse(ConfigError):
+    def __init__(self, folder: Path, pid: str):
+        ValueError.__init__(self, f"{folder} is in use by another process (pid {pid or '?'})")
+        self.key, self.value, self.allowed = "run folder", str(folder), "a folder no process uses"
+
+
+@contextlib.contextmanager
+def hold(folder: str | Path):
+    """This process alone writes ``folder`` while inside (FolderInUse otherwise)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise FolderInUse(folder, lock.read().strip()) from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+def flat(values: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}"""
+    items = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        items.update(
+            flat(value, name + ".") if isinstance(value, dict) and value else {name: value}
+        )
+    return items
+
+
+def same_config(folder: str | Path, config: dict) -> None:
+    """Refuse ``config`` (plain values) where ``folder`` holds a run started with another;
+    record the changes of the keys that may change."""
+    path = Path(folder) / RUN_CONFIG
+    config = {k: v for k, v in flat(config).items() if not k.startswith(NOT_COMPARED)}
+    stored = json.loads(path.read_text()) if path.is_file() else {"config": config, "changes": []}
+    changed = {
+        key: [stored["config"].get(key), config.get(key)]
+        for key in sorted(stored["config"].keys() | config.keys())
+        if stored["config"].get(key) != config.get(key)
+    }
+    refused = [key for key in changed if not key.startswith(MAY_CHANGE)]
+    if refused:
+        was = ", ".join(f"{key} {changed[key][0]!r} -> {changed[key][1]!r}" for key in refused)
+        allowed = ", ".join(MAY_CHANGE)
+        words = f"a new folder, or its run's config (changed: {was}; only {allowed} may change)"
+        raise ConfigError("run folder", str(folder), words)
+    if changed or not path.is_file():
+        stored["changes"] += [changed] if changed else []
+        stored["config"] = config
+        partial = path.with_name(f".{RUN_CONFIG}.{os.getpid()}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(stored, indent=1) + "\n")
+        partial.replace(path)
 
 
 def validates_after(trainer, batch_idx: int) -> bool:
@@ -89,10 +164,20 @@ class ResumeCheckpoint(Callback):
         self.start_step = checkpoint["global_step"]
 
     def on_fit_start(self, trainer, pl_module) -> None:
-        """The CSV log keeps the rows the checkpoint resumed from covers (module docstring)."""
+        """The CSV log keeps the rows the checkpoint resumed from covers (module docstring).
+        A fresh start drops the best and last checkpoints an earlier attempt in its folder
+        left (Lightning would keep them beside its own, as a best and a ``last-v1``)."""
+        if not trainer.is_global_zero:
+            return
         for logger in trainer.loggers:
-            if isinstance(logger, ContinuingCSVLogger) and trainer.is_global_zero:
+            if isinstance(logger, ContinuingCSVLogger):
                 logger.keep_rows_before(self.start_step)
+        root = Path(trainer.default_root_dir).resolve()
+        for callback in trainer.checkpoint_callbacks if self.start_step == 0 else ():
+            folder = Path(callback.dirpath or root).resolve()
+            if folder.is_relative_to(root):  # never a folder outside the run's
+                for stale in folder.glob(f"*{SUFFIX}"):
+                    stale.unlink()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         due = trainer.global_step - self.last_step >= self.every
