@@ -274,3 +274,14 @@ def test_submitit_local_runs_the_slurm_path(tmp_path):
     rows = summary(sweep)
     assert rows[0]["status"] == "completed" and float(rows[0]["val/loss"]) > 0
     assert (sweep / "0" / "metrics.json").exists()
+
+
+def test_the_default_launcher_checks_every_job_before_the_first_starts(tmp_path):
+    result = train_command(
+        "-m", *QUICK, "logger=csv", "seed=0,1", "model.cell.hidden_size=8,0", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: job #1 (") and "model.cell.hidden_size=0 is not allowed" in line
+    sweep = sweep_folder(tmp_path, "lcd_lstm")
+    assert not [p for p in sweep.iterdir() if p.is_dir()]  # no job ran, no job folder

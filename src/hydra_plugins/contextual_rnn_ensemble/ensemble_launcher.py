@@ -6,19 +6,24 @@ member keeps its own job folder, logs, checkpoints, W&B run and row in the sweep
 A sweep over other values as well (``model/init=zero,free,contextual seed=0,1,2``) gives
 one ensemble per configuration. Groups larger than ``size`` are split. Jobs that cannot
 be grouped (a single seed, a fused cell, several devices) go to the ``fallback``
-launcher (the parallel one by default), exactly as without this launcher.
+launcher (the parallel one by default), exactly as without this launcher. Every job's
+config is checked before the first job starts: a bad value ends the sweep in one line
+naming the job, exit 2.
 """
 
+import copy
 import logging
+import os
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, open_dict, read_write
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,7 @@ class EnsembleLauncher(Launcher):
             initial_job_idx + i: self.job_config(initial_job_idx + i, overrides)
             for i, overrides in enumerate(job_overrides)
         }
+        self.check_jobs(configs, job_overrides, initial_job_idx)
         groups: dict[tuple, list[int]] = {}
         for idx, overrides in zip(configs, job_overrides, strict=True):
             key = without_seed(overrides) if groupable(configs[idx]) else ("job", idx)
@@ -90,6 +96,25 @@ class EnsembleLauncher(Launcher):
                     returns[idx] = outcome
         returns.update(self.launch_alone(sorted(alone), job_overrides, initial_job_idx))
         return [returns[initial_job_idx + i] for i in range(len(job_overrides))]
+
+    def check_jobs(self, configs: dict, job_overrides, initial_job_idx: int) -> None:
+        from contextual_rnn.core.errors import ConfigError
+        from contextual_rnn.training.arguments import refuse
+        from contextual_rnn.training.checks import check_config
+
+        previous = HydraConfig.instance().cfg
+        for idx, config in configs.items():
+            config = copy.deepcopy(config)
+            with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+                folder = os.path.join(str(config.hydra.sweep.dir), str(config.hydra.sweep.subdir))
+                config.hydra.runtime.output_dir = os.path.abspath(folder)  # as run_job sets it
+            HydraConfig.instance().set_config(config)
+            try:
+                check_config(config)
+            except ConfigError as error:
+                overrides = " ".join(filter_overrides(job_overrides[idx - initial_job_idx]))
+                refuse(f"job #{idx} ({overrides}): {error}")
+        HydraConfig.instance().cfg = previous
 
     def run_one(self, config: DictConfig) -> JobReturn:
         return run_job(
