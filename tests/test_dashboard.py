@@ -14,6 +14,8 @@ from . import wandb_files
 from .conftest import TINY_ART, TINY_LCD
 from .fault_injection import Injected
 
+EVERY_EPOCH = "callbacks.trajectory_figures.every_n_epochs=1"  # default: every 10th
+
 
 def test_runs_carry_the_best_values_and_the_epochs_to_each_threshold(tmp_path):
     overrides = ["data=art", "debug=tiny", *TINY_ART, "callbacks.milestones.thresholds=[0.0,2.0]"]
@@ -70,7 +72,7 @@ def test_the_epochs_to_each_threshold_survive_a_resume(tmp_path):
 
 
 def test_trajectory_fans_are_logged_as_data_too(tmp_path):
-    train(compose_config(["debug=tiny", *TINY_LCD], output_dir=tmp_path))
+    train(compose_config(["debug=tiny", *TINY_LCD, EVERY_EPOCH], output_dir=tmp_path))
     rows = [r for r in wandb_files.run_history(tmp_path) if "val/trajectories/table/_type" in r]
     assert len(rows) == 2  # one table per validation
     table_file = (
@@ -95,6 +97,7 @@ def test_fans_drawn_in_the_background_are_the_fans_drawn_in_training(tmp_path):
         overrides = [
             "debug=tiny",
             *TINY_LCD,
+            EVERY_EPOCH,
             f"callbacks.trajectory_figures.background={background}",
         ]
         train(compose_config(overrides, output_dir=out))
@@ -114,6 +117,31 @@ def test_fans_drawn_in_the_background_are_the_fans_drawn_in_training(tmp_path):
     assert {step for _, step in logged[True]} == {5, 10}  # the steps of the two epochs
     assert logged[True] == logged[False]
     assert len(logged[True, "png"]) == 4 and logged[True, "png"] == logged[False, "png"]
+
+
+def test_fans_every_n_epochs_and_the_trained_models_pngs_at_the_end(tmp_path):
+    """every_n_epochs=2 over two epochs: W&B gets epoch 0's fans only (images and table),
+    and figures/ holds the trained model's fans, those a run drawing every epoch ends with."""
+    logged, pngs = {}, {}
+    for every in (1, 2):
+        out = tmp_path / str(every)
+        overrides = [
+            "debug=tiny",
+            *TINY_LCD,
+            f"callbacks.trajectory_figures.every_n_epochs={every}",
+        ]
+        train(compose_config(overrides, output_dir=out))
+        history = wandb_files.run_history(out)
+        logged[every] = [
+            (key, row["trainer/global_step"])
+            for row in history
+            for key in row
+            if key.startswith("val/trajectories/") and key.endswith("/_type")
+        ]
+        pngs[every] = {p.name: p.read_bytes() for p in sorted((out / "figures").glob("*.png"))}
+    assert len(logged[1]) == 2 * 5 and {step for _, step in logged[1]} == {5, 10}
+    assert sorted(logged[2]) == sorted(item for item in logged[1] if item[1] == 5)
+    assert len(pngs[2]) == 4 and pngs[2] == pngs[1]
 
 
 def test_fans_are_drawn_in_the_training_process_on_cpu_by_default(tmp_path, monkeypatch):

@@ -293,7 +293,7 @@ def test_two_processes_cannot_both_write_a_run_folder(tmp_path):
 def test_fans_drawn_in_the_background_resume_exactly(tmp_path, point, at):
     """Killed while fans of an earlier validation are still unlogged (the checkpoint holds
     them): the resumed run logs them where an uninterrupted one does."""
-    run = [*RUN, BACKGROUND]
+    run = [*RUN, BACKGROUND, "callbacks.trajectory_figures.every_n_epochs=1"]
     reference, out = tmp_path / "reference", tmp_path / "run"
     train(compose_config(run, output_dir=reference))
     interrupted_then_resumed(out, point, at, run)

@@ -1,10 +1,13 @@
-"""Sampled trajectory fans after every validation of a generative task (the paper's Fig. 6).
+"""Sampled trajectory fans of a generative task (the paper's Fig. 6), every ``every_n_epochs``.
 
 For each of the task's figure examples: ``num_samples`` sampled initial states rolled out
-from the start value, saved as a PNG (the latest epoch's) and logged to W&B as an image
-(``val/trajectories/<example>``) and as data (``val/trajectories/table``). The samples
-come from the callback's own stream, seeded by (seed, epoch): how often figures are drawn
-changes no training number.
+from the start value, saved as a PNG and logged to W&B as an image
+(``val/trajectories/<example>``) and as data (``val/trajectories/table``) at the
+validations of every ``every_n_epochs``-th epoch. When training ends, the PNGs are redrawn
+for the trained model if its last validated epoch was not one of those (on disk only, so
+that a finished run continued equals one trained that long). Four fans cost nearly an
+LCD training epoch (docs/performance.md). The samples come from the callback's own
+stream, seeded by (seed, epoch): how often figures are drawn changes no training number.
 
 ``background`` (docs/performance.md): ``true`` draws the PNGs in a spawned low-priority
 worker process (in a thread, matplotlib would fight training for the GIL); their W&B
@@ -105,6 +108,7 @@ class TrajectoryFigures(Callback):
         self.pool: ProcessPoolExecutor | None = None
         self.drawing: list[Future] = []  # the worker's fans not waited for
         self.figure: FanFigure | None = None
+        self.last_validated: int | None = None  # the epoch of the latest validation
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if self.background == "auto":
@@ -117,36 +121,43 @@ class TrajectoryFigures(Callback):
             torch.manual_seed(self.seed * 1_000_003 + epoch)
             return pl_module.rollout(conditions, sample=True, num_samples=self.num_samples).cpu()
 
-    def on_validation_epoch_end(self, trainer, pl_module):
-        epoch = trainer.current_epoch
-        if (
-            trainer.sanity_checking
-            or not hasattr(pl_module, "rollout")
-            or epoch % self.every_n_epochs != 0
-            or not trainer.is_global_zero
-        ):
-            return
-        self.log_pending(trainer)  # the previous validation's fans
+    def fans(self, trainer, pl_module, epoch: int) -> list[dict]:
+        """The fans of ``epoch``'s stream from the module as it is now, one per example."""
         task, raw = pl_module.task, trainer.datamodule.raw["val"]
         index = task.figure_examples(raw)
         conditions = {k: v[index] for k, v in task.conditions(raw).items()}
         samples = self.samples(pl_module, conditions, epoch)
         truth = task.truth(conditions, samples.shape[-1] - 1).to(samples)
         self.dirpath.mkdir(parents=True, exist_ok=True)
+        return [
+            {
+                "key": f"val/trajectories/{task.example_name(conditions, row)}",
+                "path": str(
+                    self.dirpath / f"trajectories_{task.example_name(conditions, row)}.png"
+                ),
+                "step": trainer.global_step,
+                "samples": fan,
+                "truth": true,
+                "title": f"{task.describe(conditions, row)}, epoch {epoch}",
+            }
+            for row, (fan, true) in enumerate(zip(samples, truth, strict=True))
+        ]
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        epoch = trainer.current_epoch
+        if trainer.sanity_checking or not hasattr(pl_module, "rollout"):
+            return
+        self.last_validated = epoch
+        if epoch % self.every_n_epochs != 0 or not trainer.is_global_zero:
+            return
+        self.log_pending(trainer)  # the previous validation's fans
+        fans = self.fans(trainer, pl_module, epoch)
+        self.pending += fans
         rows = []
-        for row, (fan, true) in enumerate(zip(samples, truth, strict=True)):
-            name = task.example_name(conditions, row)
-            self.pending.append(
-                {
-                    "key": f"val/trajectories/{name}",
-                    "path": str(self.dirpath / f"trajectories_{name}.png"),
-                    "step": trainer.global_step,
-                    "samples": fan,
-                    "truth": true,
-                    "title": f"{task.describe(conditions, row)}, epoch {epoch}",
-                }
-            )
-            columns = torch.stack([true, fan.mean(0), fan.std(0), *fan], dim=1)
+        for fan in fans:
+            true, samples = fan["truth"], fan["samples"]
+            columns = torch.stack([true, samples.mean(0), samples.std(0), *samples], dim=1)
+            name = fan["key"].removeprefix("val/trajectories/")
             rows += [[epoch, name, t, *values] for t, values in enumerate(columns.tolist())]
         self.send_pending()
         columns = SUMMARY_COLUMNS + [f"sample_{s}" for s in range(self.num_samples)]
@@ -181,15 +192,29 @@ class TrajectoryFigures(Callback):
         self.pending, self.sent = [], 0
 
     def on_train_end(self, trainer, pl_module) -> None:
-        """Log every pending fan before the final resume checkpoint is written."""
-        if trainer.is_global_zero:
-            self.log_pending(trainer)
+        """Log every pending fan before the final resume checkpoint is written, and draw
+        the trained model's PNGs if its last validated epoch had none."""
+        if not trainer.is_global_zero:
+            return
+        self.log_pending(trainer)
+        epoch = self.last_validated
+        if epoch is not None and epoch % self.every_n_epochs != 0:
+            figure = self.figure or FanFigure()
+            for fan in self.fans(trainer, pl_module, epoch):
+                figure.draw(fan["samples"].numpy(), fan["truth"].numpy(), fan["title"])
+                figure.save(fan["path"])
+            figure.close()
+            self.figure = None
 
     def state_dict(self) -> dict:
-        return {"pending": [dict(fan) for fan in self.pending]}
+        return {
+            "pending": [dict(fan) for fan in self.pending],
+            "last_validated": self.last_validated,
+        }
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.pending, self.sent = list(state_dict.get("pending", [])), 0
+        self.last_validated = state_dict.get("last_validated")
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         self.teardown(trainer, pl_module, "fit")
