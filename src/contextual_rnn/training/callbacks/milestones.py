@@ -10,7 +10,7 @@ keeps them and writes them into its summary again.
 
 from typing import Annotated
 
-from annotated_types import Gt, Le, MinLen
+from annotated_types import Ge, Le, MinLen
 from pytorch_lightning import Callback
 from pytorch_lightning.callbacks import Timer
 
@@ -24,9 +24,9 @@ class Milestones(Callback):
         self,
         metric: str = "val/acc",
         thresholds: Annotated[
-            list[Annotated[float, Gt(0), Le(1)]],
+            list[Annotated[float, Ge(0), Le(1)]],
             MinLen(1),
-            allowed("a non-empty list of accuracies in (0, 1]"),
+            allowed("a non-empty list of accuracies in [0, 1]"),
         ] = (0.9, 0.99, 0.999),
     ):
         self.metric, self.thresholds = metric, [float(t) for t in thresholds]
