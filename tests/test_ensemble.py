@@ -128,8 +128,9 @@ def test_a_member_that_stops_or_fails_leaves_the_others_unchanged(tmp_path):
 
 def test_a_seed_sweep_of_a_vectorised_cell_runs_as_one_ensemble(tmp_path):
     result = train_command(
-        "-m", *tiny_overrides("art"), "seed=0,1,2", f"hydra.sweep.dir={tmp_path}", cwd=tmp_path
-    )
+        "-m", *tiny_overrides("art"), "seed=0,1,2", "hydra/launcher=ensemble",
+        f"hydra.sweep.dir={tmp_path}", cwd=tmp_path,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Ensemble of 3: jobs 0, 1, 2" in result.stdout
     for job in range(3):
@@ -152,6 +153,7 @@ def test_a_killed_ensemble_resumes_each_member_exactly(tmp_path):
         "trainer.limit_train_batches=null",  # 16 steps an epoch, validated at its end only:
         "callbacks.validation_schedule.every=1.0",  # a resume checkpoint every 2 steps
         "callbacks.resume_checkpoint.every_n_train_steps=2",
+        "hydra/launcher=ensemble",
         "seed=0,1",
     ]
     whole, cut = tmp_path / "whole", tmp_path / "cut"

@@ -93,7 +93,7 @@ def test_a_wheel_install_trains_from_any_directory(tmp_path):
     (metrics,) = work.glob("outputs/lcd_lstm/runs/*/metrics.json")
     assert "val/loss" in metrics.read_text()
     seeds = run(str(python), "-m", "contextual_rnn.train", "-m", "data=art", "debug=tiny",
-                "logger=csv", "seed=0,1")  # fmt: skip
+                "logger=csv", "seed=0,1", "hydra/launcher=ensemble")  # fmt: skip
     assert seeds.returncode == 0 and "Ensemble of 2" in seeds.stdout, seeds.stderr[-3000:]
 
     # the console script, and --explain reading the installed config files

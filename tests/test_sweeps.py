@@ -170,9 +170,10 @@ def test_search_and_launcher_configs_compose():
     local = compose_config(["hydra/launcher=slurm_local"])
     assert local.hydra.launcher._target_.endswith("LocalLauncher")
     assert compose_config(["trainer=ddp"]).trainer.strategy == "ddp_spawn"
-    default = compose_config([]).hydra.launcher  # ensembles, the rest side by side
-    assert default._target_.endswith("EnsembleLauncher") and default.size == 10
-    assert default.fallback._target_.endswith("JoblibLauncher")
+    assert compose_config([]).hydra.launcher._target_.endswith("JoblibLauncher")
+    ensemble = compose_config(["hydra/launcher=ensemble"]).hydra.launcher
+    assert ensemble._target_.endswith("EnsembleLauncher") and ensemble.size == 10
+    assert ensemble.fallback._target_.endswith("JoblibLauncher")
 
 
 class FakeTrainer:
@@ -276,10 +277,11 @@ def test_submitit_local_runs_the_slurm_path(tmp_path):
     assert (sweep / "0" / "metrics.json").exists()
 
 
-def test_the_default_launcher_checks_every_job_before_the_first_starts(tmp_path):
+def test_the_ensemble_launcher_checks_every_job_before_the_first_starts(tmp_path):
     result = train_command(
-        "-m", *QUICK, "logger=csv", "seed=0,1", "model.cell.hidden_size=8,0", cwd=tmp_path
-    )
+        "-m", *QUICK, "logger=csv", "seed=0,1", "model.cell.hidden_size=8,0",
+        "hydra/launcher=ensemble", cwd=tmp_path,
+    )  # fmt: skip
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: job #1 (") and "model.cell.hidden_size=0 is not allowed" in line
