@@ -54,8 +54,8 @@ def skip_unstaged_launch_inputs() -> None:
     imported, so until then there is nothing to apply and the import is skipped."""
     from wandb.sdk.wandb_run import Run
 
-    apply = Run._detect_and_apply_job_inputs
-    if getattr(apply, "skips_unstaged", False):
+    apply = getattr(Run, "_detect_and_apply_job_inputs", None)  # W&B's own, not public:
+    if apply is None or getattr(apply, "skips_unstaged", False):  # another release: as is
         return
 
     def apply_if_staged(run) -> None:
