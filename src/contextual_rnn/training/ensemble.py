@@ -85,6 +85,7 @@ class Member:
     request: tuple | None = None  # (module, batch) while waiting at a training step
     result: object = None  # its share of the batched step, or the error that stopped it
     outcome: object = None  # what its job returned (or raised)
+    wakeup: threading.Condition | None = None  # notified when the turn is this member's
 
 
 class Precomputed(torch.autograd.Function):
@@ -167,7 +168,7 @@ class Lockstep:
     """Runs jobs as members that take turns and meet at every training step."""
 
     def __init__(self):
-        self.lock = threading.Condition()
+        self.lock = threading.Lock()
         self.order: list[Member] = []  # members still running, in turn order
         self.turn: Member | None = None
         self.interrupted = False
@@ -177,6 +178,8 @@ class Lockstep:
         """Each job's return value, or the exception it raised, in order."""
         start = ProcessState().capture()
         members = [Member(ProcessState(**vars(start))) for _ in jobs]
+        for member in members:  # only the member whose turn it is wakes up
+            member.wakeup = threading.Condition(self.lock)
         self.order, self.turn = list(members), members[0]
         threads = [
             threading.Thread(target=self._member_main, args=(m, job), daemon=True)
@@ -191,7 +194,8 @@ class Lockstep:
         except KeyboardInterrupt:
             with self.lock:
                 self.interrupted = True
-                self.lock.notify_all()
+                for member in members:
+                    member.wakeup.notify()
             for thread in threads:
                 thread.join()
             start.restore()
@@ -217,7 +221,7 @@ class Lockstep:
 
     def _wait_for_turn(self, member: Member) -> None:
         while self.turn is not member:
-            self.lock.wait()
+            member.wakeup.wait()
         member.state.restore()
 
     # ---- the training step ----
@@ -257,7 +261,7 @@ class Lockstep:
                 (m for m in ring if self.interrupted or m.request is None or m.result is not None),
                 ring[0],
             )
-        self.lock.notify_all()
+        self.turn.wakeup.notify()
 
     def _compute(self, members: list[Member]) -> None:
         modules = [m.request[0] for m in members]
