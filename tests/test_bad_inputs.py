@@ -597,3 +597,16 @@ def test_an_optuna_interval_is_sampled(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert list(tmp_path.glob("outputs/*/multiruns/*/summary.md"))
+
+
+def test_a_checkpoint_with_no_epochs_left_to_start_from(runs, tmp_path, capsys):
+    finished = runs["lcd"] / "checkpoints" / "last.ckpt"  # its run trained its 1 epoch
+    with pytest.raises(SystemExit) as exit_info:
+        train_path([f"ckpt_path={finished}", "trainer.max_epochs=1"], tmp_path / "run")
+    assert exit_info.value.code == 2
+    assert one_line_error(capsys) == (
+        f"ckpt_path={str(finished)!r} is not allowed: expected a checkpoint with epochs "
+        "left to train: it has trained 1 of trainer.max_epochs=1 (ask for more epochs to "
+        "continue from it)"
+    )
+    assert not (tmp_path / "run").exists()  # refused before the run folder

@@ -62,7 +62,7 @@ from contextual_rnn.core.modules.base import check_model
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
 from contextual_rnn.training.arguments import CANNOT_WRITE, not_an_option, refuse
-from contextual_rnn.training.callbacks.resume_checkpoint import readable
+from contextual_rnn.training.callbacks.resume_checkpoint import readable, trained_epochs
 from contextual_rnn.training.distributed import ShardedData
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
@@ -280,6 +280,21 @@ def plain_values(cfg: DictConfig) -> dict:
         raise ConfigError(where, raw, f"an interpolation that resolves ({reason})") from None
 
 
+def check_epochs_left(path: str | None, max_epochs) -> None:
+    """A ``ckpt_path`` to start from must leave epochs to train: from one whose run already
+    trained ``max_epochs`` the run would train nothing and log no metric."""
+    if path is None or max_epochs is None or max_epochs == -1:
+        return
+    done = trained_epochs(Path(path))
+    if done is not None and done >= max_epochs:
+        raise ConfigError(
+            "ckpt_path",
+            path,
+            f"a checkpoint with epochs left to train: it has trained {done} of "
+            f"trainer.max_epochs={max_epochs} (ask for more epochs to continue from it)",
+        )
+
+
 def check_values(cfg: DictConfig) -> None:
     values = plain_values(cfg)
     run = validate(RunOptions, values)
@@ -291,6 +306,7 @@ def check_values(cfg: DictConfig) -> None:
         if key not in TRAINER_ARGUMENTS and not key.startswith("_"):
             raise ConfigError(f"trainer.{key}", trainer[key], "an argument of " + TRAINER)
     validate(TrainerArguments, trainer, "trainer")
+    check_epochs_left(run.ckpt_path, trainer.get("max_epochs"))
     check_schedule(trainer, run.optimized_metric)
     data, model = values.get("data") or {}, values.get("model") or {}
     task = build(data.pop("task", None), SequenceTask, "data.task", trusted=True)

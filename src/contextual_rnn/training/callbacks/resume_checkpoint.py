@@ -122,6 +122,15 @@ def readable(path: Path) -> int | None:
         return None
 
 
+def trained_epochs(path: Path) -> int | None:
+    """How many epochs a plain checkpoint's run had gone through (Lightning's fit loop)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        return int(state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except Exception:  # noqa: BLE001 - not a Lightning checkpoint of a fit: nothing to compare
+        return None
+
+
 def newest(dirpath: str | Path) -> Path | None:
     """The newest resume checkpoint in ``dirpath`` (by its sequence number), unread.
 
