@@ -12,7 +12,8 @@ checkpoints and stops on its own; a member that stops or fails leaves the others
 
 A member's numbers are its separate run's, up to the rounding of batched arithmetic
 (tests/test_ensemble.py). Cells whose ``vectorised`` is False (torch's fused RNNs) gain
-nothing from vmap; the launcher (``training.ensemble_launcher``) runs those as usual.
+nothing from vmap: their members are computed one by one, and the launcher
+(``hydra_plugins.contextual_rnn_ensemble``) sends such jobs to its fallback launcher.
 """
 
 import logging
