@@ -225,6 +225,7 @@ def test_two_process_ddp_logs_what_one_process_logs(tmp_path):
         "trainer.limit_train_batches=null",
         "trainer.limit_val_batches=null",
         "trainer.max_epochs=2",
+        "callbacks.trajectory_figures.every_n_epochs=1",  # fans every epoch (default: 10th)
     ]
     for name, extra in (("single", []), ("ddp", ["trainer=ddp"])):
         # hydra.run.dir: two runs compared side by side need known folders
