@@ -375,6 +375,19 @@ def bad_swept_choice(config: DictConfig) -> str | None:
     return None
 
 
+def check_job(config: DictConfig, folder: str, prefix: str = "") -> None:
+    """``check_config`` of a job as ``run_job`` will run it in ``folder`` (its
+    ``runtime.output_dir`` and Hydra's config set as there): a bad value ends the command
+    in one line, ``prefix`` first, with exit code 2."""
+    with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+        config.hydra.runtime.output_dir = os.path.abspath(folder)
+    HydraConfig.instance().set_config(config)
+    try:
+        check_config(config)
+    except ConfigError as error:
+        refuse(f"{prefix}{error}")
+
+
 class ConfigCheck(Callback):
     """Checks the config Hydra composed before Hydra creates the run or sweep folder."""
 
@@ -382,13 +395,7 @@ class ConfigCheck(Callback):
         HydraConfig.instance().set_config(config)  # for the ${hydra:...} in the folder's name
         if not str(config.hydra.run.dir).strip():
             refuse("hydra.run.dir='' is not allowed: expected a folder (not the working directory)")
-        with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
-            config.hydra.runtime.output_dir = os.path.abspath(config.hydra.run.dir)  # as run_job
-        HydraConfig.instance().set_config(config)
-        try:
-            check_config(config)
-        except ConfigError as error:
-            refuse(str(error))
+        check_job(config, config.hydra.run.dir)
         refuse_unwritable(config.hydra.runtime.output_dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:

@@ -101,7 +101,7 @@ class Precomputed(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_loss):
-        return None, None, *(None if g is None else g * grad_loss for g in ctx.grads)
+        return None, None, *(g * grad_loss for g in ctx.grads)  # (materialised: no None)
 
 
 class TrainingLoss(nn.Module):

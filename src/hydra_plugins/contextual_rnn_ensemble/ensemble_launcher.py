@@ -23,7 +23,7 @@ from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, open_dict
 
 log = logging.getLogger(__name__)
 
@@ -98,22 +98,13 @@ class EnsembleLauncher(Launcher):
         return [returns[initial_job_idx + i] for i in range(len(job_overrides))]
 
     def check_jobs(self, configs: dict, job_overrides, initial_job_idx: int) -> None:
-        from contextual_rnn.core.errors import ConfigError
-        from contextual_rnn.training.arguments import refuse
-        from contextual_rnn.training.checks import check_config
+        from contextual_rnn.training.checks import check_job
 
         previous = HydraConfig.instance().cfg
         for idx, config in configs.items():
-            config = copy.deepcopy(config)
-            with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
-                folder = os.path.join(str(config.hydra.sweep.dir), str(config.hydra.sweep.subdir))
-                config.hydra.runtime.output_dir = os.path.abspath(folder)  # as run_job sets it
-            HydraConfig.instance().set_config(config)
-            try:
-                check_config(config)
-            except ConfigError as error:
-                overrides = " ".join(filter_overrides(job_overrides[idx - initial_job_idx]))
-                refuse(f"job #{idx} ({overrides}): {error}")
+            folder = os.path.join(str(config.hydra.sweep.dir), str(config.hydra.sweep.subdir))
+            overrides = " ".join(filter_overrides(job_overrides[idx - initial_job_idx]))
+            check_job(copy.deepcopy(config), folder, f"job #{idx} ({overrides}): ")
         HydraConfig.instance().cfg = previous
 
     def run_one(self, config: DictConfig) -> JobReturn:
