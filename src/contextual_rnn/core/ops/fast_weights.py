@@ -51,11 +51,10 @@ def fast_weights_sequence(
     """
     batch, steps, _ = driven.shape
     h = h.expand(batch, -1)
-    initial = fast
     weights = memory_weights(steps, decay, eta, driven)
-    kernel = EnsembleFastWeights if is_batchedtensor(driven) else FastWeightsSequence
-    if kernel is FastWeightsSequence:
-        initial = None if not fast.requires_grad and not fast.any() else fast
+    batched = is_batchedtensor(driven)  # under vmap over an ensemble's members
+    kernel = EnsembleFastWeights if batched else FastWeightsSequence
+    initial = fast if batched or fast.requires_grad or fast.any() else None
     outputs, stored = kernel.apply(
         driven, h, initial, weight, norm.weight, norm.bias, weights,
         norm.eps, decay, inner_steps, preliminary,
