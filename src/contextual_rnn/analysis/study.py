@@ -1,7 +1,8 @@
 """A study in one command: sweeps of train.py over every init and many seeds.
 
-``conf/study.yaml`` (``--config``) lists the sweeps, their overrides, inits, seeds and
-epoch caps (``--<name>-epochs``, by default what the paper ran). Each sweep is one Hydra
+``conf/study.yaml`` (``--config``) lists the sweeps, their overrides, inits (a sweep may
+name its own), seeds and epoch caps (``--<name>-epochs``, by default what the paper ran).
+Each sweep is one Hydra
 multirun of ``train.py`` in ``<out>/<sweep>/``, its output in ``<out>/logs/<sweep>.log``;
 rerunning the command with the same ``--out`` continues it. ``<out>/study.{json,md}``
 record the commit, the machine, the commands, the budget against the paper's and the
@@ -58,6 +59,7 @@ def planned_sweep(name: str, args, study: dict, study_dir: Path) -> dict:
     if name not in study["sweeps"]:
         raise SystemExit(f"error: --sweeps {name} is not a sweep: use {', '.join(study['sweeps'])}")
     sweep, seeds = study["sweeps"][name], csv_list(args.seeds)
+    inits = sweep.get("inits", study["inits"])  # a sweep may compare fewer inits
     epochs = getattr(args, f"{sweep['epochs']}_epochs")
     paper = study["epochs"][sweep["epochs"]]["paper"]
     cuts = [f"epoch cap {epochs} instead of the paper's {paper}"] if epochs < paper else []
@@ -65,7 +67,7 @@ def planned_sweep(name: str, args, study: dict, study_dir: Path) -> dict:
     overrides = [
         *sweep["overrides"],
         f"name={name}",
-        f"model/init={','.join(study['inits'])}",
+        f"model/init={','.join(inits)}",
         f"seed={','.join(seeds)}",
         f"trainer.max_epochs={epochs}",
         "trainer.enable_progress_bar=false",
@@ -78,7 +80,7 @@ def planned_sweep(name: str, args, study: dict, study_dir: Path) -> dict:
         "max_epochs": epochs,
         "paper_epochs": paper,
         "seeds": [int(s) for s in seeds],
-        "inits": list(study["inits"]),
+        "inits": list(inits),
         "folder": str(study_dir / name),
         "log": str(study_dir / "logs" / f"{name}.log"),
         "command": [sys.executable, "train.py", "-m", *overrides],
