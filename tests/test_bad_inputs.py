@@ -90,7 +90,7 @@ TRAIN_CASES = [
     (["model.readout_hidden=[0]"], "model.readout_hidden[0]=0 is not allowed: expected a positive integer"),
     (["model.readout_hidden=abc"], "model.readout_hidden='abc' is not allowed: expected a list of positive integers"),
     (["model.readout_init=xavier"], "model.readout_init='xavier' is not allowed: expected one of he, torch"),
-    (["model.side_input=maybe", "model/init=zero"], "model.side_input='maybe' is not allowed: expected true or false"),
+    (["model.side_input=maybe", "model/init=zero"], "model.side_input='maybe' is not allowed: expected true, false or always"),
     (["model.context_net.hidden_sizes=[-1]"], "model.context_net.hidden_sizes[0]=-1 is not allowed: expected a positive integer"),
     (["model.context_net.hidden_sizes=abc"], "model.context_net.hidden_sizes='abc' is not allowed: expected a list of positive integers"),
     (["model.context_net.distribution=uniform"], "model.context_net.distribution='uniform' is not allowed: expected one of deterministic, normal"),

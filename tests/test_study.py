@@ -26,12 +26,12 @@ def test_the_plan_varies_only_init_and_seed_and_states_its_cuts(tmp_path, capsys
     for name, sweep in sweeps.items():
         command = sweep["command"]
         assert command[1:3] == ["train.py", "-m"]
-        inits = "zero,contextual" if name.startswith("ablation_") else "zero,free,contextual"
-        if name == "ablation_g_torch":  # zero h0 has no g: compared with ablation_base's
-            inits = "contextual"
+        inits = ",".join(sweep["inits"])  # every init unless the sweep names fewer
         assert f"model/init={inits}" in command and "seed=0,1" in command
         assert f"name={name}" in command
         assert command[-1] == f"hydra.sweep.dir={tmp_path / 's' / name}"
+    assert sweeps["art_authors"]["inits"] == ["zero", "free", "contextual"]
+    assert sweeps["ablation_g_torch"]["inits"] == ["contextual"]  # zero h0 has no g
     assert "preset=ba2016" in sweeps["art_ba2016"]["command"]
     assert "model.embedding_init=normal" in sweeps["art_authors_normal"]["command"]
     assert sweeps["art_authors"]["cuts"] == ["epoch cap 30 instead of the paper's 200"]

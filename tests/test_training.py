@@ -51,6 +51,33 @@ def test_fair_baseline_gets_the_period_as_input(tiny_config):
     assert inputs.shape[-1] == 2 and context is not None
     contextual = build_module(tiny_config("lcd", "model/init=contextual"), datamodule)
     assert not contextual.use_side and contextual.net.cell.input_size == 1
+    given = tiny_config("lcd", "model/init=contextual", "model.side_input=always")
+    assert build_module(given, datamodule).net.cell.input_size == 2  # period at every step too
+    none = build_module(tiny_config("lcd", "model/init=zero", "model.side_input=false"), datamodule)
+    assert not none.use_side and none.net.cell.input_size == 1
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log")  # no Trainer: nothing logged
+def test_lcd_validates_on_the_training_periods_apart_from_the_unseen_ones(tiny_config):
+    """val/ keeps the unseen periods' error whether or not the training periods are also
+    validated; val_seen/ is the error on fresh sequences of the training periods."""
+    logged = {}
+    for seen in (False, True):
+        cfg = tiny_config("lcd", "model/init=zero", f"data.task.validate_seen_periods={seen}")
+        datamodule = build_datamodule(cfg)
+        torch.manual_seed(0)
+        module = build_module(cfg, datamodule).eval()
+        with torch.no_grad():
+            for index, batch in enumerate(datamodule.val_dataloader()):
+                module.validation_step(batch, index)
+        logged[seen] = {
+            "mse": module.val_mse.compute().item(),
+            "seen": module.val_seen_mse.compute().item() if seen else None,
+        }
+        periods = datamodule.raw["val"]["period"].unique().tolist()
+        assert periods == ([0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5] if seen else [1, 2, 3, 4])
+    assert logged[True]["mse"] == pytest.approx(logged[False]["mse"], rel=1e-6)
+    assert logged[True]["seen"] > 0 and logged[True]["seen"] != pytest.approx(logged[True]["mse"])
 
 
 def test_art_context_is_the_embedded_first_token(tiny_config):

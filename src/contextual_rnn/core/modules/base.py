@@ -8,18 +8,18 @@ registered classes. ``trusted=True`` (training from the user's own configs) may
 import the modules those configs name; a checkpoint is never trusted.
 """
 
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import pytorch_lightning as pl
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Strict
 from torch import nn
 from torchmetrics import Metric
 
 from contextual_rnn.core.cells.base import RecurrentCell
 from contextual_rnn.core.errors import (
     ConfigError,
-    Flag,
+    allowed,
     PositiveInt,
     PositiveInts,
     choice,
@@ -44,7 +44,11 @@ class ModelOptions(BaseModel):
     embedding_init: choice("normal", "zeros") = "normal"
     readout_hidden: PositiveInts = []
     readout_init: LinearInit = "torch"
-    side_input: Flag = True
+    # true: a model without context gets the side information at every step (the paper's
+    # baseline); "always": contextual models get it too; false: no model gets it
+    side_input: Annotated[
+        Annotated[bool, Strict()] | Literal["always"], allowed("true, false or always")
+    ] = True
     context_net: dict = {}  # read by conf/model/init/contextual.yaml, not here
 
 
@@ -119,7 +123,8 @@ class SequenceModule(pl.LightningModule):
                 nn.init.zeros_(self.embedding.weight)
             step_size = options.embedding_dim
         context_size = step_size if layout.context == "first_token" else layout.context_size
-        self.use_side = not init_class.uses_context and layout.side_size > 0 and options.side_input
+        given = options.side_input == "always" or (options.side_input and not init_class.uses_context)
+        self.use_side = layout.side_size > 0 and given
         cell = build(
             model["cell"],
             RecurrentCell,

@@ -23,6 +23,8 @@ class SequenceRegressor(SequenceModule, kind="regression"):
         self.val_loss = MeanMetric()
         self.val_mse = MeanSquaredError()
         self.val_rollout_mse = MeanSquaredError()
+        self.val_seen_mse = MeanSquaredError()  # the task's seen conditions (task.seen)
+        self.val_seen_rollout_mse = MeanSquaredError()
 
     def training_loss(self, batch):
         outputs = self(batch)
@@ -35,17 +37,26 @@ class SequenceRegressor(SequenceModule, kind="regression"):
         return loss
 
     def validation_step(self, batch, batch_idx):
-        outputs = self(batch)
-        size = len(outputs)
-        self.val_loss.update(F.mse_loss(outputs, batch["targets"]), weight=size)
-        self.val_mse.update(outputs, batch["targets"])
+        outputs, targets = self(batch), batch["targets"]
         conditions = self.task.conditions(batch)
         rollout = self.rollout(conditions, sample=False)[:, 0, 1:]
-        truth = self.task.truth(conditions, self.layout.sequence_length)[:, 1:]
-        self.val_rollout_mse.update(rollout.contiguous(), truth.to(rollout).contiguous())
+        truth = self.task.truth(conditions, self.layout.sequence_length)[:, 1:].to(rollout)
+        seen = self.task.seen(conditions)
+        unseen = slice(None) if seen is None else ~seen
+        if len(outputs[unseen]):
+            loss = F.mse_loss(outputs[unseen], targets[unseen])
+            self.val_loss.update(loss, weight=len(outputs[unseen]))
+            self.val_mse.update(outputs[unseen], targets[unseen])
+            self.val_rollout_mse.update(rollout[unseen].contiguous(), truth[unseen].contiguous())
         self.log("val/loss", self.val_loss, on_epoch=True, prog_bar=True)
         self.log("val/mse", self.val_mse, on_epoch=True)
         self.log("val/rollout_mse", self.val_rollout_mse, on_epoch=True)
+        if seen is not None:
+            if seen.any():
+                self.val_seen_mse.update(outputs[seen], targets[seen])
+                self.val_seen_rollout_mse.update(rollout[seen].contiguous(), truth[seen])
+            self.log("val_seen/mse", self.val_seen_mse, on_epoch=True)
+            self.log("val_seen/rollout_mse", self.val_seen_rollout_mse, on_epoch=True)
 
     @torch.no_grad()
     def rollout(

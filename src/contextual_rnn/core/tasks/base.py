@@ -197,6 +197,12 @@ class GenerativeTask(SequenceTask, register=False):
         """The side features (B, side_size) a model without context gets, or None."""
         return None
 
+    def seen(self, conditions: Conditions) -> torch.Tensor | None:
+        """Which validation sequences (B,) have conditions the training split has, when the
+        validation split holds some: the regressor reports them apart (``val_seen/``), so
+        ``val/`` stays the unseen conditions' error. None: the split holds none."""
+        return None
+
     def truth(self, conditions: Conditions, steps: int) -> torch.Tensor:
         """The true trajectories (B, steps + 1), start value included."""
         raise NotImplementedError

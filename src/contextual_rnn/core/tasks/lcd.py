@@ -19,6 +19,7 @@ from annotated_types import Ge, MinLen
 
 from contextual_rnn.core.errors import (
     FiniteFloat,
+    Flag,
     InputError,
     PositiveFloat,
     PositiveInt,
@@ -84,6 +85,7 @@ class LCD(GenerativeTask):
         state_range: Range = (0.0, 4.0),
         period_range: Range = (0.5, 4.5),
         context: Context = CONTEXT_FEATURES,
+        validate_seen_periods: Flag = False,
     ):
         self.steps = steps
         self.decay_steps, self.alpha, self.beta = float(decay_steps), float(alpha), float(beta)
@@ -95,6 +97,7 @@ class LCD(GenerativeTask):
             "val": list(map(float, val_periods)),
         }
         self.per_period = {"train": train_per_period, "val": val_per_period}
+        self.validate_seen_periods = validate_seen_periods
         self.context_names = tuple(c for c in CONTEXT_FEATURES if c in context)
         self.side_names = tuple(c for c in self.context_names if c != "x0")  # x0 is input 0
         self.target_range: tuple[float, float] | None = None
@@ -116,9 +119,18 @@ class LCD(GenerativeTask):
     def curve(self, x0: torch.Tensor, period: torch.Tensor, length: int) -> torch.Tensor:
         return lcd_curve(x0, period, length, self.decay_steps, self.alpha, self.beta)
 
+    def split_periods(self, split: str) -> list[float]:
+        """A split's periods; validation also holds the training periods (fresh x0s) when
+        ``validate_seen_periods``, reported apart as ``val_seen/``."""
+        periods = self.periods[split]
+        if split == "val" and self.validate_seen_periods:
+            periods = periods + [p for p in self.periods["train"] if p not in periods]
+        return periods
+
     def generate(self, split, generator):
         n = self.per_period[split]
-        period = torch.tensor(self.periods[split], dtype=torch.float32).repeat_interleave(n)
+        periods = self.split_periods(split)
+        period = torch.tensor(periods, dtype=torch.float32).repeat_interleave(n)
         low, high = self.x0_range
         x0 = low + (high - low) * torch.rand(period.shape[0], generator=generator)
         return {"curve": self.curve(x0, period, self.steps + 1), "x0": x0, "period": period}
@@ -211,6 +223,12 @@ class LCD(GenerativeTask):
     def side(self, conditions):
         return self.features(conditions, self.side_names)
 
+    def seen(self, conditions):
+        if not self.validate_seen_periods:
+            return None
+        train = torch.tensor(self.periods["train"], dtype=torch.float32)
+        return torch.isin(conditions["period"].float().cpu(), train).to(conditions["period"].device)
+
     def truth(self, conditions, steps):
         return self.curve(conditions["x0"], conditions["period"], steps + 1)
 
@@ -229,6 +247,11 @@ class LCD(GenerativeTask):
 
     # --- what a study reports: errors early and at the end, Fig. 5 and 6, calibration -------
 
+    metrics = {
+        **GenerativeTask.metrics,
+        "val_seen/mse": "min",  # on the training periods (validate_seen_periods)
+        "val_seen/rollout_mse": "min",
+    }
     early_epochs = (2, 5, 10)  # where the early curves are compared (the paper's speed claim)
     calibration_caption = (
         "Calibration of the generated fans: the share of the true points (t = 1..25) inside "
