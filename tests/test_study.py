@@ -7,10 +7,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-from scipy.stats import mannwhitneyu
+from scipy.stats import mannwhitneyu, wilcoxon
 
 from contextual_rnn.analysis import aggregate, study
-from contextual_rnn.analysis.statistics import mann_whitney, median_ci
+from contextual_rnn.analysis.statistics import (
+    hodges_lehmann,
+    holm,
+    mann_whitney,
+    median_interval,
+    signed_rank,
+)
 from contextual_rnn.core.tasks import SequenceTask
 
 from . import wandb_files
@@ -71,10 +77,33 @@ def test_mann_whitney_matches_scipy_without_ties_and_counts_never_as_slowest():
     assert tied["p"] == pytest.approx(12 / 252) and tied["p_faster"] == pytest.approx(0.12)
 
 
-def test_median_ci_brackets_the_median():
-    median, low, high = median_ci([1.0, 2.0, 3.0, 4.0, 100.0])
-    assert median == 3.0 and low <= median <= high and high <= 100.0
-    assert median_ci([1.0, math.inf, math.inf])[0] == math.inf  # most never reached
+def test_the_median_interval_is_a_pair_of_order_statistics_with_its_true_coverage():
+    five = median_interval([4.0, 1.0, 3.0, 2.0, 100.0])
+    assert (five["median"], five["low"], five["high"]) == (3.0, 1.0, 100.0)
+    assert five["coverage"] == pytest.approx(1 - 2 / 32)  # [min, max]: no 95% one exists
+    ten = median_interval([float(v) for v in range(10, 0, -1)])
+    assert (ten["low"], ten["high"]) == (2.0, 9.0)  # the 2nd and 9th of ten
+    assert ten["coverage"] == pytest.approx(1 - 2 * 11 / 1024)
+    assert median_interval([1.0, math.inf, math.inf])["median"] == math.inf  # most never
+
+
+def test_the_effect_is_hodges_lehmann_with_moses_interval():
+    twice = hodges_lehmann([2.0, 4.0, 6.0, 8.0, 10.0], [1.0, 2.0, 3.0, 4.0, 5.0])
+    assert twice["kind"] == "ratio" and twice["estimate"] == pytest.approx(2.0)
+    # 5 against 5: the 3rd smallest and 3rd largest of the 25 pairwise ratios, 96.8%
+    assert twice["coverage"] == pytest.approx(1 - 2 * 4 / 252)
+    assert twice["low"] == pytest.approx(2 / 3) and twice["high"] == pytest.approx(6.0)
+    shift = hodges_lehmann([0.91, 0.92, 0.93], [0.95, 0.96, 0.97], ratio=False)
+    assert shift["kind"] == "difference" and shift["estimate"] == pytest.approx(-0.04)
+    never = hodges_lehmann([math.inf, math.inf], [math.inf, math.inf])
+    assert never["estimate"] == 1.0  # two runs that never reached it tie
+
+
+def test_the_paired_test_is_the_exact_signed_rank_test_and_holm_steps_down():
+    assert signed_rank([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(2 / 32)  # 5 seeds' floor
+    assert signed_rank([1.0, -2.0, *range(3, 11)]) == pytest.approx(wilcoxon([1, -2, *range(3, 11)]).pvalue)
+    assert signed_rank([math.inf, 0.0, 0.0]) == 1.0  # one nonzero difference: p = 1
+    assert holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx([0.03, 0.06, 0.06, math.nan], nan_ok=True)
 
 
 def test_a_task_says_what_its_runs_report_and_the_defaults_fit_any_task():
@@ -123,7 +152,13 @@ def test_aggregate_writes_statistics_figures_and_a_wandb_run(finished_sweeps, tm
     lcd = summary["sweeps"]["lcd_tiny"]["comparisons"]["final val/rollout_mse"]
     assert all(len(stats["values"]) == 2 for stats in lcd["per_init"].values())
     tables = (out / "tables.md").read_text()
-    assert "## art_tiny (ART, preset authors)" in tables and "median [95% CI]" in tables
+    assert "## art_tiny (ART, preset authors)" in tables and "interval]" in tables
+    effect = art["tests"]["contextual vs zero"]["effect"]
+    assert effect["kind"] == "ratio" and effect["low"] <= effect["estimate"] <= effect["high"]
+    assert 0 <= art["tests"]["contextual vs zero"]["holm_p"] <= 1
+    # the curves it wrote rebuild the same tables without the run folders
+    again = aggregate.main([str(out / "curves"), "--out", str(tmp_path / "again"), "--no-fans"])
+    assert again["sweeps"]["art_tiny"]["comparisons"] == summary["sweeps"]["art_tiny"]["comparisons"]
     assert "Calibration of the generated fans" in tables
     calibration = {(r["init"], r["periods"]): r for r in summary["calibration"]}
     assert calibration[("zero", "validation")]["width"] == 0  # one h0: the fan has no width

@@ -1,10 +1,13 @@
-"""Figures, tables and statistics of a study, read from its run folders only.
+"""Figures, tables and statistics of a study, read from its run folders or from the
+curves files an earlier aggregate wrote (``curves/<sweep>.csv``, small enough to commit).
 
 Runs are grouped by sweep (the experiment ``name``) and init. The sweep's task says what
-is reported (the study hooks of ``core.tasks.base.SequenceTask``); per compared number
-and init: the median with a bootstrap 95% interval, and contextual against each other
-init, an exact Mann-Whitney test. Written to the output folder: ``tables.md``,
-``summary.json``, the figures, and an offline W&B run of them in the study's group.
+is reported (the study hooks of ``core.tasks.base.SequenceTask``); the statistics are
+those of ``analysis.statistics``. The study's ``contrasts`` (conf/study.yaml) compare
+contextual h0 with another init at one measure across sweeps. Written to the output
+folder: ``tables.md``, ``summary.json``, ``curves/``, the figures, and an offline W&B
+run of them in the study's group. Figures and calibration that reload trained modules
+need run folders.
 """
 
 import argparse
@@ -12,8 +15,11 @@ import importlib
 import json
 from pathlib import Path
 
-from contextual_rnn.analysis.runs import by_init, find_runs, read_run
+from omegaconf import OmegaConf
+
+from contextual_rnn.analysis.runs import by_init, read_all, write_curves
 from contextual_rnn.analysis.statistics import compare
+from contextual_rnn.analysis.study import CONFIG
 from contextual_rnn.analysis.tables import markdown
 from contextual_rnn.analysis.wandb_export import log_to_wandb
 
@@ -36,22 +42,51 @@ def summarise_sweep(runs: list[dict], groups: dict[str, list[dict]]) -> dict:
     }
 
 
+def contrasts(study: dict, sweeps: dict[str, list[dict]]) -> dict:
+    """Each contrast of the study config: per sweep it names that ran, contextual against
+    ``other`` at ``measure``; a sweep without ``other`` runs takes those of ``shared``."""
+    found = {}
+    for name, contrast in study.get("contrasts", {}).items():
+        other, measure, rows = contrast["other"], contrast["measure"], []
+        for sweep in contrast["sweeps"]:
+            groups = by_init(sweeps.get(sweep, []))
+            if other not in groups and contrast.get("shared") in sweeps:
+                groups[other] = by_init(sweeps[contrast["shared"]]).get(other, [])
+            if "contextual" not in groups or not groups.get(other):
+                continue
+            pair = {other: groups[other], "contextual": groups["contextual"]}
+            result = compare(pair, measure, contrast.get("better", "min"))
+            rows.append({
+                "sweep": sweep,
+                "other": result["per_init"][other]["interval"]["median"],
+                "contextual": result["per_init"]["contextual"]["interval"]["median"],
+                "test": result["tests"][f"contextual vs {other}"],
+            })  # fmt: skip
+        if rows:
+            found[name] = {**contrast, "rows": rows}
+    return found
+
+
 def write_summary(summary: dict, out: Path) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
 
 
 def aggregate(
-    paths: list[str | Path], out: str | Path, wandb_group: str | None = None, fans: bool = True
+    paths: list[str | Path],
+    out: str | Path,
+    wandb_group: str | None = None,
+    fans: bool = True,
+    config: str | Path = CONFIG,
 ) -> dict:
     """``fans=False`` skips what reloads the trained modules (calibration, sampled fans)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    runs = [read_run(folder) for folder in find_runs(paths)]
-    runs = [r for r in runs if r["curve"]]  # a run killed before its first validation
+    runs = [r for r in read_all(paths) if r["curve"]]  # a run killed before its first validation
+    fans = fans and all(r["folder"] for r in runs)  # curves files hold no trained modules
     sweeps: dict[str, list[dict]] = {}
     for run in runs:
         sweeps.setdefault(run["sweep"], []).append(run)
-    summary = {"runs": len(runs), "sweeps": {}, "calibration": []}
+    summary = {"runs": len(runs), "sweeps": {}, "calibration": [], "contrasts": {}}
     figures, captions = [], []
     for name, members in sorted(sweeps.items()):
         task, groups = members[0]["task_class"], by_init(members)
@@ -61,6 +96,9 @@ def aggregate(
         summary["calibration"] += [{"sweep": name, **row} for row in rows]
         if rows and task.calibration_caption not in captions:
             captions.append(task.calibration_caption)
+    study = OmegaConf.to_container(OmegaConf.load(config))
+    summary["contrasts"] = contrasts(study, sweeps)
+    write_curves(runs, out / "curves")
     (out / "tables.md").write_text(markdown(summary, captions))
     write_summary(summary, out)
     summary["figures"] = [p.name for p in figures]
@@ -82,6 +120,9 @@ def main(argv: list[str] | None = None) -> dict:
         help="import this module first (it defines a task of yours: its metrics and figures)",
     )  # fmt: skip
     parser.add_argument(
+        "--config", default=str(CONFIG), help="the study config whose contrasts are tabled"
+    )
+    parser.add_argument(
         "--no-fans", action="store_true",
         help="skip what reloads the trained modules (calibration, sampled fans)",
     )  # fmt: skip
@@ -89,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
     for module in args.modules:
         importlib.import_module(module)
     out = Path(args.out or Path(args.paths[0]) / "aggregate")
-    summary = aggregate(args.paths, out, args.group, fans=not args.no_fans)
+    summary = aggregate(args.paths, out, args.group, not args.no_fans, args.config)
     print((out / "tables.md").read_text())
     figures = ", ".join(summary["figures"])
     print(f"{summary['runs']} runs; written to {out}: {figures}, tables.md, summary.json")

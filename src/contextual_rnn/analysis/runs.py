@@ -1,5 +1,7 @@
-"""Reading run folders: a run is any folder with ``csv/metrics.csv``; its sweep (the
-experiment ``name``), init, preset, seed and task class come from ``.hydra/``."""
+"""Reading runs: a run is any folder with ``csv/metrics.csv``, its sweep (the experiment
+``name``), init, preset, seed and task class from ``.hydra/``; or a run's rows in a
+curves file (``curves/<sweep>.csv``, written by ``write_curves``): the validation curves
+of a study, small enough to commit, from which its tables are rebuilt."""
 
 import csv
 import json
@@ -41,10 +43,12 @@ def hydra_facts(folder: Path) -> dict:
         name = f"{choices['data']}_{choices['model/cell']}"
     return {
         "sweep": name,
+        "run": folder.name,
         "init": choices["model/init"],
         "preset": choices.get("preset"),
         "task": choices["data"],
         "task_class": task_class(raw),
+        "task_target": raw.get("data", {}).get("task", {}).get("_target_"),
         "seed": raw.get("seed"),
         "max_epochs": raw.get("trainer", {}).get("max_epochs"),
     }
@@ -88,3 +92,55 @@ def by_init(runs: list[dict]) -> dict[str, list[dict]]:
     for run in sorted(runs, key=order):
         grouped.setdefault(run["init"], []).append(run)
     return grouped
+
+
+FACTS = ("sweep", "run", "init", "preset", "task", "task_target", "seed", "max_epochs", "status")
+
+
+def write_curves(runs: list[dict], folder: Path) -> list[Path]:
+    """One CSV per sweep: a row per validation of each run, its facts in the first columns."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for sweep in sorted({r["sweep"] for r in runs}):
+        members = [r for r in runs if r["sweep"] == sweep]
+        metrics = sorted({k for r in members for point in r["curve"] for k in point})
+        path = folder / f"{sweep}.csv"
+        with path.open("w", newline="") as file:
+            writer = csv.DictWriter(file, [*FACTS, *metrics])
+            writer.writeheader()
+            for run in members:
+                for point in run["curve"]:
+                    writer.writerow({**{k: run[k] for k in FACTS}, **point})
+        written.append(path)
+    return written
+
+
+def read_curves(path: Path) -> list[dict]:
+    """The runs of a curves file (without run folders: nothing reloads their modules)."""
+    runs: dict[str, dict] = {}
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            facts = {k: row.pop(k) for k in FACTS}
+            run = runs.setdefault(facts["run"], {
+                **facts,
+                "folder": None,
+                "seed": int(facts["seed"]),
+                "max_epochs": int(facts["max_epochs"]),
+                "task_class": task_class({"data": {"task": {"_target_": facts["task_target"]}}}),
+                "curve": [],
+            })  # fmt: skip
+            run["curve"].append({k: float(v) for k, v in row.items() if v != ""})
+    return list(runs.values())
+
+
+def read_all(paths: list[str | Path]) -> list[dict]:
+    """Every run at or under the given paths: run folders, and curves files (``*.csv`` under
+    a ``curves`` folder) for the sweeps no run folder holds."""
+    runs = [read_run(folder) for folder in find_runs(paths)]
+    sweeps = {r["sweep"] for r in runs}
+    for path in map(Path, paths):
+        found = sorted(p for p in path.rglob("*.csv") if p.parent.name == "curves")
+        files = [path] if path.suffix == ".csv" else found
+        for file in files:
+            runs += [r for r in read_curves(file) if r["sweep"] not in sweeps]
+    return runs

@@ -32,16 +32,19 @@ def log_to_wandb(summary: dict, figures: list[Path], out: Path, group: str) -> s
             ]
             run.log({f"{name}/runs": wandb.Table(columns=["init", "seed", *numbers], data=rows)})
             tests = [
-                [key, pair, t["p"], t["p_better"]]
+                [key, pair, t["p"], t.get("holm_p"), (t["paired"] or {}).get("p"),
+                 t.get("holm_paired"), finite(t["effect"]["estimate"]), t["p_better"]]
                 for key, comparison in sweep["comparisons"].items()
                 for pair, t in comparison["tests"].items()
-            ]
-            columns = ["measure", "comparison", "p", "P(contextual better)"]
+            ]  # fmt: skip
+            columns = ["measure", "comparison", "p", "p Holm", "paired p", "paired p Holm",
+                       "effect", "P(contextual better)"]  # fmt: skip
             run.log({f"{name}/tests": wandb.Table(columns=columns, data=tests)})
             for key, comparison in sweep["comparisons"].items():
                 for init, stats in comparison["per_init"].items():
-                    if math.isfinite(stats["median"]):
-                        run.summary[f"{name}/{key}/{init}/median"] = stats["median"]
+                    median = stats["interval"]["median"]
+                    if math.isfinite(median):
+                        run.summary[f"{name}/{key}/{init}/median"] = median
         if summary.get("calibration"):
             rows = summary["calibration"]
             table = wandb.Table(columns=list(rows[0]), data=[list(r.values()) for r in rows])

@@ -84,6 +84,11 @@ class ART(ClassificationTask):
         return f"{value:.1%}"
 
     @classmethod
+    def run_numbers(cls, curve):
+        numbers = super().run_numbers(curve)
+        return numbers | {"final error %": 100 * (1 - numbers["final val/acc"])}
+
+    @classmethod
     def compared(cls):
         accuracy = cls.thresholds["val/acc"]
         return {
