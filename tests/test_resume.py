@@ -180,6 +180,20 @@ def test_a_run_killed_before_its_first_resume_checkpoint_starts_afresh(reference
     same_run(reference, tmp_path)
 
 
+@pytest.mark.slow
+def test_sigkill_before_the_first_resume_checkpoint_then_the_same_command(reference, tmp_path):
+    """The kill matrix's early case: SIGKILLed before any resume checkpoint (nothing flushed),
+    the same command in the same folder starts the run afresh and equals an uninterrupted one."""
+    run = [*RUN, "callbacks.resume_checkpoint.every_n_train_steps=9"]
+    out = f"hydra.run.dir={tmp_path}"
+    killed = train_command(*run, *fault("train_step", 8, "kill"), out)
+    assert killed.returncode == -9  # really killed
+    assert not list((tmp_path / "checkpoints" / "resume").glob("*.ckpt"))
+    again = train_command(*run, out)
+    assert again.returncode == 0, again.stderr[-2000:]
+    same_run(reference, tmp_path)
+
+
 @pytest.mark.parametrize(
     "change,refused",
     [

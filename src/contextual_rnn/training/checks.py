@@ -23,6 +23,7 @@ import math
 import os
 import re
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ from annotated_types import Ge, Gt, Le
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import filter_overrides
 from hydra.experimental.callback import Callback
 from hydra.utils import get_class
 from lightning_fabric.utilities.exceptions import MisconfigurationException
@@ -386,6 +388,25 @@ def check_job(config: DictConfig, folder: str, prefix: str = "") -> None:
         check_config(config)
     except ConfigError as error:
         refuse(f"{prefix}{error}")
+
+
+def job_config(loader, config: DictConfig, idx: int, overrides: Sequence[str]) -> DictConfig:
+    """Job number ``idx`` of a multirun composed as its launcher composes it."""
+    job = loader.load_sweep_config(config, list(overrides))
+    with open_dict(job):
+        job.hydra.job.id = job.hydra.job.num = idx
+    return job
+
+
+def check_jobs(loader, config: DictConfig, batch: Sequence[Sequence[str]], first: int) -> None:
+    """``check_job`` of each job of a multirun's batch, numbered from ``first``, in its own
+    folder; the first bad one ends the command naming the job and its overrides."""
+    previous = HydraConfig.instance().cfg
+    for idx, overrides in enumerate(batch, start=first):
+        job = job_config(loader, config, idx, overrides)
+        folder = os.path.join(str(job.hydra.sweep.dir), str(job.hydra.sweep.subdir))
+        check_job(job, folder, f"job #{idx} ({' '.join(filter_overrides(overrides))}): ")
+    HydraConfig.instance().cfg = previous
 
 
 class ConfigCheck(Callback):

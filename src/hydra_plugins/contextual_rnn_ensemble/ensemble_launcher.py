@@ -6,24 +6,20 @@ member keeps its own job folder, logs, checkpoints, W&B run and row in the sweep
 A sweep over other values as well (``model/init=zero,free,contextual seed=0,1,2``) gives
 one ensemble per configuration. Groups larger than ``size`` are split. Jobs that cannot
 be grouped (a single seed, a fused cell, several devices) go to the ``fallback``
-launcher (the parallel one by default), exactly as without this launcher. Every job's
-config is checked before the first job starts: a bad value ends the sweep in one line
-naming the job, exit 2.
+launcher (the parallel one by default), exactly as without this launcher. The sweeper
+has checked every job's config before (``checked_sweeper``).
 """
 
-import copy
 import logging
-import os
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
 
@@ -52,25 +48,19 @@ class EnsembleLauncher(Launcher):
     ) -> None:
         self.config, self.task_function, self.hydra_context = config, task_function, hydra_context
 
-    def job_config(self, idx: int, overrides: Sequence[str]) -> DictConfig:
-        config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-        with open_dict(config):
-            config.hydra.job.id = config.hydra.job.num = idx
-        return config
-
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
+        from contextual_rnn.training.checks import job_config
         from contextual_rnn.training.ensemble import Lockstep
 
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         configs = {
-            initial_job_idx + i: self.job_config(initial_job_idx + i, overrides)
-            for i, overrides in enumerate(job_overrides)
+            idx: job_config(self.hydra_context.config_loader, self.config, idx, overrides)
+            for idx, overrides in enumerate(job_overrides, start=initial_job_idx)
         }
-        self.check_jobs(configs, job_overrides, initial_job_idx)
         groups: dict[tuple, list[int]] = {}
         for idx, overrides in zip(configs, job_overrides, strict=True):
             key = without_seed(overrides) if groupable(configs[idx]) else ("job", idx)
@@ -96,16 +86,6 @@ class EnsembleLauncher(Launcher):
                     returns[idx] = outcome
         returns.update(self.launch_alone(sorted(alone), job_overrides, initial_job_idx))
         return [returns[initial_job_idx + i] for i in range(len(job_overrides))]
-
-    def check_jobs(self, configs: dict, job_overrides, initial_job_idx: int) -> None:
-        from contextual_rnn.training.checks import check_job
-
-        previous = HydraConfig.instance().cfg
-        for idx, config in configs.items():
-            folder = os.path.join(str(config.hydra.sweep.dir), str(config.hydra.sweep.subdir))
-            overrides = " ".join(filter_overrides(job_overrides[idx - initial_job_idx]))
-            check_job(copy.deepcopy(config), folder, f"job #{idx} ({overrides}): ")
-        HydraConfig.instance().cfg = previous
 
     def run_one(self, config: DictConfig) -> JobReturn:
         return run_job(
