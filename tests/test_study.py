@@ -101,9 +101,13 @@ def test_the_effect_is_hodges_lehmann_with_moses_interval():
 
 def test_the_paired_test_is_the_exact_signed_rank_test_and_holm_steps_down():
     assert signed_rank([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(2 / 32)  # 5 seeds' floor
-    assert signed_rank([1.0, -2.0, *range(3, 11)]) == pytest.approx(wilcoxon([1, -2, *range(3, 11)]).pvalue)
+    assert signed_rank([1.0, -2.0, *range(3, 11)]) == pytest.approx(
+        wilcoxon([1, -2, *range(3, 11)]).pvalue
+    )
     assert signed_rank([math.inf, 0.0, 0.0]) == 1.0  # one nonzero difference: p = 1
-    assert holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx([0.03, 0.06, 0.06, math.nan], nan_ok=True)
+    assert holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx(
+        [0.03, 0.06, 0.06, math.nan], nan_ok=True
+    )
 
 
 def test_a_task_says_what_its_runs_report_and_the_defaults_fit_any_task():
@@ -158,7 +162,9 @@ def test_aggregate_writes_statistics_figures_and_a_wandb_run(finished_sweeps, tm
     assert 0 <= art["tests"]["contextual vs zero"]["holm_p"] <= 1
     # the curves it wrote rebuild the same tables without the run folders
     again = aggregate.main([str(out / "curves"), "--out", str(tmp_path / "again"), "--no-fans"])
-    assert again["sweeps"]["art_tiny"]["comparisons"] == summary["sweeps"]["art_tiny"]["comparisons"]
+    assert (
+        again["sweeps"]["art_tiny"]["comparisons"] == summary["sweeps"]["art_tiny"]["comparisons"]
+    )
     assert "Calibration of the generated fans" in tables
     calibration = {(r["init"], r["periods"]): r for r in summary["calibration"]}
     assert calibration[("zero", "validation")]["width"] == 0  # one h0: the fan has no width

@@ -83,7 +83,9 @@ def hodges_lehmann(
         return {"kind": "ratio", "estimate": math.nan, "low": math.nan, "high": math.nan,
                 "coverage": math.nan}  # fmt: skip
     ratio = ratio and bool((a > 0).all() and (b > 0).all())
-    pairs = np.sort(differences(log_or_identity(a, ratio)[:, None], log_or_identity(b, ratio)).ravel())
+    pairs = np.sort(
+        differences(log_or_identity(a, ratio)[:, None], log_or_identity(b, ratio)).ravel()
+    )
     tail = mann_whitney_null(len(a), len(b))
     k = order_statistic_rank(tail[:-1], level)
     back = np.exp if ratio else (lambda x: x)

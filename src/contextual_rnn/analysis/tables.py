@@ -79,7 +79,8 @@ def sweep_table(name: str, sweep: dict) -> list[str]:
         f"{sweep['runs']} runs, epoch cap {caps}{unfinished}.",
         "",
         f"| measure | init | per seed | median [{coverage(sweep)} interval] | reached "
-        "| contextual vs this init: effect [interval] | p (Holm) | paired p (Holm) | P(ctx better) |",
+        "| contextual vs this init: effect [interval] | p (Holm) | paired p (Holm) "
+        "| P(ctx better) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for key, comparison in sweep["comparisons"].items():

@@ -19,9 +19,9 @@ from torchmetrics import Metric
 from contextual_rnn.core.cells.base import RecurrentCell
 from contextual_rnn.core.errors import (
     ConfigError,
-    allowed,
     PositiveInt,
     PositiveInts,
+    allowed,
     choice,
     validate,
 )
@@ -123,7 +123,9 @@ class SequenceModule(pl.LightningModule):
                 nn.init.zeros_(self.embedding.weight)
             step_size = options.embedding_dim
         context_size = step_size if layout.context == "first_token" else layout.context_size
-        given = options.side_input == "always" or (options.side_input and not init_class.uses_context)
+        given = options.side_input == "always" or (
+            options.side_input and not init_class.uses_context
+        )
         self.use_side = layout.side_size > 0 and given
         cell = build(
             model["cell"],
