@@ -271,9 +271,11 @@ class LCD(GenerativeTask):
     @classmethod
     def compared(cls):
         early = ("val/mse", "val/rollout_mse")
+        errors = [m for m in cls.metrics if m != "val/loss"]  # val/loss is val/mse here
         return {
             **{f"{m} at epoch {e}": "min" for m in early for e in cls.early_epochs},
-            **{f"final {m}": "min" for m in cls.metrics},
+            **{f"final {m}": "min" for m in errors},
+            **{f"best {m}": "min" for m in ("val/mse", "val_seen/mse")},
         }
 
     @classmethod
