@@ -1,6 +1,6 @@
 """Tables, figures and statistics of finished runs (``--help``; docs/results.md shows one).
 
-python scripts/aggregate.py outputs/study/<time> --out docs/figures
+python scripts/aggregate.py outputs/study/<time> --out outputs/study/<time>/aggregate
 """
 
 from contextual_rnn.analysis.aggregate import main
