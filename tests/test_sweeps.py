@@ -288,3 +288,42 @@ def test_every_job_of_a_grid_is_checked_before_the_first_starts(tmp_path, launch
     assert line.startswith("error: job #1 (") and "model.cell.hidden_size=0 is not allowed" in line
     sweep = sweep_folder(tmp_path, "lcd_lstm")
     assert not [p for p in sweep.iterdir() if p.is_dir()]  # no job ran, no job folder
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_sweep_and_the_same_command_continues_it(tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C sends): every job stops (those that
+    get to report it say so in one line), the parent in one line, exit 130; rerunning the
+    command in the sweep's folder continues every job from its checkpoint to the end."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sweep = tmp_path / "sweep"
+    args = ["-m", "seed=0,1", "debug=tiny", *TINY_LCD, "logger=csv", f"hydra.sweep.dir={sweep}"]
+    command = [sys.executable, str(ROOT / "train.py"), *args]
+    started = subprocess.Popen(
+        [*command, "trainer.max_epochs=100000"], cwd=tmp_path, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    resume = sweep / "0" / "checkpoints" / "resume"
+    while not (resume.is_dir() and any(resume.glob("*.ckpt"))):
+        assert started.poll() is None, started.communicate()
+        time.sleep(0.5)
+    os.killpg(started.pid, signal.SIGINT)
+    _, stderr = started.communicate(timeout=120)
+    assert started.returncode == 130
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert lines[-1] == "error: interrupted; the same command continues it"
+    assert lines[:-1] and all(f"hydra.sweep.dir={sweep}" in line for line in lines[:-1])
+    assert "Traceback" not in stderr
+    for job in ("0", "1"):
+        assert json.loads((sweep / job / "status.json").read_text())["status"] == "interrupted"
+    again = train_command(*args, "trainer.max_epochs=100000", "trainer.max_epochs=40", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming from" in again.stderr + again.stdout
+    for job in ("0", "1"):
+        status = json.loads((sweep / job / "status.json").read_text())
+        assert status["status"] == "finished" and status["epoch"] == 40

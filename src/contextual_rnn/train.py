@@ -36,7 +36,11 @@ def command(argv: list[str] | None = None) -> None:
             print(explain([a for a in argv if a != "--explain"], CONFIG_DIR))
             sys.exit(0)
         sys.argv[1:] = arguments.flags_first(argv)
-        main()
+        try:
+            main()
+        except KeyboardInterrupt:  # a multirun's Ctrl-C (its jobs have said where they stopped)
+            print("error: interrupted; the same command continues it", file=sys.stderr)
+            sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -254,9 +254,12 @@ def run(cfg: DictConfig) -> float | None:
             f"error: could not write {where}: {error.strerror}; last good checkpoint: {kept}",
         )
     except (Interrupted, KeyboardInterrupt):  # in training, or before or after it
+        again = f"hydra.run.dir={cfg.paths.output_dir}"
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            again = f"hydra.sweep.dir={HydraConfig.get().sweep.dir}"  # continues every job
         print(
             f"error: interrupted; last good checkpoint: {last_good(cfg)} "
-            f"(resume: the same command with hydra.run.dir={cfg.paths.output_dir})",
+            f"(resume: the same command with {again})",
             file=sys.stderr,
         )
         sys.exit(INTERRUPTED)  # unlike a failed job, Ctrl-C stops a whole multirun
