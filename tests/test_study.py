@@ -195,3 +195,14 @@ def test_a_task_aggregate_cannot_import_is_summarised_by_the_defaults(finished_s
     assert set(comparisons) == {"final val/loss", "best val/loss"}
     assert summary["figures"] == ["curves_art_tiny.png"] and summary["calibration"] == []
     assert (tmp_path / "out" / "curves_art_tiny.png").stat().st_size > 10_000
+
+
+def test_the_committed_curves_rebuild_the_tables_of_docs_results(tmp_path):
+    """docs/results.md is checkable: its tables come from the committed per-run curves."""
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    aggregate.main([str(docs / "results" / "curves"), "--out", str(tmp_path), "--no-fans"])
+    rebuilt = (tmp_path / "tables.md").read_text()
+    assert rebuilt == (docs / "results" / "tables.md").read_text()
+    page = (docs / "results.md").read_text()
+    headline = next(line for line in rebuilt.splitlines() if line.startswith("| ablation_base |"))
+    assert headline in page  # the ablation's reference row, as the page prints it
