@@ -218,6 +218,26 @@ def check_schedule(trainer: dict, optimized_metric: str | None) -> None:
         raise ConfigError("trainer.val_check_interval", interval, words)
 
 
+def check_epoch_interval(trainer: dict, task: SequenceTask, batch_size: object) -> None:
+    """A validation interval in batches longer than an epoch of the task's training split
+    (``limit_train_batches`` applied as Lightning applies it), which Lightning refuses only
+    once training starts. The split's size comes from torch's meta device (nothing is
+    allocated); a task whose generation needs values is left to Lightning."""
+    interval, limit = trainer.get("val_check_interval"), trainer.get("limit_train_batches")
+    if type(interval) is not int or type(batch_size) is not int or type(limit) is int:
+        return  # an int limit: check_schedule compares the two
+    try:
+        with torch.device("meta"):
+            rows = len(next(iter(task.generate("train", torch.Generator()).values())))
+    except (RuntimeError, NotImplementedError):
+        return
+    epoch = -(-rows // batch_size)  # the last batch may be short (core.sampling.EpochBatches)
+    epoch = int(epoch * limit) if type(limit) is float else epoch
+    if interval > epoch:
+        words = f"at most {epoch} (the training batches of an epoch)"
+        raise ConfigError("trainer.val_check_interval", interval, words)
+
+
 def check_memory_needs(model: dict, task: SequenceTask, embedding_dim: int) -> None:
     """The task's splits and the training state of the cell's and initial state's parameters,
     each measured on torch's meta device (nothing is allocated): training holds every float32
@@ -315,6 +335,7 @@ def check_values(cfg: DictConfig) -> None:
     check_options(ShardedData, data, "data", provided={"task"})
     options, _ = check_model(model, task, trusted=True)
     check_memory_needs(model, task, options.embedding_dim)
+    check_epoch_interval(trainer, task, data.get("batch_size", 128))
     logged = MODULES[task.kind].logged_metrics
     if run.optimized_metric is not None and run.optimized_metric not in logged:
         raise ConfigError("optimized_metric", run.optimized_metric, "one of " + ", ".join(logged))
