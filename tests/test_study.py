@@ -34,6 +34,8 @@ def test_the_plan_varies_only_init_and_seed_and_states_its_cuts(tmp_path, capsys
         assert command[1:3] == ["train.py", "-m"]
         inits = ",".join(sweep["inits"])  # every init unless the sweep names fewer
         assert f"model/init={inits}" in command and "seed=0,1" in command
+        # seeds outermost: a study stopped part way has whole seeds of every init
+        assert command.index("seed=0,1") < command.index(f"model/init={inits}")
         assert f"name={name}" in command
         assert command[-1] == f"hydra.sweep.dir={tmp_path / 's' / name}"
     assert sweeps["art_authors"]["inits"] == ["zero", "free", "contextual"]

@@ -67,8 +67,9 @@ def planned_sweep(name: str, args, study: dict, study_dir: Path) -> dict:
     overrides = [
         *sweep["overrides"],
         f"name={name}",
-        f"model/init={','.join(inits)}",
+        # seeds outermost: a study stopped part way holds whole seeds, each with every init
         f"seed={','.join(seeds)}",
+        f"model/init={','.join(inits)}",
         f"trainer.max_epochs={epochs}",
         "trainer.enable_progress_bar=false",
         *args.override,
