@@ -29,7 +29,13 @@ import torch
 
 from contextual_rnn.core.checkpoints import CheckpointError, load_module
 from contextual_rnn.core.data import SequenceDataModule
-from contextual_rnn.core.errors import ConfigError, InputError, check_memory, split_bytes
+from contextual_rnn.core.errors import (
+    ConfigError,
+    InputError,
+    check_memory,
+    meta_splits,
+    split_bytes,
+)
 from contextual_rnn.core.figures import fan_grid, save
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
@@ -76,7 +82,7 @@ def evaluation_data(module, test_size: int | None, test_seed: int | None) -> Seq
     try:
         task = build(task_config, SequenceTask, "task")
         datamodule = SequenceDataModule(task, **data)
-        check_memory("task", task_config, split_bytes(task), "splits that fit")
+        check_memory("task", task_config, split_bytes(meta_splits(task)), "splits that fit")
     except ConfigError as error:
         if error.key == "task" and test_size is not None:
             raise InputError(f"--test-size {test_size}: expected {error.allowed}") from None

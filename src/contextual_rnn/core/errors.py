@@ -196,15 +196,20 @@ def check_memory(key: str, value: object, needed: float, what: str) -> None:
         )
 
 
-def split_bytes(task) -> int:
-    """The bytes of a task's training and validation splits, raw and encoded: generated on
-    torch's meta device, which allocates nothing; 0 for a task whose generation needs the
-    values (``.item()`` on a meta tensor fails)."""
+def meta_splits(task) -> dict[str, dict] | None:
+    """A task's training and validation splits generated on torch's meta device, which
+    allocates nothing; None for a task whose generation needs the values (``.item()`` on a
+    meta tensor fails)."""
     import torch
 
     try:
         with torch.device("meta"):
-            raw = [task.generate(split, torch.Generator()) for split in ("train", "val")]
+            return {split: task.generate(split, torch.Generator()) for split in ("train", "val")}
     except (RuntimeError, NotImplementedError):
-        return 0
-    return 2 * sum(tensor.nbytes for batch in raw for tensor in batch.values())
+        return None
+
+
+def split_bytes(splits: dict[str, dict] | None) -> int:
+    """The bytes of ``meta_splits``, raw and encoded (0 where they are unknown)."""
+    batches = (splits or {}).values()
+    return 2 * sum(tensor.nbytes for batch in batches for tensor in batch.values())

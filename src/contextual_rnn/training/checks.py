@@ -53,6 +53,7 @@ from contextual_rnn.core.errors import (
     check_options,
     choice,
     integer,
+    meta_splits,
     number,
     split_bytes,
     that,
@@ -202,9 +203,12 @@ def check_run_folder(output_dir: str | Path, key: str = "run folder") -> None:
             raise ConfigError(key, str(path), "a folder: a file stands there")
 
 
-def check_schedule(trainer: dict, optimized_metric: str | None) -> None:
+def check_schedule(trainer: dict, optimized_metric: str | None, splits: dict | None, batch_size):
     """What Lightning finds only once training started (or never): no validation while a
-    metric is optimised, a validation interval longer than the epoch's batches."""
+    metric is optimised; a validation interval in batches longer than an epoch (of
+    ``limit_train_batches`` batches, or of the training split at ``batch_size`` with a
+    fractional limit applied as Lightning applies it; ``splits`` from torch's meta device,
+    None where the task's generation needs values: then left to Lightning)."""
     if optimized_metric is not None and trainer.get("limit_val_batches") == 0:
         raise ConfigError(
             "trainer.limit_val_batches",
@@ -213,36 +217,27 @@ def check_schedule(trainer: dict, optimized_metric: str | None) -> None:
             "(optimized_metric=null trains without validation)",
         )
     interval, limit = trainer.get("val_check_interval"), trainer.get("limit_train_batches")
-    if type(interval) is int and type(limit) is int and interval > limit:
-        words = f"at most trainer.limit_train_batches={limit} (the batches of an epoch)"
-        raise ConfigError("trainer.val_check_interval", interval, words)
-
-
-def check_epoch_interval(trainer: dict, task: SequenceTask, batch_size: object) -> None:
-    """A validation interval in batches longer than an epoch of the task's training split
-    (``limit_train_batches`` applied as Lightning applies it), which Lightning refuses only
-    once training starts. The split's size comes from torch's meta device (nothing is
-    allocated); a task whose generation needs values is left to Lightning."""
-    interval, limit = trainer.get("val_check_interval"), trainer.get("limit_train_batches")
-    if type(interval) is not int or type(batch_size) is not int or type(limit) is int:
-        return  # an int limit: check_schedule compares the two
-    try:
-        with torch.device("meta"):
-            rows = len(next(iter(task.generate("train", torch.Generator()).values())))
-    except (RuntimeError, NotImplementedError):
+    if type(interval) is not int:
         return
-    epoch = -(-rows // batch_size)  # the last batch may be short (core.sampling.EpochBatches)
-    epoch = int(epoch * limit) if type(limit) is float else epoch
-    if interval > epoch:
+    if type(limit) is int:
+        epoch = limit
+        words = f"at most trainer.limit_train_batches={limit} (the batches of an epoch)"
+    elif splits is not None and type(batch_size) is int:
+        rows = len(next(iter(splits["train"].values())))
+        epoch = -(-rows // batch_size)  # the last batch may be short (core.sampling.EpochBatches)
+        epoch = int(epoch * limit) if type(limit) is float else epoch
         words = f"at most {epoch} (the training batches of an epoch)"
+    else:
+        return
+    if interval > epoch:
         raise ConfigError("trainer.val_check_interval", interval, words)
 
 
-def check_memory_needs(model: dict, task: SequenceTask, embedding_dim: int) -> None:
+def check_memory_needs(model: dict, task: SequenceTask, splits: dict | None, embedding_dim: int):
     """The task's splits and the training state of the cell's and initial state's parameters,
     each measured on torch's meta device (nothing is allocated): training holds every float32
     parameter four times (weights, gradients, Adam's two moments)."""
-    check_memory("data.task", type(task).__name__, split_bytes(task), "splits that fit")
+    check_memory("data.task", type(task).__name__, split_bytes(splits), "splits that fit")
     layout = task.layout
     step_size = embedding_dim if layout.input_kind == "tokens" else layout.input_size
     context_size = step_size if layout.context == "first_token" else layout.context_size
@@ -329,13 +324,13 @@ def check_values(cfg: DictConfig) -> None:
             raise ConfigError(f"trainer.{key}", trainer[key], "an argument of " + TRAINER)
     validate(TrainerArguments, trainer, "trainer")
     check_epochs_left(run.ckpt_path, trainer.get("max_epochs"))
-    check_schedule(trainer, run.optimized_metric)
     data, model = values.get("data") or {}, values.get("model") or {}
     task = build(data.pop("task", None), SequenceTask, "data.task", trusted=True)
     check_options(ShardedData, data, "data", provided={"task"})
     options, _ = check_model(model, task, trusted=True)
-    check_memory_needs(model, task, options.embedding_dim)
-    check_epoch_interval(trainer, task, data.get("batch_size", 128))
+    splits = meta_splits(task)
+    check_memory_needs(model, task, splits, options.embedding_dim)
+    check_schedule(trainer, run.optimized_metric, splits, data.get("batch_size", 128))
     logged = MODULES[task.kind].logged_metrics
     if run.optimized_metric is not None and run.optimized_metric not in logged:
         raise ConfigError("optimized_metric", run.optimized_metric, "one of " + ", ".join(logged))
