@@ -7,7 +7,7 @@ weights (ART: the fast-weights loop in each of its natural forms, the fastest ta
 a batch-first nn.LSTM); `python train.py` against 65 plain LCD epochs; a 3-seed LCD sweep
 side by side against one after another, with the least ratio any launcher could reach
 here; 5- and 10-seed ART sweeps (1 epoch a run) as one vectorised ensemble against one
-after another, with their peak memory.
+after another, with their peak memory, and where an ensemble's step spends its time.
 
     python scripts/bench.py                  # everything: about 10 minutes on 2 cores
     python scripts/bench.py --skip-jobs      # the two epoch ratios only
@@ -348,6 +348,60 @@ def ensemble_sweeps(args) -> tuple[list[tuple], list[str]]:
     return rows, notes
 
 
+def step_paths(modules: list, batch: dict) -> dict:
+    """An ART step's forward and backward for every member: one by one, or batched."""
+    from contextual_rnn.training.ensemble import batched_step
+
+    def alone():
+        for module in modules:
+            loss = module.training_loss(batch)[0]
+            torch.autograd.grad(loss, list(module.parameters()), allow_unused=True)
+
+    def together():
+        batched_step(modules, [batch] * len(modules), [None] * len(modules))
+
+    return {"alone": alone, "together": together}
+
+
+def matrix_product_share(function) -> float:
+    """The share of ``function``'s CPU time spent in matrix products (mm, bmm, addmm...)."""
+    with torch.profiler.profile() as profiled:
+        function()
+    ops = profiled.key_averages()
+    products = sum(op.self_cpu_time_total for op in ops if "mm" in op.key)
+    return products / sum(op.self_cpu_time_total for op in ops)
+
+
+def ensemble_step(args) -> list[str]:
+    """Where an ensemble's time goes: an ART step in-process on one thread, members one by
+    one against the ensemble's batched step, with each path's share of matrix products
+    (work that batching leaves the same)."""
+    threads, lines = torch.get_num_threads(), []
+    torch.set_num_threads(1)
+    sizes = CASES["ART"][1] if args.quick else []
+    with tempfile.TemporaryDirectory() as out_dir:
+        for members, init in itertools.product((5, 10), ("zero", "contextual")):
+            modules = []
+            for seed in range(members):
+                overrides = ["experiment=art_paper", f"model/init={init}", f"seed={seed}", *sizes]
+                cfg = compose_config(overrides, output_dir=out_dir)
+                modules.append(build_module(cfg, datamodule := build_datamodule(cfg)).train())
+            paths = step_paths(modules, next(iter(datamodule.train_dataloader())))
+            runs = {
+                name: partial(lambda f: [timed(f, lambda: None)], f) for name, f in paths.items()
+            }
+            times = interleaved(runs, rounds=2 if args.quick else 15)
+            each = {name: 1000 * median(t) / members for name, t in times.items()}
+            share = {name: matrix_product_share(f) for name, f in paths.items()}
+            lines.append(
+                f"ensemble step, {members} members, {init} h0: {each['together']:.2f} ms a member "
+                f"batched, {each['alone']:.2f} alone ({each['together'] / each['alone']:.2f}x); "
+                f"matrix products {share['together']:.0%} / {share['alone']:.0%} of the time"
+            )
+    torch.set_num_threads(threads)
+    return lines
+
+
 # --- report -----------------------------------------------------------------------------------
 
 
@@ -414,6 +468,8 @@ def main(argv=None) -> dict:
     if not (args.skip_jobs or args.skip_ensembles):
         ensemble_rows, ensemble_notes = ensemble_sweeps(args)
         job_rows, notes = job_rows + ensemble_rows, notes + ensemble_notes
+    if not (args.skip_jobs or args.skip_ensembles) and args.device == "cpu":
+        notes += ensemble_step(args)
     print(report(results, job_rows, notes))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -1,6 +1,7 @@
 """scripts/bench.py runs end to end on tiny sizes and prints every ratio against its target."""
 
 import importlib.util
+import re
 import statistics
 from pathlib import Path
 
@@ -31,6 +32,20 @@ def test_quick_bench_prints_each_ratio_and_target(capsys):
     assert set(art) == set(load_bench().FORMS) and all(t > 0 for t in art.values())
     assert f"baseline: {min(art, key=art.get)}" in printed
     assert "load average" in printed and "peak resident memory" in printed
+
+
+def test_the_ensemble_step_is_timed_against_its_members_one_by_one():
+    bench = load_bench()
+    lines = bench.ensemble_step(bench.parse(["--quick"]))
+    assert [line.split(":")[0] for line in lines] == [
+        f"ensemble step, {m} members, {init} h0" for m in (5, 10) for init in ("zero", "contextual")
+    ]
+    for line in lines:  # the ratio printed is the ratio of the two times printed
+        batched, alone, ratio = (
+            float(x) for x in re.findall(r"([\d.]+)(?: ms a member| alone|x\))", line)
+        )
+        assert batched > 0 and alone > 0 and abs(ratio - batched / alone) < 0.01
+        assert re.search(r"matrix products \d+% / \d+% of the time", line)
 
 
 CASES = [("ART", form) for form in load_bench().FORMS] + [("LCD", None)]
