@@ -38,6 +38,7 @@ def test_the_plan_varies_only_init_and_seed_and_states_its_cuts(tmp_path, capsys
         assert command.index("seed=0,1") < command.index(f"model/init={inits}")
         assert f"name={name}" in command
         assert command[-1] == f"hydra.sweep.dir={tmp_path / 's' / name}"
+        assert study.RUN_FOLDER in command
     assert sweeps["art_authors"]["inits"] == ["zero", "free", "contextual"]
     assert sweeps["ablation_g_torch"]["inits"] == ["contextual"]  # zero h0 has no g
     assert "preset=ba2016" in sweeps["art_ba2016"]["command"]
@@ -141,6 +142,7 @@ def finished_sweeps(tmp_path_factory) -> Path:
             "-m", f"experiment={experiment}", f"name={name}", "model/init=zero,contextual",
             "seed=0,1", "debug=tiny", "trainer.limit_val_batches=null",
             f"hydra.sweep.dir={folder / name}",  # the study's own layout: one folder per sweep
+            study.RUN_FOLDER,
             cwd=folder,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr[-3000:]
@@ -150,6 +152,8 @@ def finished_sweeps(tmp_path_factory) -> Path:
 def test_aggregate_writes_statistics_figures_and_a_wandb_run(finished_sweeps, tmp_path):
     out = tmp_path / "aggregate"
     summary = aggregate.main([str(finished_sweeps), "--out", str(out)])
+    runs = sorted(p.parent.name for p in (finished_sweeps / "art_tiny").glob("*/status.json"))
+    assert runs == ["seed0-contextual", "seed0-zero", "seed1-contextual", "seed1-zero"]
     assert summary["runs"] == 8 and set(summary["sweeps"]) == {"art_tiny", "lcd_tiny"}
     art = summary["sweeps"]["art_tiny"]["comparisons"]["epochs to 90.0%"]
     assert set(art["per_init"]) == {"zero", "contextual"}

@@ -25,6 +25,10 @@ from omegaconf import OmegaConf
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = ROOT / "conf" / "study.yaml"
 
+# A run's folder named by its seed and init, not by its place in the grid: a later call
+# with other seeds adds runs beside the earlier ones, and each continues its own.
+RUN_FOLDER = "hydra.sweep.subdir=seed${seed}-${hydra:runtime.choices.model/init}"
+
 
 def csv_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
@@ -73,6 +77,7 @@ def planned_sweep(name: str, args, study: dict, study_dir: Path) -> dict:
         f"trainer.max_epochs={epochs}",
         "trainer.enable_progress_bar=false",
         *args.override,
+        RUN_FOLDER,
         # each sweep in its own known folder: passing the same folder again resumes it
         f"hydra.sweep.dir={study_dir / name}",
     ]

@@ -420,6 +420,7 @@ def check_jobs(loader, config: DictConfig, batch: Sequence[Sequence[str]], first
     previous = HydraConfig.instance().cfg
     for idx, overrides in enumerate(batch, start=first):
         job = job_config(loader, config, idx, overrides)
+        HydraConfig.instance().set_config(job)  # for a ${hydra:...} in the job's folder name
         folder = os.path.join(str(job.hydra.sweep.dir), str(job.hydra.sweep.subdir))
         check_job(job, folder, f"job #{idx} ({' '.join(filter_overrides(overrides))}): ")
     HydraConfig.instance().cfg = previous
