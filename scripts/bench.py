@@ -293,6 +293,36 @@ def thread_scaling(args) -> float:
     return median(times[1]) / median(times[cores])
 
 
+def busy_machine(args) -> str:
+    """An LCD step's LSTM on one thread and on all of them while other work holds every core
+    (one spinning process per core): what ``threads=auto`` avoids by taking no more threads
+    than the cores it finds idle (``training.resolvers.idle_cores``)."""
+    from contextual_rnn.training.resolvers import idle_cores
+
+    step = "lstm(inputs, (state, state))[0].sum().backward()"
+    values = {"lstm": nn.LSTM(1, 128), "inputs": torch.randn(25, 128, 1)}
+    values["state"] = torch.randn(1, 128, 128, requires_grad=True)
+    cores, steps = torch.get_num_threads(), (2 if args.quick else 10)
+    spin = [sys.executable, "-c", "while True: pass"]
+    others = [subprocess.Popen(spin) for _ in range(cores)]
+    try:
+        time.sleep(0.5)
+        idle = idle_cores()
+        times = {
+            threads: benchmark.Timer(step, globals=values, num_threads=threads).timeit(steps).median
+            for threads in (1, cores)
+        }
+    finally:
+        for process in others:
+            process.kill()
+            process.wait()
+    return (
+        f"busy machine ({cores} spinning processes): an LSTM step {1000 * times[1]:.1f} ms on 1 "
+        f"thread, {1000 * times[cores]:.1f} ms on {cores} ({times[cores] / times[1]:.1f}x); "
+        f"idle cores found {idle:.1f}, so threads=auto takes {max(1, round(idle))}"
+    )
+
+
 def sweep_bound(main_job: float, training: float, slowdown: float, cores: int) -> float:
     """The least parallel/serial ratio a sweep of equal jobs can reach on ``cores`` cores.
 
@@ -320,6 +350,7 @@ def jobs(args, lcd: dict) -> tuple[list[tuple], list[str]]:
     rows = [("main job", main_job, epochs * median(lcd["plain"]), 1)]
     rows.append(("3-seed sweep", walls["3-seed sweep, parallel"], walls[SERIAL], 1))
     notes = [
+        busy_machine(args),
         f"main job baseline: {epochs} plain LCD epochs; sweep baseline: the same three runs "
         "one after another (hydra/launcher=basic)",
         f"sweep bound on {cores} cores: >= {bound:.2f} (an LSTM step is {slowdown:.2f}x slower "

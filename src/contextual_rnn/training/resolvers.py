@@ -13,6 +13,8 @@ gets ``default``.
 
 import math
 import os
+import time
+from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
@@ -21,6 +23,37 @@ from omegaconf import OmegaConf
 
 def usable_cores() -> int:
     return len(os.sched_getaffinity(0))
+
+
+def cpu_times() -> dict[int, tuple[int, int]]:
+    """Per CPU (Linux's /proc/stat): (idle, total) time so far, in clock ticks; empty
+    where the file is not there."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return {}
+    times = {}
+    for line in lines:
+        name, *ticks = line.split()
+        if name.startswith("cpu") and name[3:].isdigit():
+            values = [int(t) for t in ticks]
+            times[int(name[3:])] = (values[3] + values[4], sum(values[:8]))  # idle + iowait
+    return times
+
+
+def idle_cores(window: float = 0.1) -> float:
+    """How many of this process's cores sat idle over ``window`` seconds (the cores, where
+    that cannot be measured): what other work leaves a run starting now."""
+    cores = os.sched_getaffinity(0)
+    before = cpu_times()
+    time.sleep(window)
+    after = cpu_times()
+    shares = [
+        (after[c][0] - before[c][0]) / (after[c][1] - before[c][1])
+        for c in cores
+        if c in before and c in after and after[c][1] > before[c][1]
+    ]
+    return sum(shares) if len(shares) == len(cores) else float(len(cores))
 
 
 def parallel_jobs() -> int:

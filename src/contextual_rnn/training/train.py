@@ -41,7 +41,7 @@ from contextual_rnn.training.checks import check_config
 from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
 from contextual_rnn.training.job_exit import exit_with
 from contextual_rnn.training.loggers import wandb_loggers
-from contextual_rnn.training.resolvers import usable_cores
+from contextual_rnn.training.resolvers import idle_cores, usable_cores
 from contextual_rnn.training.sweep_summary import save_metrics
 from contextual_rnn.training.verbosity import quiet_libraries
 
@@ -70,10 +70,14 @@ def concurrent_jobs() -> int:
 
 
 def configure_threads(setting) -> int:
-    """``auto``: the cores, shared between the jobs a parallel multirun runs at once."""
+    """``auto``: the cores, shared between the jobs a parallel multirun runs at once, and no
+    more than sit idle as the run starts. A thread more than a free core costs far more
+    than it gives: each parallel operation waits for every thread, and one whose core
+    other work holds keeps the rest waiting (docs/performance.md: an LSTM step on a busy
+    2-core machine took 95-635 ms with two threads, 14 ms with one)."""
     threads = setting
     if setting == "auto":
-        threads = max(1, usable_cores() // concurrent_jobs())
+        threads = max(1, min(usable_cores() // concurrent_jobs(), round(idle_cores())))
     torch.set_num_threads(threads)
     return threads
 
