@@ -10,6 +10,7 @@ import pytest
 from scipy.stats import mannwhitneyu, wilcoxon
 
 from contextual_rnn.analysis import aggregate, study
+from contextual_rnn.analysis.runs import read_all
 from contextual_rnn.analysis.statistics import (
     hodges_lehmann,
     holm,
@@ -186,6 +187,21 @@ def test_aggregate_writes_statistics_figures_and_a_wandb_run(finished_sweeps, tm
     assert any(k.startswith("art_tiny/runs") for k in logged)
     assert any(k.startswith("lcd_tiny/tests") for k in logged)
     assert any(k.startswith("figures/fig2_art_tiny") for k in logged)
+
+
+def test_committed_curves_and_the_run_folders_of_later_seeds_aggregate_together(
+    finished_sweeps, tmp_path
+):
+    """A study continued elsewhere: its curves hold seeds 0 and 1, the new machine's run
+    folders seed 1 again (rerun) and nothing else; each run is counted once, the folder
+    preferred."""
+    aggregate.aggregate([finished_sweeps / "art_tiny"], tmp_path / "first", fans=False)
+    for run in (finished_sweeps / "art_tiny").glob("seed1-*"):
+        shutil.copytree(run, tmp_path / "later" / run.name, ignore=shutil.ignore_patterns("wandb"))
+    runs = read_all([tmp_path / "first" / "curves", tmp_path / "later"])
+    assert sorted((r["init"], r["seed"], r["folder"] is None) for r in runs) == [
+        ("contextual", 0, True), ("contextual", 1, False), ("zero", 0, True), ("zero", 1, False)
+    ]  # fmt: skip
 
 
 def test_a_task_aggregate_cannot_import_is_summarised_by_the_defaults(finished_sweeps, tmp_path):

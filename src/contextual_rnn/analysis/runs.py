@@ -133,14 +133,20 @@ def read_curves(path: Path) -> list[dict]:
     return list(runs.values())
 
 
+def identity(run: dict) -> tuple:
+    """What makes a run one run of a study: its sweep, init and seed."""
+    return run["sweep"], run["init"], run["seed"]
+
+
 def read_all(paths: list[str | Path]) -> list[dict]:
-    """Every run at or under the given paths: run folders, and curves files (``*.csv`` under
-    a ``curves`` folder) for the sweeps no run folder holds."""
+    """Every run at or under the given paths: run folders, and from curves files (``*.csv``
+    under a ``curves`` folder) the runs no run folder holds, so that the committed curves
+    of a study and the run folders of its later seeds aggregate together."""
     runs = [read_run(folder) for folder in find_runs(paths)]
-    sweeps = {r["sweep"] for r in runs}
+    held = {identity(r) for r in runs}
     for path in map(Path, paths):
         found = sorted(p for p in path.rglob("*.csv") if p.parent.name == "curves")
         files = [path] if path.suffix == ".csv" else found
         for file in files:
-            runs += [r for r in read_curves(file) if r["sweep"] not in sweeps]
+            runs += [r for r in read_curves(file) if identity(r) not in held]
     return runs
