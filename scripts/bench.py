@@ -277,12 +277,17 @@ def wall_time(args: list[str], cwd: Path) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
+def lstm_step() -> tuple[str, dict]:
+    """An LCD training step's LSTM, forward and backward at batch 128, for a torch Timer."""
+    values = {"lstm": nn.LSTM(1, 128), "inputs": torch.randn(25, 128, 1)}
+    values["state"] = torch.randn(1, 128, 128, requires_grad=True)
+    return "lstm(inputs, (state, state))[0].sum().backward()", values
+
+
 def thread_scaling(args) -> float:
     """How much slower an LCD training step's LSTM (forward and backward, batch 128) runs on
     one thread than on all of them: what a core given to a second job costs the first."""
-    step = "lstm(inputs, (state, state))[0].sum().backward()"
-    values = {"lstm": nn.LSTM(1, 128), "inputs": torch.randn(25, 128, 1)}
-    values["state"] = torch.randn(1, 128, 128, requires_grad=True)
+    step, values = lstm_step()
     steps, cores = (3 if args.quick else 60), torch.get_num_threads()
 
     def per_step(threads: int):
@@ -296,18 +301,16 @@ def thread_scaling(args) -> float:
 def busy_machine(args) -> str:
     """An LCD step's LSTM on one thread and on all of them while other work holds every core
     (one spinning process per core): what ``threads=auto`` avoids by taking no more threads
-    than the cores it finds idle (``training.resolvers.idle_cores``)."""
-    from contextual_rnn.training.resolvers import idle_cores
+    than the cores it finds idle (``training.train.auto_threads``)."""
+    from contextual_rnn.training.train import auto_threads
 
-    step = "lstm(inputs, (state, state))[0].sum().backward()"
-    values = {"lstm": nn.LSTM(1, 128), "inputs": torch.randn(25, 128, 1)}
-    values["state"] = torch.randn(1, 128, 128, requires_grad=True)
+    step, values = lstm_step()
     cores, steps = torch.get_num_threads(), (2 if args.quick else 10)
     spin = [sys.executable, "-c", "while True: pass"]
     others = [subprocess.Popen(spin) for _ in range(cores)]
     try:
         time.sleep(0.5)
-        idle = idle_cores()
+        auto = auto_threads()
         times = {
             threads: benchmark.Timer(step, globals=values, num_threads=threads).timeit(steps).median
             for threads in (1, cores)
@@ -319,7 +322,7 @@ def busy_machine(args) -> str:
     return (
         f"busy machine ({cores} spinning processes): an LSTM step {1000 * times[1]:.1f} ms on 1 "
         f"thread, {1000 * times[cores]:.1f} ms on {cores} ({times[cores] / times[1]:.1f}x); "
-        f"idle cores found {idle:.1f}, so threads=auto takes {max(1, round(idle))}"
+        f"threads=auto takes {auto}"
     )
 
 
@@ -409,7 +412,7 @@ def ensemble_step(args) -> list[str]:
     (work that batching leaves the same)."""
     threads, lines = torch.get_num_threads(), []
     torch.set_num_threads(1)
-    sizes = CASES["ART"][1] if args.quick else []
+    sizes = CASES["ART"][1]  # one batch is all it times: no full-size split to generate
     with tempfile.TemporaryDirectory() as out_dir:
         for members, init in itertools.product((5, 10), ("zero", "contextual")):
             modules = []

@@ -179,6 +179,9 @@ def test_auto_threads_take_only_the_cores_that_sit_idle(monkeypatch):
             monkeypatch.setattr(training, "idle_cores", lambda idle=idle: idle)
             assert training.configure_threads("auto") == expected == torch.get_num_threads()
         assert training.configure_threads(2) == 2  # a number is the user's: taken as given
+        monkeypatch.setattr(training, "usable_cores", lambda: 1)  # one thread whatever idles:
+        monkeypatch.setattr(training, "idle_cores", lambda: pytest.fail("measured for nothing"))
+        assert training.configure_threads("auto") == 1
     finally:
         torch.set_num_threads(before)
 

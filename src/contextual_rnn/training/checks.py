@@ -63,6 +63,7 @@ from contextual_rnn.core.inits.base import InitialState
 from contextual_rnn.core.modules import MODULES
 from contextual_rnn.core.modules.base import check_model
 from contextual_rnn.core.registry import build
+from contextual_rnn.core.sampling import EpochBatches
 from contextual_rnn.core.tasks.base import SequenceTask
 from contextual_rnn.training.arguments import CANNOT_WRITE, not_an_option, refuse
 from contextual_rnn.training.callbacks.resume_checkpoint import readable, trained_epochs
@@ -224,7 +225,7 @@ def check_schedule(trainer: dict, optimized_metric: str | None, splits: dict | N
         words = f"at most trainer.limit_train_batches={limit} (the batches of an epoch)"
     elif splits is not None and type(batch_size) is int:
         rows = len(next(iter(splits["train"].values())))
-        epoch = -(-rows // batch_size)  # the last batch may be short (core.sampling.EpochBatches)
+        epoch = len(EpochBatches(rows, batch_size, seed=0))  # the batches training draws
         epoch = int(epoch * limit) if type(limit) is float else epoch
         words = f"at most {epoch} (the training batches of an epoch)"
     else:

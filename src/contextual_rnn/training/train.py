@@ -69,15 +69,20 @@ def concurrent_jobs() -> int:
     return usable_cores() if jobs is None or jobs < 1 else jobs
 
 
+def auto_threads() -> int:
+    """The cores, shared between the jobs a parallel multirun runs at once, and no more than
+    sit idle as the run starts (measured only where that could be more than one). A thread
+    more than a free core costs far more than it gives: each parallel operation waits for
+    every thread, and one whose core other work holds keeps the rest waiting
+    (docs/performance.md: an LSTM step on a busy 2-core machine took 95-635 ms with two
+    threads, 14 ms with one)."""
+    share = usable_cores() // concurrent_jobs()
+    return max(1, min(share, round(idle_cores()))) if share > 1 else 1
+
+
 def configure_threads(setting) -> int:
-    """``auto``: the cores, shared between the jobs a parallel multirun runs at once, and no
-    more than sit idle as the run starts. A thread more than a free core costs far more
-    than it gives: each parallel operation waits for every thread, and one whose core
-    other work holds keeps the rest waiting (docs/performance.md: an LSTM step on a busy
-    2-core machine took 95-635 ms with two threads, 14 ms with one)."""
-    threads = setting
-    if setting == "auto":
-        threads = max(1, min(usable_cores() // concurrent_jobs(), round(idle_cores())))
+    """``threads``: a number as given, or ``auto`` (``auto_threads``)."""
+    threads = auto_threads() if setting == "auto" else setting
     torch.set_num_threads(threads)
     return threads
 
