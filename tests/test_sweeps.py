@@ -307,13 +307,19 @@ def test_ctrl_c_stops_a_sweep_and_the_same_command_continues_it(tmp_path):
     started = subprocess.Popen(
         [*command, "trainer.max_epochs=100000"], cwd=tmp_path, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a suite started in the background (nohup, &) hands its children an ignored SIGINT
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     resume = sweep / "0" / "checkpoints" / "resume"
-    while not (resume.is_dir() and any(resume.glob("*.ckpt"))):
-        assert started.poll() is None, started.communicate()
-        time.sleep(0.5)
-    os.killpg(started.pid, signal.SIGINT)
-    _, stderr = started.communicate(timeout=120)
+    try:
+        while not (resume.is_dir() and any(resume.glob("*.ckpt"))):
+            assert started.poll() is None, started.communicate()
+            time.sleep(0.5)
+        os.killpg(started.pid, signal.SIGINT)
+        _, stderr = started.communicate(timeout=120)
+    finally:  # a sweep that did not stop must not train on after the test
+        if started.poll() is None:
+            os.killpg(started.pid, signal.SIGKILL)
     assert started.returncode == 130
     lines = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert lines[-1] == "error: interrupted; the same command continues it"

@@ -39,7 +39,7 @@ from contextual_rnn.training.callbacks.resume_checkpoint import (
 from contextual_rnn.training.callbacks.run_status import finished_status, read_status, write_status
 from contextual_rnn.training.checks import check_config
 from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
-from contextual_rnn.training.job_exit import exit_with
+from contextual_rnn.training.job_exit import exit_with, keep_interrupts
 from contextual_rnn.training.loggers import wandb_loggers
 from contextual_rnn.training.resolvers import idle_cores, usable_cores
 from contextual_rnn.training.sweep_summary import save_metrics
@@ -246,6 +246,7 @@ def run(cfg: DictConfig) -> float | None:
     """
     if not (HydraConfig.initialized() and HydraConfig.get().verbose):
         quiet_libraries()
+    keep_interrupts()
     try:
         with hold(cfg.paths.output_dir):  # one process at a time (resume_checkpoint)
             metrics = train(cfg)
