@@ -65,6 +65,34 @@ def test_a_continued_study_keeps_its_history_and_the_sweeps_it_does_not_rerun(tm
     assert "lcd_authors" in study.markdown(record)
 
 
+def test_ctrl_c_lets_the_sweep_stop_and_ends_the_study_in_one_line(tmp_path, monkeypatch, capsys):
+    """The sweep (which gets the same Ctrl-C) is waited for, not killed, and the study
+    records the attempt as interrupted and exits 130 with one line."""
+    import _thread
+    import sys
+    import threading
+
+    done = tmp_path / "sweep saved its jobs"
+    child = f"import time; time.sleep(1.5); open({str(done)!r}, 'w').close()"
+    sweep = {"log": str(tmp_path / "log.txt"), "command": [sys.executable, "-c", child]}
+    monkeypatch.setattr(study, "GRACE_S", 30)
+    threading.Timer(0.5, _thread.interrupt_main).start()  # Ctrl-C while the sweep runs
+    with pytest.raises(KeyboardInterrupt):
+        study.run_sweep(sweep)
+    assert done.is_file()
+
+    def interrupted(sweep):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study, "run_sweep", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        study.main(["--out", str(tmp_path / "s"), "--sweeps", "lcd_authors"])
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "error: interrupted; the same command continues it\n"
+    record = json.loads((tmp_path / "s" / "study.json").read_text())
+    assert record["sweeps"][0]["attempts"][-1]["status"] == "interrupted"
+
+
 def test_mann_whitney_matches_scipy_without_ties_and_counts_never_as_slowest():
     a, b = [1.0, 2.5, 3.0, 4.2, 5.1], [2.0, 6.0, 7.5, 8.0, 9.0]
     ours = mann_whitney(a, b)

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -151,6 +152,9 @@ def write_record(study_dir: Path, record: dict) -> None:
     (study_dir / "study.md").write_text(markdown(record))
 
 
+GRACE_S = 120  # after Ctrl-C, how long a sweep may take to save its jobs before it is asked to
+
+
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -165,9 +169,18 @@ def run_sweep(sweep: dict) -> dict:
     with open(sweep["log"], "a") as log:
         log.write(f"\n=== {attempt['started']}: {shlex.join(sweep['command'])}\n")
         log.flush()
-        code = subprocess.run(
+        child = subprocess.Popen(
             sweep["command"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env
-        ).returncode
+        )
+        try:
+            code = child.wait()
+        except KeyboardInterrupt:  # Ctrl-C reaches the sweep too: it saves its jobs and stops
+            try:
+                child.wait(timeout=GRACE_S)
+            except subprocess.TimeoutExpired:  # the signal came to this process alone
+                child.send_signal(signal.SIGINT)
+                child.wait()
+            raise
     attempt.update(wall_s=round(time.time() - began, 1), returncode=code)
     attempt["status"] = "completed" if code == 0 else f"exit {code} (see its log)"
     return attempt
@@ -222,7 +235,13 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"[{sweep['name']}] started {now()}; log: {sweep['log']}", flush=True)
         sweep["attempts"].append({"started": now(), "status": "running"})
         write_record(study_dir, record)
-        sweep["attempts"][-1] = run_sweep(sweep)
+        try:
+            sweep["attempts"][-1] = run_sweep(sweep)
+        except KeyboardInterrupt:
+            sweep["attempts"][-1]["status"] = "interrupted"
+            write_record(study_dir, record)
+            print("error: interrupted; the same command continues it", file=sys.stderr)
+            sys.exit(130)
         print(f"[{sweep['name']}] {sweep['attempts'][-1]['status']}", flush=True)
         write_record(study_dir, record)
     print(markdown(record))
