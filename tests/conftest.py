@@ -1,6 +1,7 @@
 """Shared fixtures: compose the real config with tiny sizes, run train.py as a user would."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,15 @@ TINY_LCD = ["data.task.train_per_period=20", "data.task.val_per_period=10"]
 def tiny_overrides(data: str, *extra: str) -> list[str]:
     sizes = TINY_LCD if data == "lcd" else TINY_ART
     return ["debug=tiny", "logger=csv", f"data={data}", *sizes, *extra]
+
+
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handler during the test, also where the suite started with SIGINT
+    ignored (``nohup``, ``&``): Python then installs none and an interrupt raises nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture

@@ -92,7 +92,9 @@ def test_ctrl_c_is_recorded_as_interrupted_and_names_the_last_checkpoint(tmp_pat
     assert summary(tmp_path)["status"] == "interrupted"
 
 
-def test_ctrl_c_swallowed_by_a_finaliser_reaches_the_run_without_a_traceback(monkeypatch, capsys):
+def test_ctrl_c_swallowed_by_a_finaliser_reaches_the_run_without_a_traceback(
+    monkeypatch, capsys, python_sigint
+):
     """A KeyboardInterrupt raised in a finaliser (where Python prints "Exception ignored"
     and drops it) comes back to the main thread, and nothing is printed."""
     from contextual_rnn.training.job_exit import keep_interrupts

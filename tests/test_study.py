@@ -65,7 +65,9 @@ def test_a_continued_study_keeps_its_history_and_the_sweeps_it_does_not_rerun(tm
     assert "lcd_authors" in study.markdown(record)
 
 
-def test_ctrl_c_lets_the_sweep_stop_and_ends_the_study_in_one_line(tmp_path, monkeypatch, capsys):
+def test_ctrl_c_lets_the_sweep_stop_and_ends_the_study_in_one_line(
+    tmp_path, monkeypatch, capsys, python_sigint
+):
     """The sweep (which gets the same Ctrl-C) is waited for, not killed, and the study
     records the attempt as interrupted and exits 130 with one line."""
     import _thread
