@@ -152,7 +152,7 @@ def write_record(study_dir: Path, record: dict) -> None:
     (study_dir / "study.md").write_text(markdown(record))
 
 
-GRACE_S = 120  # after Ctrl-C, how long a sweep may take to save its jobs before it is asked to
+GRACE_S = 120  # after Ctrl-C, how long a sweep may take to stop before it is sent one itself
 
 
 def now() -> str:
