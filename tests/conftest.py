@@ -25,6 +25,13 @@ def tiny_overrides(data: str, *extra: str) -> list[str]:
     return ["debug=tiny", "logger=csv", f"data={data}", *sizes, *extra]
 
 
+def default_sigint() -> None:
+    """A child's ``preexec_fn``: Ctrl-C as a terminal delivers it. A suite started in the
+    background by a shell (``make test &``, ``nohup``) passes on an ignored SIGINT, and
+    Python then never turns Ctrl-C into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def python_sigint():
     """Python's own Ctrl-C handler during the test, also where the suite started with SIGINT

@@ -16,7 +16,7 @@ from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import train
 
 from . import wandb_files
-from .conftest import ROOT, TINY_LCD, train_command
+from .conftest import ROOT, TINY_LCD, default_sigint, train_command
 
 # 100 training sequences in batches of 16: 7 steps an epoch, 3 epochs.
 SMALL_RUN = [
@@ -71,12 +71,10 @@ def test_ctrl_c_is_recorded_as_interrupted_and_names_the_last_checkpoint(tmp_pat
     env.pop("WANDB_SERVICE", None)
     # hydra.run.dir: a known folder, watched for the first checkpoint before the Ctrl-C
     args = [*SMALL_RUN, "trainer.max_epochs=500", f"hydra.run.dir={tmp_path}"]
-    # SIG_DFL: a suite started in the background by a shell (`make test &`) passes on an
-    # ignored SIGINT, and Python then never turns Ctrl-C into KeyboardInterrupt
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), *args],
         cwd=tmp_path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=default_sigint,
     )  # fmt: skip
     resume = tmp_path / "checkpoints" / "resume"
     deadline = time.time() + 120

@@ -20,7 +20,7 @@ from contextual_rnn.training.sweep_folder import SweepFolder
 from contextual_rnn.training.train import build_datamodule
 
 from . import wandb_files
-from .conftest import ROOT, TINY_LCD, train_command
+from .conftest import ROOT, TINY_LCD, default_sigint, train_command
 
 QUICK = ["debug=tiny", *TINY_LCD, "trainer.max_epochs=1"]
 
@@ -307,8 +307,7 @@ def test_ctrl_c_stops_a_sweep_and_the_same_command_continues_it(tmp_path):
     started = subprocess.Popen(
         [*command, "trainer.max_epochs=100000"], cwd=tmp_path, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        # a suite started in the background (nohup, &) hands its children an ignored SIGINT
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=default_sigint,
     )  # fmt: skip
     resume = sweep / "0" / "checkpoints" / "resume"
     try:
