@@ -53,7 +53,8 @@ def test_reused_figure_draws_the_same_pixels_as_a_fresh_one(tmp_path):
 
 def layout_problems(fig) -> list[str]:
     """What lies outside the canvas or on another panel: each axes' tight box (its ticks,
-    labels, title and legend) and each figure-level text (a suptitle)."""
+    labels, title and legend) and each figure-level text (a suptitle); and a panel's own
+    notes that leave it or cover its legend."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     boxes = [
@@ -68,6 +69,14 @@ def layout_problems(fig) -> list[str]:
     ]
     for i, (name, box) in enumerate(boxes):
         problems += [f"{name} overlaps {other}" for other, b in boxes[i + 1 :] if box.overlaps(b)]
+    for i, ax in enumerate(fig.axes):  # a note drawn in a panel stays in it, off its legend
+        legend = ax.get_legend()
+        for text in ax.texts:
+            box = text.get_window_extent(renderer)
+            if not (ax.bbox.contains(*box.p0) and ax.bbox.contains(*box.p1)):
+                problems.append(f"{text.get_text()!r} outside axes {i}")
+            if legend and box.overlaps(legend.get_window_extent(renderer)):
+                problems.append(f"{text.get_text()!r} overlaps the legend of axes {i}")
     return problems
 
 

@@ -114,7 +114,6 @@ class ART(ClassificationTask):
 
 def times_to_thresholds(ax, groups: Groups, thresholds: tuple[float, ...]) -> None:
     """A dot per seed at the epochs it took to reach each accuracy; how many never did."""
-    labels = []
     for i, threshold in enumerate(thresholds):
         never = []
         for color, (init, members) in enumerate(groups.items()):
@@ -124,8 +123,11 @@ def times_to_thresholds(ax, groups: Groups, thresholds: tuple[float, ...]) -> No
             ax.scatter(finite, y, color=f"C{color}", s=18, label=init if i == 0 else None)
             if len(finite) < len(values):
                 never.append(f"{init} {len(values) - len(finite)}")
-        labels.append(f"{threshold:.1%}" + (f"\nnever: {', '.join(never)}" if never else ""))
-    ax.set_yticks(range(len(thresholds)), labels, fontsize=8)
+        if never:  # inside the panel, above the row's dots: a tick label this long widens the gap
+            note = f"never: {', '.join(never)}"
+            row = ax.get_yaxis_transform()  # x in the panel's width, y in rows
+            ax.text(0.98, i + 0.4, note, transform=row, ha="right", va="center", fontsize=7)
+    ax.set_yticks(range(len(thresholds)), [f"{t:.1%}" for t in thresholds], fontsize=8)
     ax.set_ylim(-0.5, len(thresholds) - 0.5)  # fixed: a row's note stays beside its row
     runs = [r for members in groups.values() for r in members if r["curve"]]
     longest = max((r["curve"][-1]["epochs"] for r in runs), default=1.0)
