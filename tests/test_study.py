@@ -18,6 +18,7 @@ from contextual_rnn.analysis.statistics import (
     median_interval,
     signed_rank,
 )
+from contextual_rnn.analysis.tables import p_value
 from contextual_rnn.core.tasks import SequenceTask
 
 from . import wandb_files
@@ -143,6 +144,14 @@ def test_the_paired_test_is_the_exact_signed_rank_test_and_holm_steps_down():
     assert holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx(
         [0.03, 0.06, 0.06, math.nan], nan_ok=True
     )
+
+
+def test_ten_seeds_reach_p_values_the_tables_print_with_an_exponent():
+    separated = mann_whitney(list(range(10)), list(range(10, 20)))
+    assert separated["p"] == pytest.approx(2 / 184756)  # C(20, 10): exact, not sampled
+    assert p_value(separated["p"]) == "1.1e-05"  # not "0.000"
+    assert signed_rank(list(range(1, 11))) == pytest.approx(2 / 1024)  # 10 pairs' floor
+    assert [p_value(p) for p in (0.0079, 0.0, None, math.nan)] == ["0.008", "0.000", "-", "-"]
 
 
 def test_a_task_says_what_its_runs_report_and_the_defaults_fit_any_task():

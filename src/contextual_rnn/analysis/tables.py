@@ -13,9 +13,10 @@ PREAMBLE = (
     "not reached within the run's epoch cap (counted as the slowest; two `never` tie). "
     "Effect: contextual against the other init, the Hodges-Lehmann estimate (the median "
     "of the pairwise ratios, for accuracies differences) with Moses' interval. p: exact "
-    "two-sided Mann-Whitney test (5 against 5: p >= 0.008); paired p: exact Wilcoxon "
-    "signed-rank test over the seeds (runs with the same seed share data and batch order; "
-    "5 pairs: p >= 0.0625). Holm: each p adjusted for the number of tests in its table. "
+    "two-sided Mann-Whitney test (5 against 5: p >= 0.008; 10 against 10: p >= 1.1e-05); "
+    "paired p: exact Wilcoxon signed-rank test over the seeds (runs with the same seed share "
+    "data and batch order; 5 pairs: p >= 0.0625; 10 pairs: p >= 0.002). Holm: each p "
+    "adjusted for the number of tests in its table. "
     "P(ctx better): the probability that a contextual run beats a run of the other init "
     "(0.5 = no difference). cpu_s rows are described, not tested."
 )
@@ -32,7 +33,11 @@ def number(value) -> str:
 
 
 def p_value(value: float | None) -> str:
-    return "-" if value is None or math.isnan(value) else f"{value:.3f}"
+    """Three decimals; below 0.001 two digits with an exponent (10 against 10 seeds reach
+    1.1e-05, which three decimals would print as 0.000)."""
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:.3f}" if value >= 1e-3 or value == 0 else f"{value:.1e}"
 
 
 def effect(test: dict) -> str:
