@@ -7,14 +7,14 @@ other panels.
 """
 
 import math
-import os
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from contextual_rnn.core.files import replace_atomically  # noqa: E402
 
 PNG = {"compress_level": 3}  # zlib level: the same pixels, written faster than the default 6
 FAN_SIZE = (5, 3.2)  # inches, at 100 dpi
@@ -86,10 +86,7 @@ def fan_grid(samples, truth, titles: list[str], title: str | None = None):
 def save(fig, path, close: bool = True) -> None:
     """Save to a new file that then replaces ``path``: a reader never sees half a file,
     and a hard link to the previous version keeps its content."""
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.png")
-    fig.savefig(partial, pil_kwargs=PNG)
-    os.replace(partial, path)
+    replace_atomically(path, lambda partial: fig.savefig(partial, pil_kwargs=PNG))
     if close:
         plt.close(fig)
 

@@ -13,7 +13,7 @@
 
 import contextlib
 import csv
-import os
+import io
 import sys
 import tempfile
 import warnings
@@ -23,6 +23,7 @@ from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import DummyExperiment
 
+from contextual_rnn.core.files import write_atomically
 from contextual_rnn.training import ensemble
 
 
@@ -181,9 +182,8 @@ class ContinuingCSVLogger(CSVLogger):
         if not rows:
             path.unlink()
             return
-        partial = path.with_name(f".{path.name}.partial")
-        with partial.open("w", newline="") as file:
-            csv_writer = csv.DictWriter(file, fieldnames=writer.metrics_keys)
-            csv_writer.writeheader()
-            csv_writer.writerows(rows)
-        os.replace(partial, path)
+        kept = io.StringIO()
+        csv_writer = csv.DictWriter(kept, fieldnames=writer.metrics_keys)
+        csv_writer.writeheader()
+        csv_writer.writerows(rows)
+        write_atomically(path, kept.getvalue())

@@ -15,7 +15,6 @@ import io
 import json
 import logging
 import math
-import os
 import statistics
 import sys
 import warnings
@@ -29,6 +28,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
+from contextual_rnn.core.files import write_atomically
 from contextual_rnn.core.registry import REGISTRY
 from contextual_rnn.core.tasks.base import SequenceTask
 from contextual_rnn.training.job_exit import JobFailed, job_error
@@ -39,13 +39,6 @@ RECORD = "sweep_job.json"  # in each job's folder
 METRICS = "metrics.json"  # in each run's folder: its final metrics
 SUMMARY = "summary"  # summary.md and summary.csv in the sweep folder
 STATISTICS = ("mean", "sd", "median", "min", "max")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Parallel jobs may refresh the same file: write it aside, then rename it."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    partial.write_text(text, newline="")
-    partial.replace(path)
 
 
 def save_metrics(output_dir: str | Path, metrics: dict[str, float]) -> None:

@@ -21,7 +21,7 @@ from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning_fabric.utilities.exceptions import MisconfigurationException
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from contextual_rnn.core.errors import ConfigError, config_scope
 from contextual_rnn.core.modules import SequenceModule, module_for
@@ -37,7 +37,7 @@ from contextual_rnn.training.callbacks.resume_checkpoint import (
     same_config,
 )
 from contextual_rnn.training.callbacks.run_status import finished_status, read_status, write_status
-from contextual_rnn.training.checks import check_config
+from contextual_rnn.training.checks import check_config, plain_values
 from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
 from contextual_rnn.training.job_exit import exit_with, keep_interrupts
 from contextual_rnn.training.loggers import wandb_loggers
@@ -146,14 +146,6 @@ def build_trainer(cfg: DictConfig) -> pl.Trainer:
         raise ConfigError("trainer", "...", f"settings Lightning accepts: {message}") from None
 
 
-def plain_config(cfg: DictConfig) -> dict:
-    """The resolved run config as plain values, without Hydra's own node."""
-    cfg = cfg.copy()
-    with open_dict(cfg):
-        cfg.pop("hydra", None)
-    return OmegaConf.to_container(cfg, resolve=True)
-
-
 def finished(status: dict, cfg: DictConfig) -> bool:
     """A finished run stays finished unless the config asks for more epochs than it trained."""
     if status.get("status") != "finished":
@@ -175,7 +167,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     check_config(cfg)
     start_from = Path(cfg.ckpt_path) if cfg.get("ckpt_path") else None
     output_dir = Path(cfg.paths.output_dir)
-    same_config(output_dir, plain_config(cfg))  # a run folder is one run (resume_checkpoint)
+    same_config(output_dir, plain_values(cfg))  # a run folder is one run (resume_checkpoint)
     if finished(read_status(output_dir), cfg):
         log.info(f"{output_dir} holds a finished run: nothing to do (its metrics are kept)")
         return metrics_file(output_dir)
@@ -192,7 +184,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     fitted = False
     try:
         for logger in trainer.loggers:
-            logger.log_hyperparams(plain_config(cfg))
+            logger.log_hyperparams(plain_values(cfg))
         # weights_only=True whatever torch's default: a checkpoint holds tensors and values only
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         fitted = True

@@ -35,6 +35,7 @@ import torch
 from pytorch_lightning import Callback
 
 from contextual_rnn.core.errors import ConfigError, PositiveInt, checked
+from contextual_rnn.core.files import write_atomically
 from contextual_rnn.training.loggers import ContinuingCSVLogger
 
 SUFFIX = ".ckpt"
@@ -100,10 +101,8 @@ def same_config(folder: str | Path, config: dict) -> None:
     if changed or not path.is_file():
         stored["changes"] += [changed] if changed else []
         stored["config"] = config
-        partial = path.with_name(f".{RUN_CONFIG}.{os.getpid()}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(stored, indent=1) + "\n")
-        partial.replace(path)
+        write_atomically(path, json.dumps(stored, indent=1) + "\n")
 
 
 def validates_after(trainer, batch_idx: int) -> bool:

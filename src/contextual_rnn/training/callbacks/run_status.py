@@ -12,12 +12,12 @@ a finished one.
 """
 
 import json
-import os
 from pathlib import Path
 
 from pytorch_lightning import Callback
 
 from contextual_rnn.core.errors import one_line
+from contextual_rnn.core.files import write_atomically
 from contextual_rnn.training.loggers import wandb_loggers
 
 STATUS = "status.json"
@@ -32,10 +32,7 @@ def read_status(output_dir: str | Path) -> dict:
 
 
 def write_status(output_dir: str | Path, status: dict) -> None:
-    path = Path(output_dir) / STATUS
-    partial = path.with_name(f".{STATUS}.{os.getpid()}")
-    partial.write_text(json.dumps(status, indent=1) + "\n")
-    partial.replace(path)
+    write_atomically(Path(output_dir) / STATUS, json.dumps(status, indent=1) + "\n")
 
 
 def entry(trainer, status: str, reason: str = "", **extra) -> dict:
