@@ -7,12 +7,12 @@ Hydra's ``run_and_report``) and says the same in one line with exit code 2, as f
 every other bad input (``training.checks``).
 """
 
-import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
+from hydra.core.utils import env_override
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf.errors import OmegaConfBaseException
 
@@ -23,8 +23,12 @@ INFO_CHOICES = {"all", "config", "defaults", "defaults-tree", "plugins", "search
 BAD_CONFIG, CANNOT_WRITE = 2, 4
 
 
-def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
-    """(Hydra's flags with their values, the overrides), each in its original order."""
+def flags_first(argv: list[str]) -> list[str]:
+    """Hydra's flags (with their values) moved before the overrides, each in its order.
+
+    argparse cannot collect overrides on both sides of a flag, so Hydra alone rejects
+    ``train.py model/init=contextual data=lcd -m seed=0,1,2``; reordered, it runs.
+    """
     flags, overrides, i = [], [], 0
     while i < len(argv):
         arg = argv[i]
@@ -37,16 +41,6 @@ def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
         else:
             overrides.append(arg)
             i += 1
-    return flags, overrides
-
-
-def flags_first(argv: list[str]) -> list[str]:
-    """Move Hydra's flags before the overrides.
-
-    argparse cannot collect overrides on both sides of a flag, so Hydra alone rejects
-    ``train.py model/init=contextual data=lcd -m seed=0,1,2``; reordered, it runs.
-    """
-    flags, overrides = split_arguments(argv)
     return flags + overrides
 
 
@@ -93,14 +87,8 @@ def composition_error(error: ConfigCompositionException | OverrideParseException
 @contextmanager
 def hydra_errors_in_one_line():
     """Hydra's composition errors inside end the command with one line and exit code 2."""
-    before = os.environ.get("HYDRA_FULL_ERROR")
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # raise, don't print: Hydra's run_and_report
     try:
-        yield
+        with env_override({"HYDRA_FULL_ERROR": "1"}):  # raise, don't print: run_and_report
+            yield
     except (ConfigCompositionException, OverrideParseException) as error:
         refuse(composition_error(error))
-    finally:
-        if before is None:
-            os.environ.pop("HYDRA_FULL_ERROR")
-        else:
-            os.environ["HYDRA_FULL_ERROR"] = before

@@ -42,7 +42,7 @@ from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
 from contextual_rnn.training.job_exit import exit_with, keep_interrupts
 from contextual_rnn.training.loggers import wandb_loggers
 from contextual_rnn.training.resolvers import idle_cores, usable_cores
-from contextual_rnn.training.sweep_summary import save_metrics
+from contextual_rnn.training.sweep_summary import METRICS, save_metrics
 from contextual_rnn.training.verbosity import quiet_libraries
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,6 @@ def configure_threads(setting) -> int:
     threads = auto_threads() if setting == "auto" else setting
     torch.set_num_threads(threads)
     return threads
-
-
-def configure_matmul(setting) -> None:
-    """``matmul_precision``: how float32 matrix products run on a GPU (not a Trainer argument)."""
-    torch.set_float32_matmul_precision(setting)
 
 
 def build_datamodule(cfg: DictConfig) -> ShardedData:
@@ -157,11 +152,6 @@ def finished(status: dict, cfg: DictConfig) -> bool:
     )
 
 
-def metrics_file(output_dir: Path) -> dict:
-    path = output_dir / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit one model; returns the final callback metrics as floats."""
     check_config(cfg)
@@ -170,9 +160,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     same_config(output_dir, plain_values(cfg))  # a run folder is one run (resume_checkpoint)
     if finished(read_status(output_dir), cfg):
         log.info(f"{output_dir} holds a finished run: nothing to do (its metrics are kept)")
-        return metrics_file(output_dir)
+        kept = output_dir / METRICS
+        return json.loads(kept.read_text()) if kept.is_file() else {}
     configure_threads(cfg.threads)
-    configure_matmul(cfg.get("matmul_precision", "highest"))
+    # how float32 matrix products run on a GPU (not a Trainer argument)
+    torch.set_float32_matmul_precision(cfg.get("matmul_precision", "highest"))
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule)

@@ -36,6 +36,7 @@ from pytorch_lightning import Callback
 
 from contextual_rnn.core.errors import ConfigError, PositiveInt, checked
 from contextual_rnn.core.files import write_atomically
+from contextual_rnn.training.explain import leaves
 from contextual_rnn.training.loggers import ContinuingCSVLogger
 
 SUFFIX = ".ckpt"
@@ -70,22 +71,11 @@ def hold(folder: str | Path):
         yield
 
 
-def flat(values: dict, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1}"""
-    items = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        items.update(
-            flat(value, name + ".") if isinstance(value, dict) and value else {name: value}
-        )
-    return items
-
-
 def same_config(folder: str | Path, config: dict) -> None:
     """Refuse ``config`` (plain values) where ``folder`` holds a run started with another;
     record the changes of the keys that may change."""
     path = Path(folder) / RUN_CONFIG
-    config = {k: v for k, v in flat(config).items() if not k.startswith(NOT_COMPARED)}
+    config = {k: v for k, v in leaves(config).items() if not k.startswith(NOT_COMPARED)}
     stored = json.loads(path.read_text()) if path.is_file() else {"config": config, "changes": []}
     changed = {
         key: [stored["config"].get(key), config.get(key)]
