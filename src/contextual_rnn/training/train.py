@@ -157,7 +157,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     check_config(cfg)
     start_from = Path(cfg.ckpt_path) if cfg.get("ckpt_path") else None
     output_dir = Path(cfg.paths.output_dir)
-    same_config(output_dir, plain_values(cfg))  # a run folder is one run (resume_checkpoint)
+    values = plain_values(cfg)  # the run's config as the run folder and the loggers keep it
+    same_config(output_dir, values)  # a run folder is one run (resume_checkpoint)
     if finished(read_status(output_dir), cfg):
         log.info(f"{output_dir} holds a finished run: nothing to do (its metrics are kept)")
         kept = output_dir / METRICS
@@ -176,7 +177,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     fitted = False
     try:
         for logger in trainer.loggers:
-            logger.log_hyperparams(plain_values(cfg))
+            logger.log_hyperparams(values)
         # weights_only=True whatever torch's default: a checkpoint holds tensors and values only
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         fitted = True
