@@ -6,8 +6,7 @@ callbacks and validation off) against plain loops for the same maths from the sa
 weights (ART: the fast-weights loop in each of its natural forms, the fastest taken; LCD:
 a batch-first nn.LSTM); `python train.py` against 65 plain LCD epochs; a 3-seed LCD sweep
 side by side against one after another, with the least ratio any launcher could reach
-here; 5- and 10-seed ART sweeps (1 epoch a run) as one vectorised ensemble against one
-after another, with their peak memory, and where an ensemble's step spends its time.
+here.
 
     python scripts/bench.py                  # everything: about 10 minutes on 2 cores
     python scripts/bench.py --skip-jobs      # the two epoch ratios only
@@ -54,8 +53,6 @@ CASES = {  # the experiment without its task's callbacks, and the sizes of --qui
     ),
 }
 TARGETS = {"ART": 0.5, "LCD": 1.0, "main job": 1.25, "3-seed sweep": 0.6}
-ENSEMBLE_SWEEPS = {"5-seed ART sweep": 5, "10-seed ART sweep": 10}  # 1 epoch a run
-TARGETS.update({"5-seed ART sweep": 0.3, "10-seed ART sweep": 0.2})
 SERIAL = "3-seed sweep, one after another"
 JOBS = {"main job": [], SERIAL: ["-m", "seed=0,1,2", "hydra/launcher=basic"]}
 JOBS["3-seed sweep, parallel"] = ["-m", "seed=0,1,2"]  # the default launcher
@@ -258,23 +255,16 @@ def epoch_case(name: str, args, out_dir: str) -> dict:
 # --- whole jobs -------------------------------------------------------------------------------
 
 
-def wall_time(args: list[str], cwd: Path) -> tuple[float, float]:
-    """``python train.py <args>`` as a user runs it: its wall time and its peak resident
-    memory in MiB (of the process and the processes it waited for)."""
+def wall_time(args: list[str], cwd: Path) -> float:
+    """``python train.py <args>`` as a user runs it: its wall time."""
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     env.pop("WANDB_SERVICE", None)
     command = [sys.executable, str(ROOT / "train.py"), *args]
-    with tempfile.TemporaryFile("w+") as errors:
-        began = time.perf_counter()
-        process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - began
-        if os.waitstatus_to_exitcode(status) != 0:
-            errors.seek(0)
-            raise RuntimeError(f"train.py {' '.join(args)} failed:\n{errors.read()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    began = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"train.py {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+    return time.perf_counter() - began
 
 
 def lstm_step() -> tuple[str, dict]:
@@ -345,7 +335,7 @@ def jobs(args, lcd: dict) -> tuple[list[tuple], list[str]]:
     walls = {}
     with tempfile.TemporaryDirectory() as cwd:
         for label, job in JOBS.items():
-            walls[label] = wall_time([*job, *extra], Path(cwd))[0]
+            walls[label] = wall_time([*job, *extra], Path(cwd))
             print(f"{label}: {walls[label]:.1f} s", flush=True)
     slowdown, cores = thread_scaling(args), torch.get_num_threads()
     main_job, training = walls["main job"], epochs * median(lcd["project"])
@@ -360,80 +350,6 @@ def jobs(args, lcd: dict) -> tuple[list[tuple], list[str]]:
         f"on 1 thread; training {training:.1f} s of the main job's {main_job:.1f} s)",
     ]
     return rows, notes
-
-
-def ensemble_sweeps(args) -> tuple[list[tuple], list[str]]:
-    """Seed sweeps of ART (1 epoch a run) with the default launcher, which trains them as
-    one vectorised ensemble, against the same runs one after another in one process."""
-    sizes = ["data.task.train_size=512", "data.task.val_size=128"] if args.quick else []
-    device = ["trainer=gpu"] if args.device == "cuda" else []
-    rows, notes = [], []
-    with tempfile.TemporaryDirectory() as cwd:
-        for name, seeds in ENSEMBLE_SWEEPS.items():
-            sweep = ["-m", "data=art", "trainer.max_epochs=1", *sizes, *device]
-            sweep.append(f"seed={','.join(map(str, range(seeds)))}")
-            together, peak = wall_time(sweep, Path(cwd))
-            apart, _ = wall_time([*sweep, "hydra/launcher=basic"], Path(cwd))
-            print(f"{name}: ensemble {together:.1f} s, one after another {apart:.1f} s", flush=True)
-            rows.append((name, together, apart, 1))
-            notes.append(
-                f"{name}: peak resident memory {peak:.0f} MiB, {peak / seeds:.0f} MiB a member"
-            )
-    return rows, notes
-
-
-def step_paths(modules: list, batch: dict) -> dict:
-    """An ART step's forward and backward for every member: one by one, or batched."""
-    from contextual_rnn.training.ensemble import batched_step
-
-    def alone():
-        for module in modules:
-            loss = module.training_loss(batch)[0]
-            torch.autograd.grad(loss, list(module.parameters()), allow_unused=True)
-
-    def together():
-        batched_step(modules, [batch] * len(modules), [None] * len(modules))
-
-    return {"alone": alone, "together": together}
-
-
-def matrix_product_share(function) -> float:
-    """The share of ``function``'s CPU time spent in matrix products (mm, bmm, addmm...)."""
-    with torch.profiler.profile() as profiled:
-        function()
-    ops = profiled.key_averages()
-    products = sum(op.self_cpu_time_total for op in ops if "mm" in op.key)
-    return products / sum(op.self_cpu_time_total for op in ops)
-
-
-def ensemble_step(args) -> list[str]:
-    """Where an ensemble's time goes: an ART step in-process on one thread, members one by
-    one against the ensemble's batched step, with each path's share of matrix products
-    (work that batching leaves the same)."""
-    threads, lines = torch.get_num_threads(), []
-    torch.set_num_threads(1)
-    sizes = CASES["ART"][1]  # one batch is all it times: no full-size split to generate
-    with tempfile.TemporaryDirectory() as out_dir:
-        for members, init in itertools.product((5, 10), ("zero", "contextual")):
-            modules = []
-            for seed in range(members):
-                overrides = ["experiment=art_paper", f"model/init={init}", f"seed={seed}", *sizes]
-                cfg = compose_config(overrides, output_dir=out_dir)
-                modules.append(build_module(cfg, datamodule := build_datamodule(cfg)).train())
-            paths = step_paths(modules, next(iter(datamodule.train_dataloader())))
-            runs = {
-                name: partial(lambda f: [timed(f, lambda: None)], f) for name, f in paths.items()
-            }
-            times = interleaved(runs, rounds=2 if args.quick else 15)
-            each = {name: 1000 * median(t) / members for name, t in times.items()}
-            share = {name: matrix_product_share(f) for name, f in paths.items()}
-            lines.append(
-                f"ensemble step, {members} members, {init} h0: {each['together']:.2f} ms a member "
-                f"batched, {each['alone']:.2f} alone ({each['together'] / each['alone']:.2f}x); "
-                f"matrix products {share['together']:.0%} / {share['alone']:.0%} of the time"
-            )
-    torch.set_num_threads(threads)
-    return lines
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -472,7 +388,6 @@ def parse(argv=None):
     parser.add_argument("--epochs", type=int, help="epochs per run (default: ART 1, LCD 5)")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--skip-jobs", action="store_true", help="only the epoch ratios")
-    parser.add_argument("--skip-ensembles", action="store_true", help="no ensemble sweeps")
     parser.add_argument("--quick", action="store_true", help="tiny data, one repeat: smoke run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -499,11 +414,6 @@ def main(argv=None) -> dict:
     job_rows, notes = [], []
     if not args.skip_jobs and lcd is not None and args.device == "cpu":
         job_rows, notes = jobs(args, lcd)
-    if not (args.skip_jobs or args.skip_ensembles):
-        ensemble_rows, ensemble_notes = ensemble_sweeps(args)
-        job_rows, notes = job_rows + ensemble_rows, notes + ensemble_notes
-    if not (args.skip_jobs or args.skip_ensembles) and args.device == "cpu":
-        notes += ensemble_step(args)
     print(report(results, job_rows, notes))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

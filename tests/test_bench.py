@@ -34,20 +34,6 @@ def test_quick_bench_prints_each_ratio_and_target(capsys):
     assert "load average" in printed and "peak resident memory" in printed
 
 
-def test_the_ensemble_step_is_timed_against_its_members_one_by_one():
-    bench = load_bench()
-    lines = bench.ensemble_step(bench.parse(["--quick"]))
-    assert [line.split(":")[0] for line in lines] == [
-        f"ensemble step, {m} members, {init} h0" for m in (5, 10) for init in ("zero", "contextual")
-    ]
-    for line in lines:  # the ratio printed is the ratio of the two times printed
-        batched, alone, ratio = (
-            float(x) for x in re.findall(r"([\d.]+)(?: ms a member| alone|x\))", line)
-        )
-        assert batched > 0 and alone > 0 and abs(ratio - batched / alone) < 0.01
-        assert re.search(r"matrix products \d+% / \d+% of the time", line)
-
-
 def test_the_busy_machine_line_says_what_auto_threads_take():
     bench = load_bench()
     line = bench.busy_machine(bench.parse(["--quick"]))
@@ -102,12 +88,3 @@ def test_the_sweep_bound_counts_core_seconds():
     assert bench.sweep_bound(100.0, 50.0, 2.0, 2) == 0.75
     assert bench.sweep_bound(100.0, 0.0, 2.0, 2) == 0.5  # nothing but one-core work
     assert bench.sweep_bound(100.0, 100.0, 2.5, 2) == 1.0  # worse than serial: no gain at all
-
-
-@pytest.mark.slow
-def test_quick_ensemble_sweeps_time_both_launchers_and_report_memory():
-    bench = load_bench()
-    rows, notes = bench.ensemble_sweeps(bench.parse(["--quick"]))
-    assert [r[0] for r in rows] == list(bench.ENSEMBLE_SWEEPS)
-    assert all(together > 0 and apart > 0 for _, together, apart, _ in rows)
-    assert all("MiB a member" in note for note in notes)

@@ -170,9 +170,6 @@ def test_search_and_launcher_configs_compose():
     assert local.hydra.launcher._target_.endswith("LocalLauncher")
     assert compose_config(["trainer=ddp"]).trainer.strategy == "ddp_spawn"
     assert compose_config([]).hydra.launcher._target_.endswith("JoblibLauncher")
-    ensemble = compose_config(["hydra/launcher=ensemble"]).hydra.launcher
-    assert ensemble._target_.endswith("EnsembleLauncher") and ensemble.size == 10
-    assert ensemble.fallback._target_.endswith("JoblibLauncher")
 
 
 class FakeTrainer:
@@ -277,7 +274,7 @@ def test_submitit_local_runs_the_slurm_path(tmp_path):
     assert (sweep / "0" / "metrics.json").exists()
 
 
-@pytest.mark.parametrize("launcher", ["parallel", "basic", "ensemble"])
+@pytest.mark.parametrize("launcher", ["parallel", "basic"])
 def test_every_job_of_a_grid_is_checked_before_the_first_starts(tmp_path, launcher):
     result = train_command(
         "-m", *QUICK, "logger=csv", "seed=0,1", "model.cell.hidden_size=8,0",

@@ -24,7 +24,6 @@ from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import DummyExperiment
 
 from contextual_rnn.core.files import write_atomically
-from contextual_rnn.training import ensemble
 
 
 def unwritable_reason(folder: Path) -> str | None:
@@ -145,8 +144,7 @@ class SafeWandbLogger(WandbLogger):
 
         if self._experiment is not None:
             self._guarded(self._experiment.finish, exit_code=self.exit_code)
-            if ensemble.current() is None:  # an ensemble's other members still log (its end)
-                self._guarded(wandb.teardown)
+            self._guarded(wandb.teardown)
 
 
 def wandb_loggers(trainer) -> list[SafeWandbLogger]:

@@ -27,7 +27,6 @@ from contextual_rnn.core.errors import ConfigError, config_scope
 from contextual_rnn.core.modules import SequenceModule, module_for
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
-from contextual_rnn.training import ensemble
 from contextual_rnn.training.callbacks.non_finite import NonFiniteLoss
 from contextual_rnn.training.callbacks.resume_checkpoint import (
     ResumeCheckpoint,
@@ -169,7 +168,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule)
-    module.ensemble = ensemble.current()  # one member of a vectorised ensemble, or None
     resume_from = start_from or resume_point(output_dir / "checkpoints" / "resume")
     if resume_from:
         log.info(f"resuming from {resume_from}")

@@ -1,1 +1,1 @@
-"""The project's Hydra launcher (Hydra loads launchers from the ``hydra_plugins`` package)."""
+"""The project's Hydra sweeper (Hydra loads sweepers from the ``hydra_plugins`` package)."""

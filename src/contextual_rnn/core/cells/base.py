@@ -32,9 +32,6 @@ class RecurrentCell(nn.Module, Registered, register=False):
     input_size: int
     hidden_size: int
     state_shapes: tuple[tuple[int, ...], ...]
-    #: True when ``torch.func.vmap`` over members runs the cell as one batched computation
-    #: (the seeds of a sweep then train as one ensemble, ``training.ensemble``).
-    vectorised: bool = True
 
     @property
     def output_size(self) -> int:

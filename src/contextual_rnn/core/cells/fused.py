@@ -18,9 +18,6 @@ class FusedCell(RecurrentCell, register=False):
 
     module_class: type[nn.RNNBase]
     state_names: tuple[str, ...] = ("h",)
-    # torch's fused kernels take one set of weights: vmap would run them member by member,
-    # no faster than separate runs (docs/performance.md).
-    vectorised = False
 
     def __init__(self, input_size: int, hidden_size: int = 128, num_layers: int = 1, **kwargs):
         super().__init__()

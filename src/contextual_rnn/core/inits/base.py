@@ -10,28 +10,11 @@ A new strategy is one subclass (it registers itself, see ``core.registry``) plus
 YAML under ``conf/model/init/`` naming it in ``_target_``.
 """
 
-from contextlib import contextmanager
-from contextvars import ContextVar
-
 import torch
 from torch import nn
 
 from contextual_rnn.core.cells.base import RecurrentCell, State
 from contextual_rnn.core.registry import Registered
-
-GIVEN_NOISE: ContextVar[torch.Tensor | None] = ContextVar("given_noise", default=None)
-
-
-@contextmanager
-def given_noise(noise: torch.Tensor | None):
-    """Sampled states use ``noise`` (B, state_numel) instead of drawing from the global RNG:
-    an ensemble draws each member's noise from that member's own stream, then runs the
-    members together."""
-    token = GIVEN_NOISE.set(noise)
-    try:
-        yield
-    finally:
-        GIVEN_NOISE.reset(token)
 
 
 class InitialState(nn.Module, Registered, register=False):
@@ -52,14 +35,6 @@ class InitialState(nn.Module, Registered, register=False):
     def sampling(self, sample: bool | None) -> bool:
         """``sample=None`` samples while training and returns the mean otherwise."""
         return self.training if sample is None else sample
-
-    def standard_normal(self, batch: int, like: torch.Tensor) -> torch.Tensor:
-        """(batch, state_numel) N(0, 1) noise for a sampled state: the global RNG's, or the
-        noise an ensemble gave (``given_noise``)."""
-        given = GIVEN_NOISE.get()
-        if given is not None:
-            return given
-        return torch.randn(batch, self.state_numel, dtype=like.dtype, device=like.device)
 
     def forward(
         self,

@@ -61,5 +61,5 @@ class ContextualInit(InitialState):
             raise ValueError("ContextualInit needs a context tensor")
         flat = self.net(context)
         if self.stochastic and self.sampling(sample):
-            flat = flat + self.scale * self.standard_normal(flat.shape[0], flat)
+            flat = flat + self.scale * torch.randn_like(flat)
         return self.split(flat)

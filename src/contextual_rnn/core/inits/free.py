@@ -25,5 +25,8 @@ class FreeInit(InitialState):
     def forward(self, inputs, context=None, sample=None):
         flat = self.state.unsqueeze(0)
         if self.noise_std > 0 and self.sampling(sample):
-            flat = flat + self.noise_std * self.standard_normal(inputs.shape[0], flat)
+            noise = torch.randn(
+                inputs.shape[0], self.state_numel, dtype=flat.dtype, device=flat.device
+            )
+            flat = flat + self.noise_std * noise
         return self.split(flat)

@@ -89,9 +89,6 @@ class SequenceModule(pl.LightningModule):
     """
 
     kind: ClassVar[str | None] = None  # the task kind this module trains
-    # Set while the module trains as one member of an ensemble (``training.ensemble``):
-    # its training loss then comes from one batched step of all members.
-    ensemble = None
     logged_metrics: tuple[str, ...] = ()  # what the module logs (a sweeper may optimise one)
 
     def __init_subclass__(cls, kind: str | None = None, **kwargs):
@@ -178,26 +175,6 @@ class SequenceModule(pl.LightningModule):
             side = batch["side"][:, None, :].expand(-1, inputs.shape[1], -1)
             inputs = torch.cat([inputs, side], dim=2)
         return inputs, context
-
-    def training_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(loss, the outputs the training metrics read). A function of the weights and the
-        batch only (no logging, no metric updates), so that an ensemble can run it for all
-        its members at once under ``torch.func.vmap``."""
-        raise NotImplementedError
-
-    def training_noise(self, batch: Batch) -> torch.Tensor | None:
-        """The N(0, 1) noise a training step's sampled h0 draws from the global RNG (None when
-        h0 is not sampled): an ensemble draws it from each member's own stream."""
-        init = self.net.initial_state
-        if not (self.training and init.stochastic):
-            return None
-        return init.standard_normal(len(batch["inputs"]), next(self.net.parameters()))
-
-    def step_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """``training_loss``, or in an ensemble this member's share of the batched step."""
-        if self.ensemble is None:
-            return self.training_loss(batch)
-        return self.ensemble.step(self, batch)
 
     def forward(self, batch: Batch, sample: bool | None = None) -> torch.Tensor:
         inputs, context = self.step_inputs(batch)

@@ -25,12 +25,9 @@ class SequenceClassifier(SequenceModule, kind="classification"):
         """(B, classes) for the last step; cross-entropy and accuracy take any (B, classes, ...)."""
         return self(batch, sample)[:, -1]
 
-    def training_loss(self, batch):
-        logits = self.logits(batch)
-        return F.cross_entropy(logits, batch["targets"]), logits
-
     def training_step(self, batch, batch_idx):
-        loss, logits = self.step_loss(batch)
+        logits = self.logits(batch)
+        loss = F.cross_entropy(logits, batch["targets"])
         self.train_loss.update(loss.detach(), weight=len(logits))
         self.train_acc.update(logits.detach(), batch["targets"])
         # Metric objects: averaged over the epoch, synced across DDP ranks, kept in checkpoints.

@@ -26,12 +26,8 @@ class SequenceRegressor(SequenceModule, kind="regression"):
         self.val_seen_mse = MeanSquaredError()  # the task's seen conditions (task.seen)
         self.val_seen_rollout_mse = MeanSquaredError()
 
-    def training_loss(self, batch):
-        outputs = self(batch)
-        return F.mse_loss(outputs, batch["targets"]), outputs
-
     def training_step(self, batch, batch_idx):
-        loss, _ = self.step_loss(batch)
+        loss = F.mse_loss(self(batch), batch["targets"])
         self.train_loss.update(loss.detach(), weight=len(batch["inputs"]))
         self.log_train_metrics({"train/loss": self.train_loss})
         return loss

@@ -15,13 +15,11 @@ Tested against ``ops.fast_weights_reference`` (outputs, final state, every gradi
 """
 
 import torch
-from torch._C._functorch import is_batchedtensor
 from torch.autograd.function import once_differentiable
 
 threshold_backward = torch.ops.aten.threshold_backward
 layer_norm_out = torch.ops.aten.native_layer_norm.out
 layer_norm_backward_out = torch.ops.aten.native_layer_norm_backward.out
-layer_norm_backward = torch.ops.aten.native_layer_norm_backward
 
 
 def memory_weights(steps: int, decay: float, eta: float, like: torch.Tensor) -> torch.Tensor:
@@ -52,10 +50,8 @@ def fast_weights_sequence(
     batch, steps, _ = driven.shape
     h = h.expand(batch, -1)
     weights = memory_weights(steps, decay, eta, driven)
-    batched = is_batchedtensor(driven)  # under vmap over an ensemble's members
-    kernel = EnsembleFastWeights if batched else FastWeightsSequence
-    initial = fast if batched or fast.requires_grad or fast.any() else None
-    outputs, stored = kernel.apply(
+    initial = fast if fast.requires_grad or fast.any() else None
+    outputs, stored = FastWeightsSequence.apply(
         driven, h, initial, weight, norm.weight, norm.bias, weights,
         norm.eps, decay, inner_steps, preliminary,
     )  # fmt: skip
@@ -67,29 +63,6 @@ def fast_weights_sequence(
     else:
         final = torch.baddbmm(initial.expand(batch, -1, -1), recent, stored, beta=decay**steps)
     return outputs, (outputs[:, -1], final)
-
-
-def recurrent_product(driven_t, h, weight_t, out, members):
-    """z_t = driven_t + h W^T into ``out``; with ``members``, each member's rows by its own W."""
-    if members is None:
-        return torch.addmm(driven_t, h, weight_t, out=out)
-    hidden = h.shape[-1]
-    rows = (members, -1, hidden)
-    torch.baddbmm(driven_t.view(rows), h.view(rows), weight_t, out=out.view(rows))
-    return out
-
-
-def member_norm_backward(grad, inputs, mean, rstd, gain, out_inputs, out_gain, out_shift):
-    """The layer norm's backward when each member has its own gain and shift (M, H)."""
-    members, hidden = gain.shape
-    rows = (members, -1, hidden)
-    normalised = (inputs - mean) * rstd
-    torch.sum((grad * normalised).view(rows), dim=1, out=out_gain)
-    torch.sum(grad.view(rows), dim=1, out=out_shift)
-    scaled = (grad.view(rows) * gain[:, None]).view_as(grad)
-    mask = (True, False, False)
-    grad_inputs = layer_norm_backward(scaled, inputs, (hidden,), mean, rstd, None, None, mask)[0]
-    return out_inputs.copy_(grad_inputs)
 
 
 class FastWeightsSequence(torch.autograd.Function):
@@ -115,15 +88,14 @@ class FastWeightsSequence(torch.autograd.Function):
         means = driven.new_empty(size, batch, 1)
         rstds = driven.new_empty(size, batch, 1)
         stored_t = stored.transpose(1, 2)
-        members = weight.shape[0] if weight.dim() == 3 else None  # an ensemble: (M, H, H)
-        weight_t = weight.transpose(-1, -2)
+        weight_t = weight.t()
         shared = fast is not None and fast.shape[0] == 1
         fast_t = None if fast is None else (fast[0].t() if shared else fast.transpose(1, 2))
         normed = driven.new_empty(batch, hidden)
         initial_h = h
         # Every result is written where it is kept (out=): no copies into the buffers.
         for t in range(steps):
-            z = recurrent_product(driven[:, t], h, weight_t, pre[t], members)
+            z = torch.addmm(driven[:, t], h, weight_t, out=pre[t])
             h_s = torch.clamp_min(z, 0, out=probes[t * inner_steps])  # ReLU
             stored[:, t] = h_s if prelim else h
             for s in range(inner_steps):
@@ -139,13 +111,9 @@ class FastWeightsSequence(torch.autograd.Function):
                 else:
                     start = torch.baddbmm(z.unsqueeze(1), probe, fast_t, alpha=decay ** (t + 1))
                     torch.baddbmm(start, recall, stored, out=a.unsqueeze(1))
-                affine = (None, None) if members else (gain, shift)
                 layer_norm_out(
-                    a, (hidden,), *affine, eps, out0=normed, out1=means[k], out2=rstds[k]
+                    a, (hidden,), gain, shift, eps, out0=normed, out1=means[k], out2=rstds[k]
                 )
-                if members:  # each member's gain and shift on its rows
-                    rows = normed.view(members, -1, hidden)
-                    torch.addcmul(shift[:, None], rows, gain[:, None], out=rows)
                 last = s == inner_steps - 1
                 h_s = torch.clamp_min(normed, 0, out=outputs[:, t] if last else probes[k + 1])
             h = h_s
@@ -176,9 +144,8 @@ class FastWeightsSequence(torch.autograd.Function):
         # per-step gradients written where they are kept (out=); the gain's and the
         # shift's are summed over the steps once, at the end
         grad_norm_inputs = torch.empty_like(norm_inputs)
-        members = weight.shape[0] if weight.dim() == 3 else None
-        per_step = (len(norm_inputs), members, hidden) if members else (len(norm_inputs), hidden)
-        grad_gains, grad_shifts = pre.new_empty(per_step), pre.new_empty(per_step)
+        grad_gains = pre.new_empty(len(norm_inputs), hidden)
+        grad_shifts = pre.new_empty(len(norm_inputs), hidden)
         mask = (True, needs[4], needs[5])
         grad_h = torch.zeros_like(initial_h)
         stored_t = stored.transpose(1, 2)
@@ -190,16 +157,10 @@ class FastWeightsSequence(torch.autograd.Function):
                 k = t * inner_steps + s
                 after = outputs[:, t] if s == inner_steps - 1 else probes[k + 1]
                 grad = threshold_backward(grad, after, 0)
-                if members:
-                    grad_a = member_norm_backward(
-                        grad, norm_inputs[k], means[k], rstds[k], gain,
-                        grad_norm_inputs[k], grad_gains[k], grad_shifts[k],
-                    )  # fmt: skip
-                else:
-                    grad_a = layer_norm_backward_out(
-                        grad, norm_inputs[k], (hidden,), means[k], rstds[k], gain, shift, mask,
-                        out0=grad_norm_inputs[k], out1=grad_gains[k], out2=grad_shifts[k],
-                    )[0]  # fmt: skip
+                grad_a = layer_norm_backward_out(
+                    grad, norm_inputs[k], (hidden,), means[k], rstds[k], gain, shift, mask,
+                    out0=grad_norm_inputs[k], out1=grad_gains[k], out2=grad_shifts[k],
+                )[0]  # fmt: skip
                 grad_z = grad_a if grad_z is None else grad_z + grad_a
                 query = grad_a.unsqueeze(1)
                 recall_grad = torch.bmm(query, stored_t).mul_(weights[t])
@@ -217,10 +178,7 @@ class FastWeightsSequence(torch.autograd.Function):
             if prelim:  # u_t = h^0 = ReLU(z_t)
                 grad = grad + grad_stored[:, t]
             grad_z = torch.add(grad_z, threshold_backward(grad, pre[t], 0), out=grad_pre[t])
-            if members:
-                grad_h = torch.bmm(grad_z.view(members, -1, hidden), weight).view_as(grad_z)
-            else:
-                grad_h = grad_z @ weight
+            grad_h = grad_z @ weight
             if not prelim:  # u_t = h_{t-1}
                 grad_h = grad_h + grad_stored[:, t]
         grad_gain = grad_gains.sum(0) if needs[4] else None
@@ -228,14 +186,7 @@ class FastWeightsSequence(torch.autograd.Function):
         grad_weight = None
         if needs[3]:
             previous = torch.cat([initial_h.unsqueeze(0), outputs[:, :-1].transpose(0, 1)])
-            if members:
-                grad_weight = torch.einsum(
-                    "tmbi,tmbj->mij",
-                    grad_pre.view(steps, members, -1, hidden),
-                    previous.view(steps, members, -1, hidden),
-                )
-            else:
-                grad_weight = grad_pre.reshape(-1, hidden).t() @ previous.reshape(-1, hidden)
+            grad_weight = grad_pre.reshape(-1, hidden).t() @ previous.reshape(-1, hidden)
         grad_fast = None
         if keep_norm_grads:
             scales = torch.pow(decay, torch.arange(1, steps + 1, dtype=torch.float64))
@@ -252,49 +203,3 @@ class FastWeightsSequence(torch.autograd.Function):
             grad_driven, grad_initial_h, grad_fast, grad_weight, grad_gain, grad_shift,
             *(None,) * 5,
         )  # fmt: skip
-
-
-def member_rows(tensor, dim, members, batch):
-    """A per-sequence tensor of an ensemble as (M * B, ...): members first, each member's
-    batch after; a tensor shared by the members or by a member's batch is expanded."""
-    tensor = tensor.movedim(dim, 0) if dim is not None else tensor.expand(members, *tensor.shape)
-    return tensor.expand(members, batch, *tensor.shape[2:]).reshape(-1, *tensor.shape[2:])
-
-
-class EnsembleFastWeights(torch.autograd.Function):
-    """``FastWeightsSequence`` under ``torch.func.vmap`` over the members of an ensemble.
-
-    vmap hands each member's tensors with a member dimension; the members' sequences are
-    folded into one batch and run by one kernel call, each member's rows with its own
-    W, gain and shift (the kernel's member form). The kernel's autograd node computes
-    the gradients of every member at once.
-    """
-
-    @staticmethod
-    def forward(*args):
-        raise RuntimeError("EnsembleFastWeights runs only under torch.func.vmap")
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        pass
-
-    @staticmethod
-    def vmap(info, in_dims, driven, h, fast, weight, gain, shift, weights, *settings):
-        members = info.batch_size
-        driven = driven.movedim(in_dims[0], 0)
-        batch = driven.shape[1]
-        driven = driven.reshape(members * batch, *driven.shape[2:])
-        h = member_rows(h, in_dims[1], members, batch)
-        if in_dims[2] is None and not fast.requires_grad and not fast.any():
-            fast = None  # a zero initial memory (zero init): no A_0 term
-        elif fast is not None:
-            fast = member_rows(fast, in_dims[2], members, batch)
-        weight, gain, shift = (
-            t.movedim(d, 0) if d is not None else t.expand(members, *t.shape)
-            for t, d in zip((weight, gain, shift), in_dims[3:6], strict=True)
-        )
-        outputs, stored = FastWeightsSequence.apply(
-            driven, h, fast, weight, gain, shift, weights, *settings
-        )
-        shape = (members, batch, *outputs.shape[1:])
-        return (outputs.view(shape), stored.view(shape)), (0, 0)
