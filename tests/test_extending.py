@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from contextual_rnn.core.errors import ConfigError
-from contextual_rnn.core.modules import SequenceTagger, module_for
+from contextual_rnn.core.modules import SequenceRegressor, module_for
 from contextual_rnn.core.tasks import SequenceTask
 
 from .conftest import ROOT, TINY_ART, TINY_LCD, run_command, train_command
@@ -175,13 +175,13 @@ def test_the_aggregate_tables_hold_the_new_tasks_metrics_only(ramp_sweep):
 
 
 def test_a_task_finds_its_module_by_kind():
-    class Tagging(SequenceTask, register=False):
-        kind = "tagging"
+    class Regression(SequenceTask, register=False):
+        kind = "regression"
 
     class Odd(SequenceTask, register=False):
         kind = "odd"
 
-    assert module_for(Tagging) is SequenceTagger
-    allowed = "a task of a kind a module trains: classification, regression, tagging"
+    assert module_for(Regression) is SequenceRegressor
+    allowed = "a task of a kind a module trains: classification, regression"
     with pytest.raises(ConfigError, match=f"data.task='Odd' is not allowed: expected {allowed}$"):
         module_for(Odd)

@@ -48,7 +48,7 @@ class TaskLayout:
 class SequenceTask(Registered, register=False):
     """Generates whole splits at once (no per-sample Python loop)."""
 
-    kind: ClassVar[str]  # picks the module (core/modules): classification, regression, tagging
+    kind: ClassVar[str]  # picks the module (core/modules): classification, regression
     val_size_option: ClassVar[str]  # the option that sizes the validation split
 
     def generate(self, split: str, generator: torch.Generator) -> Batch:
@@ -150,13 +150,6 @@ class ClassificationTask(SequenceTask, register=False):
 
     def describe_class(self, index: int) -> str:
         return str(index)
-
-
-class TaggingTask(SequenceTask, register=False):
-    """A class at every step (copy, addition); a step whose target is -100 has none."""
-
-    kind = "tagging"
-    metrics = {"val/loss": "min", "val/acc": "max"}  # what the tagger module logs
 
 
 class GenerativeTask(SequenceTask, register=False):
