@@ -2,7 +2,8 @@
 with exit code 2 (4 when a file cannot be written), before anything trains.
 
 The table covers every config group, the trainer, the seed, the run folder, the checkpoint
-to start from, write failures and the ``contextual-rnn`` commands. Training inputs run
+to start from and write failures; loading a trained model and using it raise one-line
+exceptions instead (``CheckpointError``, ``ConfigError``, ``InputError``). Training inputs run
 ``train.py`` in-process (Hydra's composition, the config check of its callback, then the
 run), and each is refused before Hydra creates the run folder;
 ``test_the_table_holds_through_the_command_line`` runs a sample of them as real
@@ -16,14 +17,16 @@ import os
 import pickle
 import sys
 import warnings
+from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 
-from contextual_rnn.cli import main as cli_main
-from contextual_rnn.core.checkpoints import find_checkpoint
+from contextual_rnn.core.checkpoints import CheckpointError, find_checkpoint
+from contextual_rnn.core.errors import ConfigError, InputError
+from contextual_rnn.core.modules import SequenceClassifier, SequenceModule, SequenceRegressor
 from contextual_rnn.training.callbacks.resume_checkpoint import hold
 from contextual_rnn.training.compose import CONFIG_DIR, compose_config
 from contextual_rnn.training.train import run, train
@@ -284,27 +287,13 @@ def test_a_run_folder_another_process_writes(tmp_path, capsys):
     assert not (run_dir / "checkpoints").exists()
 
 
-def test_a_plain_pickle_is_refused_without_torchs_warning(tmp_path, capsys):
+def test_a_plain_pickle_is_refused_without_torchs_warning(tmp_path):
     (tmp_path / "plain.ckpt").write_bytes(pickle.dumps({"state_dict": {}}, protocol=4))
-    with warnings.catch_warnings(record=True) as caught, pytest.raises(SystemExit):
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(CheckpointError) as error:
         warnings.simplefilter("always")
-        cli_main(["evaluate", str(tmp_path / "plain.ckpt")])
-    assert "holds more than tensors and plain values" in one_line_error(capsys)
+        SequenceModule.load(tmp_path / "plain.ckpt")
+    assert "holds more than tensors and plain values" in str(error.value)
     assert [str(w.message) for w in caught] == []
-
-
-def test_evaluate_on_a_folder_it_cannot_write(runs, capsys, monkeypatch):
-    def read_only(path, *args, **kwargs):
-        raise OSError(errno.EROFS, "Read-only file system", str(path))
-
-    monkeypatch.setattr(Path, "write_text", read_only)
-    with pytest.raises(SystemExit) as exit_info:
-        cli_main(["evaluate", str(runs["lcd"]), "--which", "last"])
-    assert exit_info.value.code == 4
-    out, err = capsys.readouterr()
-    written = runs["lcd"] / "checkpoints" / "last.eval.json"
-    assert err.strip() == f"error: could not write {written}: Read-only file system"
-    assert "val/loss = " in out  # the metrics, printed before the write
 
 
 def test_a_torn_checkpoint_to_start_from(tmp_path, capsys):
@@ -348,7 +337,7 @@ def test_a_full_disk_stops_the_run_in_one_line_naming_the_last_good_checkpoint(
     assert message.endswith("last good checkpoint: none yet") or "checkpoints/resume" in message
 
 
-# --- the contextual-rnn commands ------------------------------------------------------------
+# --- loading a trained model and using it -----------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -370,8 +359,9 @@ def unsafe_checkpoint(runs, folder: Path, node: dict, where: str = "init") -> Pa
     return path
 
 
-def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
-    lcd, art = str(runs["lcd"]), str(runs["art"])
+def model_cases(runs, tmp_path) -> list[tuple]:
+    """(a call, the exception it raises, part of its one-line message)."""
+    lcd, art = runs["lcd"], runs["art"]
     written = tmp_path / "written_by_a_checkpoint.txt"
     savetxt = {"_target_": "numpy.savetxt", "fname": str(written), "X": [1.0]}
     init = torch.load(find_checkpoint(runs["lcd"], "last"), weights_only=True)
@@ -393,11 +383,11 @@ def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
     optimizer = unsafe_checkpoint(runs, tmp_path / "optimizer", system, "optimizer")
     last = find_checkpoint(runs["lcd"], "last")
 
-    def altered(name: str, change) -> str:
+    def altered(name: str, change) -> Path:
         checkpoint = torch.load(last, weights_only=True)
         change(checkpoint)
         torch.save(checkpoint, tmp_path / name)
-        return str(tmp_path / name)
+        return tmp_path / name
 
     def set_nan(checkpoint):
         next(iter(checkpoint["state_dict"].values())).fill_(float("nan"))
@@ -412,151 +402,61 @@ def cli_cases(runs, tmp_path) -> list[tuple[list[str], str]]:
     fitted_target = altered("fitted.ckpt", hparams("fitted", "_target_", "os.system"))
     data_target = altered("data.ckpt", hparams("data", "sampler", dict(system)))
     (tmp_path / "plain.pkl").write_bytes(pickle.dumps({"state_dict": {}}))
+    file_writer = unsafe_checkpoint(runs, tmp_path / "file_writer", {**init, "extra": savetxt})
+    nested = unsafe_checkpoint(runs, tmp_path / "nested", savetxt)
+    unknown = unsafe_checkpoint(runs, tmp_path / "unknown", {**init, "_target_": "my.Unknown"})
+    builtin = unsafe_checkpoint(runs, tmp_path / "builtin", {**init, "_target_": "builtins.exec"})
+    load, refused = SequenceModule.load, CheckpointError
+    model = SequenceModule.load(lcd)
+    answer = SequenceClassifier.load(art).answer
     return [
-        (["evaluate", altered("nan.ckpt", set_nan)], "refused: its weight "),
-        (["evaluate", huge], "its stored config does not match its weights (Storage size"),
-        (["evaluate", large], "its stored config does not match its weights (net.cell."),
-        (["evaluate", huge_split], "its data config cannot be rebuilt: task="),
-        (
-            ["evaluate", fitted_target],
-            "refused: fitted._target_='os.system' is not allowed: expected a plain value",
-        ),
-        (["evaluate", data_target], "refused: data.sampler._target_='os.system' is not allowed"),
-        (
-            ["evaluate", str(tmp_path / "plain.pkl")],
-            "holds more than tensors and plain values: not loaded",
-        ),
-        (
-            ["evaluate", lcd, "--test-size", "100000000"],
-            "--test-size 100000000: expected splits that fit in memory (",
-        ),
-        (
-            ["generate", lcd, "--period", "1", "--steps", "10000", "--samples", "10000"],
-            "--samples 10000 --steps 10000: expected at most 1,000,000 samples x steps over all conditions (100,000,000 asked)",
-        ),
-        (
-            ["generate", lcd, "--period", "1", "2", "--steps", "1000", "--samples", "1000"],
-            "expected at most 1,000,000 samples x steps over all conditions (2,000,000 asked)",
-        ),
-        (["generate", lcd, "--samples", "ten"], "argument --samples: invalid int value: 'ten'"),
-        (["answer", lcd], "the following arguments are required: SEQUENCE"),
-        (
-            ["evaluate", lcd, "--which", "worst"],
-            "argument --which: invalid choice: 'worst' (choose from 'best', 'last')",
-        ),
-        (["evaluate"], "the following arguments are required: checkpoint"),
-        (["train"], "argument command: invalid choice: 'train'"),
-        (["evaluate", lcd, "--test-size", "0"], "--test-size 0: expected a positive integer"),
-        (["evaluate", lcd, "--test-size", "-5"], "--test-size -5: expected a positive integer"),
-        (["evaluate", lcd, "--test-seed", "-1"], "--test-seed -1: expected an integer >= 0"),
-        (["evaluate", str(tmp_path / "missing.ckpt")], "no checkpoint or run folder at"),
-        (["evaluate", str(truncated)], "is not a readable checkpoint (truncated or corrupt"),
-        (["evaluate", str(foreign)], "is not a Lightning checkpoint"),
-        (["evaluate", str(wrong_size)], "its stored config does not match its weights"),
-        (
-            [
-                "evaluate",
-                str(unsafe_checkpoint(runs, tmp_path / "file_writer", {**init, "extra": savetxt})),
-            ],
-            "refused: model.init.extra._target_='numpy.savetxt' is not allowed: expected a plain value",
-        ),
-        (
-            ["evaluate", str(unsafe_checkpoint(runs, tmp_path / "nested", savetxt))],
-            "refused: model.init._target_='numpy.savetxt' is not allowed: expected a registered InitialState",
-        ),
-        (
-            [
-                "evaluate",
-                str(
-                    unsafe_checkpoint(
-                        runs, tmp_path / "unknown", {**init, "_target_": "my.Unknown"}
-                    )
-                ),
-            ],
-            "refused: model.init._target_='my.Unknown' is not allowed",
-        ),
-        (
-            [
-                "evaluate",
-                str(
-                    unsafe_checkpoint(
-                        runs, tmp_path / "builtin", {**init, "_target_": "builtins.exec"}
-                    )
-                ),
-            ],
-            "refused: model.init._target_='builtins.exec' is not allowed",
-        ),
-        (
-            ["evaluate", str(optimizer)],
-            "refused: model.optimizer._target_='os.system' is not allowed",
-        ),
-        (["generate", lcd, "--period", "nan"], "--period nan: expected a finite number"),
-        (["generate", lcd, "--period", "inf"], "--period inf: expected a finite number"),
-        (["generate", lcd, "--period", "1", "--x0", "nan"], "--x0 nan: expected a finite number"),
-        (["generate", lcd, "--period", "-1"], "--period -1: expected a period >= 0"),
-        (
-            ["generate", lcd, "--period", "1", "--samples", "0"],
-            "--samples 0: expected an integer from 1 to 10000",
-        ),
-        (
-            ["generate", lcd, "--period", "1", "--samples", "100000000"],
-            "--samples 100000000: expected an integer from 1 to 10000",
-        ),
-        (
-            ["generate", lcd, "--period", "1", "--steps", "0"],
-            "--steps 0: expected an integer from 1 to 10000",
-        ),
-        (["generate", lcd], "--period: give at least one period"),
-        (["generate", lcd, "--period", "1", "--phase", "2"], "--phase is not a condition of LCD"),
-        (["generate", lcd, "--period", "one"], "--period one: expected a number"),
-        (
-            ["generate", lcd, "--period", "1", "2", "--x0", "1", "2", "3"],
-            "--x0 takes one value or one per period",
-        ),
-        (
-            ["generate", art, "--period", "1"],
-            "trained on ART, a classification task; this needs a regression model",
-        ),
-        (
-            ["answer", lcd, "c9k8j3f1??c"],
-            "trained on LCD, a regression task; this needs a classification",
-        ),
-        (
-            ["answer", art, "c9k8j3f1?c"],
-            "'c9k8j3f1?c' has 10 characters; this model (k=8) needs 11",
-        ),
-        (
-            ["answer", art, "c9k8j3f1??C"],
-            "'c9k8j3f1??C': characters ['C'] are not lowercase letters",
-        ),
-        (["answer", art, "c9k8j3ff??c"], "positions 2, 4, ... of the pairs must be digits"),
-        (["answer", art, "c9c8j3f1??c"], "the letters of the pairs must be distinct"),
-        (["answer", art, "c9k8j3f1?1c"], "expected '??' after the pairs"),
-        (["answer", art, "c9k8j3f1??x"], "the query 'x' is not one of the keys"),
-        (
-            ["--import", "no_such_module", "evaluate", lcd],
-            "--import: No module named 'no_such_module'",
-        ),
-    ]
+        (partial(load, altered("nan.ckpt", set_nan)), refused, "refused: its weight "),
+        (partial(load, huge), refused, "its stored config does not match its weights (Storage size"),
+        (partial(load, large), refused, "its stored config does not match its weights (net.cell."),
+        (lambda: load(huge_split).datamodule(), refused, "its data config cannot be rebuilt: task="),
+        (partial(load, fitted_target), refused, "refused: fitted._target_='os.system' is not allowed: expected a plain value"),
+        (partial(load, data_target), refused, "refused: data.sampler._target_='os.system' is not allowed"),
+        (partial(load, tmp_path / "plain.pkl"), refused, "holds more than tensors and plain values: not loaded"),
+        (partial(load, tmp_path / "missing.ckpt"), refused, "no checkpoint or run folder at"),
+        (partial(load, truncated), refused, "is not a readable checkpoint (truncated or corrupt"),
+        (partial(load, foreign), refused, "is not a Lightning checkpoint"),
+        (partial(load, wrong_size), refused, "its stored config does not match its weights"),
+        (partial(load, file_writer), refused, "refused: model.init.extra._target_='numpy.savetxt' is not allowed: expected a plain value"),
+        (partial(load, nested), refused, "refused: model.init._target_='numpy.savetxt' is not allowed: expected a registered InitialState"),
+        (partial(load, unknown), refused, "refused: model.init._target_='my.Unknown' is not allowed"),
+        (partial(load, builtin), refused, "refused: model.init._target_='builtins.exec' is not allowed"),
+        (partial(load, optimizer), refused, "refused: model.optimizer._target_='os.system' is not allowed"),
+        (partial(load, lcd, "worst"), refused, "which='worst': expected 'best' or 'last'"),
+        (partial(SequenceRegressor.load, art), refused, "trained on ART, a classification task; this needs a regression model"),
+        (partial(SequenceClassifier.load, lcd), refused, "trained on LCD, a regression task; this needs a classification"),
+        (partial(model.datamodule, test_size=10**8), ConfigError, "expected splits that fit in memory ("),
+        (partial(model.datamodule, test_size=0), ConfigError, "task.val_per_period=0 is not allowed: expected a positive integer"),
+        (partial(model.datamodule, test_size=-5), ConfigError, "task.val_per_period=-5 is not allowed"),
+        (partial(model.datamodule, test_seed=-1), ConfigError, "val_seed=-1 is not allowed"),
+        (partial(answer, "c9k8j3f1?c"), InputError, "'c9k8j3f1?c' has 10 characters; this model (k=8) needs 11"),
+        (partial(answer, "c9k8j3f1??C"), InputError, "'c9k8j3f1??C': characters ['C'] are not lowercase letters"),
+        (partial(answer, "c9k8j3ff??c"), InputError, "positions 2, 4, ... of the pairs must be digits"),
+        (partial(answer, "c9c8j3f1??c"), InputError, "the letters of the pairs must be distinct"),
+        (partial(answer, "c9k8j3f1?1c"), InputError, "expected '??' after the pairs"),
+        (partial(answer, "c9k8j3f1??x"), InputError, "the query 'x' is not one of the keys"),
+    ]  # fmt: skip
 
 
-CLI_CASES = 47  # rows of cli_cases: asserted below, so a new row is counted
+MODEL_CASES = 29  # rows of model_cases: asserted below, so a new row is counted
 
 
-def test_bad_command_inputs(runs, tmp_path, capsys):
-    cases = cli_cases(runs, tmp_path)
-    assert len(cases) == CLI_CASES
-    for argv, message in cases:
-        with pytest.raises(SystemExit) as exit_info:
-            cli_main(argv)
-        assert exit_info.value.code == 2, argv
-        error = one_line_error(capsys)
-        assert message in error, (argv, error)
+def test_bad_model_inputs(runs, tmp_path):
+    cases = model_cases(runs, tmp_path)
+    assert len(cases) == MODEL_CASES
+    for call, expected, message in cases:
+        with pytest.raises(expected) as error:
+            call()
+        assert message in str(error.value) and "\n" not in str(error.value), error.value
     assert not (tmp_path / "written_by_a_checkpoint.txt").exists()  # nothing ran
 
 
 def test_the_table_has_at_least_80_rows():
-    assert len(TRAIN_CASES) + CLI_CASES + 4 + 1 + 1 + 2 >= 80
+    assert len(TRAIN_CASES) + MODEL_CASES + 4 + 1 + 1 + 2 >= 80
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,14 @@
 """Where a run and a trained model compute: the trainer=cpu / trainer=gpu presets,
-matmul_precision, and ``contextual-rnn ... --device``."""
+matmul_precision, and validating a trained model on the CPU."""
 
 import csv
-import json
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
-from contextual_rnn.cli import chosen_device, main
 from contextual_rnn.core.checkpoints import find_checkpoint
+from contextual_rnn.core.modules import SequenceModule
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import train
 
@@ -65,32 +65,11 @@ def lcd_run(tmp_path_factory):
     return out
 
 
-def test_evaluate_on_the_cpu_reproduces_the_logged_metrics(lcd_run, capsys):
-    main(["evaluate", str(lcd_run), "--device", "cpu"])
-    best = find_checkpoint(lcd_run)
-    epoch = torch.load(best, weights_only=True)["epoch"]
-    report = json.loads(best.with_name(best.stem + ".eval.json").read_text())
+def test_validating_on_the_cpu_reproduces_the_logged_metrics(lcd_run):
+    module = SequenceModule.load(lcd_run)
+    trainer = pl.Trainer(logger=False, accelerator="cpu", enable_progress_bar=False)
+    metrics = trainer.validate(module, module.datamodule(), verbose=False)[0]
+    epoch = torch.load(find_checkpoint(lcd_run), weights_only=True)["epoch"]
     with (lcd_run / "csv" / "metrics.csv").open() as file:
         logged = [r for r in csv.DictReader(file) if r["val/loss"] and int(r["epoch"]) == epoch]
-    assert report["metrics"]["val/loss"] == pytest.approx(float(logged[0]["val/loss"]), rel=1e-6)
-
-
-def test_auto_is_the_gpu_where_there_is_one():
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert chosen_device("auto").type == expected
-    assert chosen_device("cpu").type == "cpu"
-
-
-@no_gpu
-@pytest.mark.parametrize(
-    "argv",
-    [["evaluate"], ["generate", "--period", "1", "--x0", "3"], ["answer", "c9k8j3f1??c"]],
-    ids=["evaluate", "generate", "answer"],
-)
-def test_device_cuda_without_a_gpu_is_one_line(lcd_run, capsys, argv):
-    with pytest.raises(SystemExit) as exit_info:
-        main([argv[0], str(lcd_run), *argv[1:], "--device", "cuda"])
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip() == (
-        "error: --device cuda: expected cpu or auto: this machine has no GPU"
-    )
+    assert metrics["val/loss"] == pytest.approx(float(logged[0]["val/loss"]), rel=1e-6)

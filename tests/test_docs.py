@@ -1,16 +1,18 @@
 """The documentation, executed: every command and Python block in README.md and docs/*.md.
 
-Every ``python train.py ...``, ``python scripts/...`` and ``contextual-rnn ...`` line of
-a shell block runs exactly as written, from a fresh working directory (one per page,
-commands in their order), with only size-shrinking options appended: ``debug=tiny`` for
-train.py, ``--quick`` for the benchmark, the study's documented budget options, three
-trials for an Optuna search. A placeholder such as ``<time>`` stands for the folder an
-earlier command of the same page made. Every Python block runs as a script. A command or
-block added to a page is picked up without editing this file; the few that cannot run
-here are listed in ``NOT_RUN`` with the reason. The default suite runs every command but
-the multiruns as written, and a variant of each multirun with fewer jobs; the slow suite
-runs the multiruns as written. What each command promises is then checked: exit 0, the
-run folder's artefacts, one W&B run and one summary row per job, figures.
+Every ``python train.py ...`` and ``python scripts/...`` line of a shell block runs
+exactly as written, from a fresh working directory (one per page, commands in their
+order), with only size-shrinking options appended: ``debug=tiny`` for train.py,
+``--quick`` for the benchmark, the study's documented budget options, three trials for an
+Optuna search. A placeholder such as ``<time>`` stands for the folder an earlier command
+of the same page made. Every Python block runs as a script; one that reads
+``outputs/<name>/`` runs after the page's ``python train.py experiment=<name>`` (with
+``debug=tiny``). A command or block added to a page is picked up without editing this
+file; the few that cannot run here are listed in ``NOT_RUN`` with the reason. The
+default suite runs every command but the multiruns as written, and a variant of each
+multirun with fewer jobs; the slow suite runs the multiruns as written. What each command
+promises is then checked: exit 0, the run folder's artefacts, one W&B run and one summary
+row per job, figures.
 """
 
 import csv
@@ -27,7 +29,7 @@ from . import wandb_files
 from .conftest import ROOT, run_command
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-COMMAND = re.compile(r"^(python train\.py|python scripts/\S+\.py|contextual-rnn)(\s|$)")
+COMMAND = re.compile(r"^(python train\.py|python scripts/\S+\.py)(\s|$)")
 NOT_RUN = {
     # a real SLURM cluster (sbatch) is not on this machine; hydra/launcher=slurm_local runs
     # the same submitit path locally and is run
@@ -35,7 +37,6 @@ NOT_RUN = {
     "trainer=ddp_slurm": "needs a SLURM cluster with GPUs",
     # the extension walkthrough's commands need its files: tests/test_extending.py runs them
     "hydra.searchpath=[file://$PWD/myconf]": "run by tests/test_extending.py",
-    "contextual-rnn --import my_extensions": "run by tests/test_extending.py",
     "--import my_tasks": "run by tests/test_extending.py",
     # the committed study's curves are the repository's, not a fresh folder's
     "docs/results/curves": "run by tests/test_study.py",
@@ -103,8 +104,6 @@ def substitute(command: str, cwd: Path) -> str:
 
 def shrunk(command: str) -> list[str]:
     args = shlex.split(command)
-    if args[0] == "contextual-rnn":
-        return [sys.executable, "-m", "contextual_rnn", *args[1:]]
     script = args[1]
     extra = next((v for k, v in SHRINK.items() if script.endswith(k)), [])
     if "hparams_search=" in command:  # a search of three trials instead of twenty
@@ -163,8 +162,6 @@ def check(command: str, result, cwd: Path) -> None:
             check_sweep(sweep)
     elif "scripts/aggregate.py" in command:
         assert "tables.md" in result.stdout
-    elif command.startswith("contextual-rnn"):
-        assert "written:" in result.stdout or " -> " in result.stdout
 
 
 def page_cwd(tmp_path_factory, page: str) -> Path:
@@ -257,7 +254,13 @@ def test_a_tiny_variant_of_each_documented_multirun(tmp_path_factory, page, inde
     [(p.name, i) for p in PAGES for i, _ in enumerate(blocks(p, ("python",)))],
 )
 def test_documented_python_runs_as_written(tmp_path, page, index):
-    code = blocks(ROOT / ("docs" if page != "README.md" else "") / page, ("python",))[index]
+    path = ROOT / ("docs" if page != "README.md" else "") / page
+    code = blocks(path, ("python",))[index]
+    for command in commands(path):  # the runs the block reads, made first
+        name = re.fullmatch(r"python train\.py experiment=(\S+)", command)
+        if name and f"outputs/{name.group(1)}/" in code:
+            result = run_command(shrunk(command), tmp_path, timeout=900)
+            assert result.returncode == 0, f"{command}\n{result.stderr[-3000:]}"
     script = tmp_path / "block.py"
     script.write_text(code)
     result = subprocess.run(

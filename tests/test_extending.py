@@ -1,19 +1,20 @@
 """docs/extending.md's walkthrough, done from a temporary folder: a new cell and a new
 initial state, each one class plus one YAML, trained through train.py on both tasks and
-loaded back; a new per-step task, one class plus one YAML, trained, swept over seeds and
-aggregated; all with no edit of any file of the project."""
+loaded back; a new regression task, one class plus one YAML, trained, loaded back, rolled
+out, swept over seeds and aggregated; all with no edit of any file of the project."""
 
 import csv
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from contextual_rnn.core.errors import ConfigError
-from contextual_rnn.core.modules import SequenceTagger, module_for
+from contextual_rnn.core.modules import SequenceRegressor, module_for
 from contextual_rnn.core.tasks import SequenceTask
 
 from .conftest import ROOT, TINY_ART, TINY_LCD, run_command, train_command
@@ -43,7 +44,7 @@ def test_the_walkthrough_has_one_class_and_one_yaml_each():
         "myconf/model/cell/indrnn.yaml",
         "myconf/model/init/first_inputs.yaml",
         "my_tasks.py",
-        "myconf/data/copy.yaml",
+        "myconf/data/ramp.yaml",
     }
 
 
@@ -62,14 +63,25 @@ def test_a_new_cell_and_init_train_on_both_tasks_and_load_back(extension, data, 
     assert metrics["val/loss"] > 0
     config = (out / ".hydra" / "config.yaml").read_text()
     assert "my_extensions.IndRNN" in config and "my_extensions.FirstInputs" in config
-    cli = [sys.executable, "-m", "contextual_rnn"]
-    refused = run_command([*cli, "evaluate", str(out)], extension, env=env)
-    assert refused.returncode == 2 and "is not allowed: expected a registered" in refused.stderr
-    loaded = run_command(
-        [*cli, "--import", "my_extensions", "evaluate", str(out)], extension, env=env
+    refused = in_python(extension, f"SequenceModule.load({str(out)!r})")
+    assert refused.returncode == 1 and "is not allowed: expected a registered" in refused.stderr
+    loaded = in_python(
+        extension,
+        "import my_extensions",
+        f"module = SequenceModule.load({str(out)!r})",
+        "print(pl.Trainer(logger=False).validate(module, module.datamodule())[0]['val/loss'])",
     )
     assert loaded.returncode == 0, loaded.stderr[-2000:]
-    assert "val/loss = " in loaded.stdout
+    assert float(loaded.stdout.split()[-1]) == pytest.approx(metrics["val/loss"], rel=1e-6)
+
+
+def in_python(extension: Path, *lines: str) -> subprocess.CompletedProcess:
+    """The lines run by a fresh Python in the extension's folder (a user's session there)."""
+    imports = ["import pytorch_lightning as pl", "import torch"]
+    imports.append("from contextual_rnn.core.modules import SequenceModule")
+    code = "\n".join([*imports, *lines])
+    env = {"PYTHONPATH": f"{extension}{os.pathsep}{ROOT}"}
+    return run_command([sys.executable, "-c", code], extension, env=env)
 
 
 def test_an_unknown_choice_lists_the_extensions_options_too(extension):
@@ -83,44 +95,53 @@ def test_an_unknown_choice_lists_the_extensions_options_too(extension):
 
 
 # Small enough for seconds of training; one thread, which a busy machine runs fastest.
-COPY = ["data=copy", "logger=csv", "threads=1", "model.cell.hidden_size=16"]
-COPY += ["data.task.train_size=512", "data.task.val_size=128", "trainer.max_epochs=4"]
+RAMP = ["data=ramp", "logger=csv", "threads=1", "model.cell.hidden_size=16"]
+RAMP += ["data.task.train_size=512", "data.task.val_size=128", "trainer.max_epochs=4"]
 
 
-def copy_command(extension: Path, *args: str):
+def ramp_command(extension: Path, *args: str):
     return train_command(
-        f"hydra.searchpath=[file://{extension}/myconf]", *COPY, *args, cwd=extension,
+        f"hydra.searchpath=[file://{extension}/myconf]", *RAMP, *args, cwd=extension,
         env={"PYTHONPATH": f"{extension}{os.pathsep}{ROOT}"},
     )  # fmt: skip
 
 
 def validation_rows(run: Path) -> list[dict]:
     with open(run / "csv" / "metrics.csv") as file:
-        return [row for row in csv.DictReader(file) if row["val/acc"]]
+        return [row for row in csv.DictReader(file) if row["val/loss"]]
 
 
-def test_a_new_per_step_task_learns_and_loads_back(extension):
-    out = extension / "run_copy"
-    result = copy_command(extension, f"hydra.run.dir={out}")
+def test_a_new_regression_task_learns_loads_back_and_rolls_out(extension):
+    out = extension / "run_ramp"
+    result = ramp_command(extension, f"hydra.run.dir={out}")
     assert result.returncode == 0, result.stderr[-3000:]
-    accuracy = [float(row["val/acc"]) for row in validation_rows(out)]
-    assert len(accuracy) == 4
-    assert accuracy[0] < 0.7 and accuracy[-1] > 0.9  # every step's symbol; chance: 1/4
-    assert "my_tasks.Copy" in (out / ".hydra" / "config.yaml").read_text()
-    cli = [sys.executable, "-m", "contextual_rnn", "--import", "my_tasks", "evaluate", str(out)]
-    env = {"PYTHONPATH": f"{extension}{os.pathsep}{ROOT}"}
-    loaded = run_command(cli, extension, env=env)
+    rollout_mse = [float(row["val/rollout_mse"]) for row in validation_rows(out)]
+    assert len(rollout_mse) == 4
+    assert rollout_mse[-1] < rollout_mse[0] / 4  # it learned: errors far below the first epoch
+    assert "my_tasks.Ramp" in (out / ".hydra" / "config.yaml").read_text()
+    loaded = in_python(
+        extension,
+        "import my_tasks",
+        f"module = SequenceModule.load({str(out)!r}, which='last')",
+        "metrics = pl.Trainer(logger=False).validate(module, module.datamodule())[0]",
+        "slope = {'slope': torch.tensor([-0.5, 0.8])}",
+        "paths = module.rollout(slope, sample=False)[:, 0]",
+        "print(module.task.truth(slope, 10).sub(paths).abs().max().item())",
+        "print(metrics['val/rollout_mse'])",
+    )
     assert loaded.returncode == 0, loaded.stderr[-2000:]
-    assert f"val/acc = {accuracy[-1]:.6g}" in loaded.stdout
+    error, validated = map(float, loaded.stdout.split()[-2:])
+    assert validated == pytest.approx(rollout_mse[-1], rel=1e-6)
+    assert error < 1.0  # ten steps of a ramp that ends at -5 and 8
 
 
 @pytest.fixture(scope="module")
-def copy_sweep(extension) -> tuple[Path, Path]:
+def ramp_sweep(extension) -> tuple[Path, Path]:
     """A 2-seed sweep of the new task and its aggregate: (sweep folder, aggregate folder)."""
-    sweep = extension / "sweep_copy"
-    result = copy_command(extension, "-m", "seed=0,1", f"hydra.sweep.dir={sweep}")
+    sweep = extension / "sweep_ramp"
+    result = ramp_command(extension, "-m", "seed=0,1", f"hydra.sweep.dir={sweep}")
     assert result.returncode == 0, result.stderr[-3000:]
-    out = extension / "aggregate_copy"
+    out = extension / "aggregate_ramp"
     aggregate = [sys.executable, str(ROOT / "scripts" / "aggregate.py"), str(sweep)]
     env = {"PYTHONPATH": f"{extension}{os.pathsep}{ROOT}"}
     arguments = [*aggregate, "--import", "my_tasks", "--out", str(out), "--no-fans"]
@@ -133,8 +154,8 @@ def final_metrics(sweep: Path) -> dict[int, dict]:
     return {seed: json.loads((sweep / str(seed) / "metrics.json").read_text()) for seed in (0, 1)}
 
 
-def test_a_seed_sweep_of_the_new_task_is_summarised_and_aggregated(copy_sweep):
-    sweep, out = copy_sweep
+def test_a_seed_sweep_of_the_new_task_is_summarised_and_aggregated(ramp_sweep):
+    sweep, out = ramp_sweep
     rows = (sweep / "summary.md").read_text().splitlines()
     jobs = [row for row in rows if row.startswith("| 0 |") or row.startswith("| 1 |")]
     assert len(jobs) == 2
@@ -145,22 +166,22 @@ def test_a_seed_sweep_of_the_new_task_is_summarised_and_aggregated(copy_sweep):
     assert re.search(rf"\| final val/loss \| contextual \| {losses} \|", tables), tables
 
 
-def test_the_aggregate_tables_hold_the_new_tasks_metrics_only(copy_sweep):
-    sweep, out = copy_sweep
+def test_the_aggregate_tables_hold_the_new_tasks_metrics_only(ramp_sweep):
+    sweep, out = ramp_sweep
     tables = (out / "tables.md").read_text()
-    assert "val/mse" not in tables and "rollout" not in tables
-    accuracies = " ".join(f"{final_metrics(sweep)[seed]['val/acc']:.4g}" for seed in (0, 1))
-    assert re.search(rf"\| final val/acc \| contextual \| {accuracies} \|", tables), tables
+    assert "val/acc" not in tables and "val_seen" not in tables
+    errors = " ".join(f"{final_metrics(sweep)[seed]['val/rollout_mse']:.4g}" for seed in (0, 1))
+    assert re.search(rf"\| final val/rollout_mse \| contextual \| {errors} \|", tables), tables
 
 
 def test_a_task_finds_its_module_by_kind():
-    class Tagging(SequenceTask, register=False):
-        kind = "tagging"
+    class Regression(SequenceTask, register=False):
+        kind = "regression"
 
     class Odd(SequenceTask, register=False):
         kind = "odd"
 
-    assert module_for(Tagging) is SequenceTagger
-    allowed = "a task of a kind a module trains: classification, regression, tagging"
+    assert module_for(Regression) is SequenceRegressor
+    allowed = "a task of a kind a module trains: classification, regression"
     with pytest.raises(ConfigError, match=f"data.task='Odd' is not allowed: expected {allowed}$"):
         module_for(Odd)

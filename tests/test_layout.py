@@ -1,5 +1,5 @@
 """The package's layers point one way: core imports neither training nor analysis;
-training and analysis import core, not each other; the command line imports core only."""
+training and analysis import core, not each other."""
 
 import ast
 from pathlib import Path
@@ -43,12 +43,6 @@ def test_a_layer_imports_nothing_from_the_layers_it_must_not_know(layer, forbidd
     paths = sorted((PACKAGE / layer).rglob("*.py"))
     assert len(paths) >= at_least  # every module of the layer was read
     assert offenders(paths, forbidden) == {}
-
-
-def test_the_command_line_imports_core_only():
-    imported = imported_modules(PACKAGE / "cli.py")
-    assert any(m.startswith("contextual_rnn.core") for m in imported)
-    assert offenders([PACKAGE / "cli.py"], (TRAINING, ANALYSIS)) == {}
 
 
 def test_the_check_names_a_module_that_imports_a_forbidden_one():

@@ -250,7 +250,7 @@ def test_a_task_aggregate_cannot_import_is_summarised_by_the_defaults(finished_s
     for config in (finished_sweeps / "art_tiny").glob("*/.hydra/config.yaml"):
         copy = tmp_path / "runs" / config.parents[1].name
         shutil.copytree(config.parents[1], copy, ignore=shutil.ignore_patterns("wandb"))
-        text = config.read_text().replace("contextual_rnn.core.tasks.art.ART", "my_tasks.Copy")
+        text = config.read_text().replace("contextual_rnn.core.tasks.art.ART", "my_tasks.Ramp")
         (copy / ".hydra" / "config.yaml").write_text(text)
     summary = aggregate.aggregate([tmp_path / "runs"], tmp_path / "out", fans=False)
     comparisons = summary["sweeps"]["art_tiny"]["comparisons"]

@@ -156,19 +156,3 @@ def test_lcd_generation_api_rebuilds_the_validation_curves():
         "period_3",
         "period_4",
     ]
-
-
-@pytest.mark.parametrize(
-    "values,message",
-    [
-        ({"period": [float("nan")]}, "--period nan: expected a finite number"),
-        ({"period": [1.0], "x0": [float("inf")]}, "--x0 inf: expected a finite number"),
-        ({"period": [-1.0]}, "expected a period >= 0"),
-        ({"x0": [3.0]}, "--period: give at least one period"),
-        ({"period": [1.0, 2.0], "x0": [1.0, 2.0, 3.0]}, "--x0 takes one value or one per period"),
-        ({"period": [1.0], "phase": [0.0]}, "--phase is not a condition of LCD"),
-    ],
-)
-def test_lcd_refuses_malformed_conditions(values, message):
-    with pytest.raises(InputError, match=re.escape(message)):
-        LCD().parse_conditions(values)

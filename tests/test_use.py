@@ -1,14 +1,15 @@
-"""evaluate / generate / answer from checkpoints, and their one-line errors."""
+"""Using a trained model in Python: load, validate, rollout, answer, and their one-line errors."""
 
 import csv
-import json
 
-import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 
-from contextual_rnn.cli import main
-from contextual_rnn.core.checkpoints import CheckpointError, find_checkpoint, load_module
+from contextual_rnn.core.checkpoints import CheckpointError, find_checkpoint
+from contextual_rnn.core.errors import InputError
+from contextual_rnn.core.figures import fan_grid, save
+from contextual_rnn.core.modules import SequenceClassifier, SequenceModule, SequenceRegressor
 from contextual_rnn.core.tasks.art import encode_text
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import train
@@ -51,116 +52,102 @@ def logged_val_loss(run, epoch: int) -> float:
     return float(rows[0]["val/loss"])
 
 
-def test_evaluate_reproduces_the_logged_metrics(lcd_run, capsys):
-    main(["evaluate", str(lcd_run)])
-    best = find_checkpoint(lcd_run)
-    epoch = torch.load(best, weights_only=True)["epoch"]
-    report = json.loads(best.with_name(best.stem + ".eval.json").read_text())
-    assert report["metrics"]["val/loss"] == pytest.approx(logged_val_loss(lcd_run, epoch), rel=1e-6)
-    assert report["sequences"] == 40
-    assert "val/rollout_mse" in capsys.readouterr().out
+def validate(module, datamodule) -> dict[str, float]:
+    trainer = pl.Trainer(logger=False, enable_progress_bar=False)
+    return trainer.validate(module, datamodule, verbose=False)[0]
 
 
-def test_evaluate_on_a_fresh_test_split(lcd_run):
-    report_path = find_checkpoint(lcd_run, "last").with_name("last.test-seed7-size3.eval.json")
-    main(["evaluate", str(lcd_run), "--which", "last", "--test-seed", "7", "--test-size", "3"])
-    report = json.loads(report_path.read_text())
-    assert report["split"] == "test" and report["sequences"] == 3 * 4
-    assert report["metrics"]["val/loss"] != pytest.approx(logged_val_loss(lcd_run, 1), rel=1e-6)
+def test_validate_reproduces_the_logged_metrics(lcd_run):
+    module = SequenceModule.load(lcd_run)
+    assert isinstance(module, SequenceRegressor) and not module.training
+    datamodule = module.datamodule()
+    metrics = validate(module, datamodule)
+    epoch = torch.load(find_checkpoint(lcd_run), weights_only=True)["epoch"]
+    assert metrics["val/loss"] == pytest.approx(logged_val_loss(lcd_run, epoch), rel=1e-6)
+    assert len(datamodule.splits["val"]) == 40
+    assert "val/rollout_mse" in metrics
 
 
-def test_generate_samples_distinct_trajectories(lcd_run, tmp_path, capsys):
-    main(
-        [
-            "generate",
-            str(lcd_run),
-            "--period",
-            "1.5",
-            "6",
-            "--x0",
-            "3",
-            "--samples",
-            "5",
-            "--out",
-            str(tmp_path),
-        ]
-    )
-    assert (tmp_path / "trajectories.png").stat().st_size > 10_000
-    saved = np.load(tmp_path / "trajectories.npz")
-    samples = saved["samples"]
+def test_validate_on_a_fresh_test_split(lcd_run):
+    module = SequenceModule.load(lcd_run, which="last")
+    datamodule = module.datamodule(test_size=3, test_seed=7)
+    metrics = validate(module, datamodule)
+    assert len(datamodule.splits["val"]) == 3 * 4
+    assert metrics["val/loss"] != pytest.approx(logged_val_loss(lcd_run, 1), rel=1e-6)
+
+
+def test_rollout_samples_distinct_trajectories(lcd_run, tmp_path):
+    module = SequenceRegressor.load(lcd_run)
+    conditions = {"period": torch.tensor([1.5, 6.0]), "x0": torch.tensor([3.0, 3.0])}
+    torch.manual_seed(0)
+    samples = module.rollout(conditions, num_samples=5)
     assert samples.shape == (2, 5, 26)
-    assert np.allclose(
-        samples[:, :, 0], 3.0 * 1.001
-    )  # every rollout starts at x(0) = x0 (1 + beta)
-    assert len({tuple(row) for row in samples[0].round(6)}) == 5  # 5 distinct trajectories
-    assert saved["truth"].shape == (2, 26)
-    assert "period=6 is outside the training range [0.5, 4.5]" in capsys.readouterr().err
+    assert torch.allclose(samples[:, :, 0], torch.tensor(3.0 * 1.001))  # x(0) = x0 (1 + beta)
+    assert len({tuple(row) for row in samples[0].round(decimals=6).tolist()}) == 5  # distinct
+    torch.manual_seed(0)
+    assert torch.equal(module.rollout(conditions, num_samples=5), samples)  # the seed's draw
+    mean = module.rollout(conditions, sample=False, num_samples=2)
+    assert torch.equal(mean[:, 0], mean[:, 1])
+    truth = module.task.truth(conditions, 25)
+    assert truth.shape == (2, 26)
+    titles = [module.task.describe(conditions, i) for i in range(2)]
+    save(fan_grid(samples, truth, titles), tmp_path / "trajectories.png")
+    assert (tmp_path / "trajectories.png").stat().st_size > 10_000
 
 
-def test_generate_with_a_deterministic_init_says_samples_coincide(
-    lcd_deterministic_run, tmp_path, capsys
-):
-    main(
-        [
-            "generate",
-            str(lcd_deterministic_run),
-            "--period",
-            "2",
-            "--samples",
-            "4",
-            "--out",
-            str(tmp_path),
-        ]
-    )
-    samples = np.load(tmp_path / "trajectories.npz")["samples"]
-    assert np.array_equal(samples[0, 0], samples[0, 3])
-    assert "all 4 samples coincide" in capsys.readouterr().err
+def test_rollout_with_a_deterministic_init_gives_coinciding_samples(lcd_deterministic_run):
+    module = SequenceRegressor.load(lcd_deterministic_run)
+    assert not module.net.stochastic
+    conditions = {"period": torch.tensor([2.0]), "x0": torch.tensor([3.0])}
+    samples = module.rollout(conditions, num_samples=4)
+    assert torch.equal(samples[0, 0], samples[0, 3])
 
 
-def test_answer_matches_the_models_forward_pass(art_run, capsys):
-    main(["answer", str(art_run), "c9k8j3f1??c", "a0b1z2y3??z"])
-    printed = capsys.readouterr().out.strip().splitlines()
-    module = load_module(art_run)
-    for line, text in zip(printed, ["c9k8j3f1??c", "a0b1z2y3??z"], strict=True):
+def test_answer_matches_the_models_forward_pass(art_run):
+    module = SequenceClassifier.load(art_run)
+    for text in ["c9k8j3f1??c", "a0b1z2y3??z"]:
         with torch.no_grad():
             logits = module({"inputs": encode_text(text)[None]}, sample=False)[:, -1]
         probabilities = logits.softmax(-1)[0]
         best = int(probabilities.argmax())
-        answer = module.task.describe_class(best)
-        assert line == f"{text} -> {answer} (p={probabilities[best]:.3f})"
+        answer, probability = module.answer(text)
+        assert answer == module.task.describe_class(best)
+        assert probability == pytest.approx(float(probabilities[best]))
 
 
-def test_answer_refuses_a_malformed_query_in_one_line(art_run, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["answer", str(art_run), "c9k8j3f1??x"])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err == "error: 'c9k8j3f1??x': the query 'x' is not one of the keys 'ckjf'"
+def test_answer_refuses_a_malformed_query_in_one_line(art_run):
+    module = SequenceClassifier.load(art_run)
+    with pytest.raises(InputError) as error:
+        module.answer("c9k8j3f1??x")
+    assert str(error.value) == "'c9k8j3f1??x': the query 'x' is not one of the keys 'ckjf'"
 
 
-def test_bad_checkpoints_give_one_line(lcd_run, art_run, tmp_path, capsys):
+def test_bad_checkpoints_give_one_line(lcd_run, art_run, tmp_path):
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(find_checkpoint(lcd_run).read_bytes()[:2000])
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"weights": torch.zeros(3)}, foreign)
     cases = [
-        (["evaluate", str(tmp_path / "missing.ckpt")], "no checkpoint or run folder at"),
-        (["evaluate", str(truncated)], "is not a readable checkpoint (truncated or corrupt"),
-        (["evaluate", str(foreign)], "is not a Lightning checkpoint"),
+        (SequenceModule, tmp_path / "missing.ckpt", "no checkpoint or run folder at"),
+        (SequenceModule, truncated, "is not a readable checkpoint (truncated or corrupt"),
+        (SequenceModule, foreign, "is not a Lightning checkpoint"),
         (
-            ["answer", str(lcd_run), "c9k8j3f1??c"],
-            "trained on LCD, a regression task; this needs a classification",
+            SequenceClassifier,
+            lcd_run,
+            "trained on LCD, a regression task; this needs a classification model",
         ),
         (
-            ["generate", str(art_run), "--period", "1"],
-            "trained on ART, a classification task; this needs a regression",
+            SequenceRegressor,
+            art_run,
+            "trained on ART, a classification task; this needs a regression model",
         ),
     ]
-    for argv, message in cases:
-        with pytest.raises(SystemExit):
-            main(argv)
-        err = capsys.readouterr().err.strip()
-        assert err.startswith("error: ") and message in err and "\n" not in err, err
+    for module, path, message in cases:
+        with pytest.raises(CheckpointError) as error:
+            module.load(path)
+        assert message in str(error.value) and "\n" not in str(error.value), error.value
+    with pytest.raises(CheckpointError, match="^which='worst': expected 'best' or 'last'$"):
+        SequenceModule.load(lcd_run, which="worst")
 
 
 def test_checkpoints_load_with_weights_only(lcd_run):

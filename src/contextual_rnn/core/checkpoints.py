@@ -1,10 +1,10 @@
-"""Load a trained model from a checkpoint safely, with one clear error when it cannot be.
+"""Read a trained model's checkpoint safely, with one clear error when it cannot be.
 
 A checkpoint holds only tensors and plain values, so it loads with
-``torch.load(weights_only=True)``; the module is rebuilt from the stored configs
-through ``core.registry``, which builds only registered cells, initial states and
-tasks with plain options, and only the listed optimizers. Nothing a checkpoint
-stores can name other code to run.
+``torch.load(weights_only=True)``; ``SequenceModule.load`` rebuilds the module from the
+stored configs through ``core.registry``, which builds only registered cells, initial
+states and tasks with plain options, and only the listed optimizers. Nothing a
+checkpoint stores can name other code to run.
 """
 
 import pickle
@@ -14,13 +14,6 @@ from pathlib import Path
 
 import torch
 
-from contextual_rnn.core.errors import ConfigError
-from contextual_rnn.core.modules import SequenceModule, module_for
-from contextual_rnn.core.registry import check_plain, resolve
-from contextual_rnn.core.tasks.base import SequenceTask
-
-HPARAMS = {"model", "task", "fitted", "data"}
-
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable, unsafe or not one of ours; one line."""
@@ -28,6 +21,8 @@ class CheckpointError(ValueError):
 
 def find_checkpoint(path: str | Path, which: str = "best") -> Path:
     """A checkpoint file, or the ``best`` / ``last`` one in a run folder."""
+    if which not in ("best", "last"):
+        raise CheckpointError(f"which={which!r}: expected 'best' or 'last'")
     path = Path(path)
     if path.is_file():
         return path
@@ -42,7 +37,7 @@ def find_checkpoint(path: str | Path, which: str = "best") -> Path:
     if len(best) == 1:
         return best[0]
     if not best:
-        raise CheckpointError(f"no best checkpoint in {folder} (try --which last)")
+        raise CheckpointError(f"no best checkpoint in {folder} (try which='last')")
     raise CheckpointError(f"{len(best)} candidate checkpoints in {folder}: pass one file")
 
 
@@ -75,7 +70,7 @@ def read_checkpoint(path: Path) -> dict:
     return checkpoint
 
 
-def check_shapes(path: Path, module: SequenceModule, state_dict: dict) -> None:
+def check_shapes(path: Path, module: torch.nn.Module, state_dict: dict) -> None:
     """The weights of a module built from the stored config (on torch's meta device: nothing
     allocated) against the stored weights, name by name."""
     stored = {name: tuple(value.shape) for name, value in state_dict.items()}
@@ -86,49 +81,3 @@ def check_shapes(path: Path, module: SequenceModule, state_dict: dict) -> None:
                 f"{path}: its stored config does not match its weights ({name}: "
                 f"{built.get(name)} by the config, {stored.get(name)} stored)"
             )
-
-
-def module_class(path: Path, hparams: dict) -> type[SequenceModule]:
-    """The module of the stored task's kind (the task a registered class)."""
-    task = hparams["task"]
-    target = task.get("_target_") if isinstance(task, dict) else None
-    try:
-        return module_for(resolve(target, SequenceTask, "task"))
-    except ConfigError as error:
-        raise CheckpointError(f"{path}: refused: {error}") from None
-
-
-def load_module(path: str | Path, which: str = "best", kind: str | None = None) -> SequenceModule:
-    """The trained module in eval mode; ``kind``, a ``SequenceTask.kind``, is checked."""
-    path = find_checkpoint(path, which)
-    checkpoint = read_checkpoint(path)
-    hparams = checkpoint["hyper_parameters"]
-    unknown = sorted(set(hparams) - HPARAMS)
-    if unknown:
-        raise CheckpointError(f"{path}: refused: unknown stored entry {unknown[0]!r}")
-    cls = module_class(path, hparams)
-    if kind is not None and cls.kind != kind:
-        task_name = hparams["task"]["_target_"].rsplit(".", 1)[-1]
-        raise CheckpointError(
-            f"{path} was trained on {task_name}, a {cls.kind} task; this needs a {kind} model"
-        )
-    options = {k: hparams[k] for k in HPARAMS if k in hparams}
-    try:
-        for name in ("fitted", "data"):  # plain values, like the options of what it builds
-            check_plain(options.get(name), name)
-        with torch.device("meta"):
-            check_shapes(path, cls(**options), checkpoint["state_dict"])
-        module = cls(**options)
-    except CheckpointError:
-        raise
-    except RuntimeError as error:  # a size past what torch can even count
-        raise CheckpointError(
-            f"{path}: its stored config does not match its weights ({error})"
-        ) from None
-    except ConfigError as error:
-        raise CheckpointError(f"{path}: refused: {error}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as error:  # malformed stored values
-        raise CheckpointError(f"{path}: its stored config is malformed ({error!r})") from None
-    module.load_state_dict(checkpoint["state_dict"])
-    module.checkpoint_path = path
-    return module.eval()

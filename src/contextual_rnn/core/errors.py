@@ -6,8 +6,8 @@ constructor; ``@checked`` has pydantic check the arguments against it, and
 types say in words what they allow (``allowed``), which is what the one-line error
 says: ``ConfigError`` carries the key relative to its node; whoever knows where the
 node lives re-raises it under the full key (``config_scope``). ``InputError`` is
-malformed input to a command (a query, a context, a size). ``check_memory`` bounds
-what a run or a command may ask of this machine's memory.
+malformed input to a trained model (a query). ``check_memory`` bounds what a run, or a
+trained model's data, may ask of this machine's memory.
 """
 
 import functools
@@ -46,7 +46,7 @@ class ConfigError(ValueError):
 
 
 class InputError(ValueError):
-    """Malformed input to a command; the message is one line."""
+    """Malformed input to a trained model; the message is one line."""
 
 
 @contextmanager

@@ -6,8 +6,13 @@ learned from its training split, the data config), which are what
 and the module is rebuilt from them through ``core.registry``, which builds only
 registered classes. ``trusted=True`` (training from the user's own configs) may
 import the modules those configs name; a checkpoint is never trusted.
+
+A trained model is used through its module's methods: ``load`` (a checkpoint file or a run
+folder), ``datamodule`` (the run's data, for ``pl.Trainer(logger=False).validate``),
+``SequenceRegressor.rollout`` and ``SequenceClassifier.answer``.
 """
 
+from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
 import pytorch_lightning as pl
@@ -17,18 +22,28 @@ from torch import nn
 from torchmetrics import Metric
 
 from contextual_rnn.core.cells.base import RecurrentCell
+from contextual_rnn.core.checkpoints import (
+    CheckpointError,
+    check_shapes,
+    find_checkpoint,
+    read_checkpoint,
+)
+from contextual_rnn.core.data import SequenceDataModule
 from contextual_rnn.core.errors import (
     ConfigError,
     PositiveInt,
     PositiveInts,
     allowed,
+    check_memory,
     choice,
+    meta_splits,
+    split_bytes,
     validate,
 )
 from contextual_rnn.core.initializers import LinearInit, mlp
 from contextual_rnn.core.inits.base import InitialState
 from contextual_rnn.core.network import ContextualRNN
-from contextual_rnn.core.registry import build, build_optimizer, check, check_plain
+from contextual_rnn.core.registry import build, build_optimizer, check, check_plain, resolve
 from contextual_rnn.core.tasks.base import Batch, SequenceTask
 from contextual_rnn.core.token_rows import TokenRows
 
@@ -70,6 +85,7 @@ def check_model(model: dict, task: SequenceTask, trusted: bool = False):
 
 
 MODULES: dict[str, type["SequenceModule"]] = {}  # task kind -> the module that trains it
+HPARAMS = {"model", "task", "fitted", "data"}  # what a checkpoint stores to rebuild its module
 
 
 def module_for(task: type[SequenceTask]) -> type["SequenceModule"]:
@@ -140,6 +156,76 @@ class SequenceModule(pl.LightningModule):
         self.net = ContextualRNN(cell, initial_state, readout)
         self.optimizer_config = model["optimizer"]
         self.train_metrics_logged = False
+
+    @classmethod
+    def load(cls, path: str | Path, which: str = "best") -> "SequenceModule":
+        """The trained module of a checkpoint file or of a run folder (its ``best`` or
+        ``last`` checkpoint), in eval mode on the CPU. The checkpoint loads with
+        ``torch.load(weights_only=True)`` and the module is rebuilt from its plain values
+        through ``core.registry``: nothing it stores can run code. Its sizes are checked
+        against its weights on torch's meta device before anything is allocated, and its
+        weights must be finite. On a subclass (``SequenceRegressor.load``) a checkpoint of
+        another kind of task is refused. A refusal is a ``CheckpointError``, one line."""
+        path = find_checkpoint(path, which)
+        checkpoint = read_checkpoint(path)
+        hparams = checkpoint["hyper_parameters"]
+        unknown = sorted(set(hparams) - HPARAMS)
+        if unknown:
+            raise CheckpointError(f"{path}: refused: unknown stored entry {unknown[0]!r}")
+        task = hparams["task"]
+        target = task.get("_target_") if isinstance(task, dict) else None
+        try:
+            found = module_for(resolve(target, SequenceTask, "task"))
+        except ConfigError as error:
+            raise CheckpointError(f"{path}: refused: {error}") from None
+        if not issubclass(found, cls):
+            raise CheckpointError(
+                f"{path} was trained on {target.rsplit('.', 1)[-1]}, a {found.kind} task; "
+                f"this needs a {cls.kind} model"
+            )
+        options = {k: hparams[k] for k in HPARAMS if k in hparams}
+        try:
+            for name in ("fitted", "data"):  # plain values, like the options of what it builds
+                check_plain(options.get(name), name)
+            with torch.device("meta"):
+                check_shapes(path, found(**options), checkpoint["state_dict"])
+            module = found(**options)
+        except CheckpointError:
+            raise
+        except RuntimeError as error:  # a size past what torch can even count
+            raise CheckpointError(
+                f"{path}: its stored config does not match its weights ({error})"
+            ) from None
+        except ConfigError as error:
+            raise CheckpointError(f"{path}: refused: {error}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as error:  # malformed values
+            raise CheckpointError(f"{path}: its stored config is malformed ({error!r})") from None
+        module.load_state_dict(checkpoint["state_dict"])
+        return module.eval()
+
+    def datamodule(
+        self, test_size: int | None = None, test_seed: int | None = None
+    ) -> SequenceDataModule:
+        """The run's data, rebuilt from its stored config: ``pl.Trainer(logger=False).validate(
+        module, module.datamodule())`` gives the validation metrics training logged for this
+        checkpoint. ``test_size`` (sequences; LCD: per period) and ``test_seed`` draw a fresh
+        validation split instead. Splits past half this machine's memory are refused."""
+        data = dict(self.hparams.get("data") or {})
+        if not data:
+            raise CheckpointError("this checkpoint does not record its data config")
+        task = dict(self.hparams["task"])
+        if test_size is not None:
+            task[type(self.task).val_size_option] = test_size
+        if test_seed is not None:
+            data["val_seed"] = test_seed
+        try:
+            built = build(task, SequenceTask, "task")
+            check_memory("task", task, split_bytes(meta_splits(built)), "splits that fit")
+            return SequenceDataModule(built, **data)
+        except (ConfigError, TypeError) as error:
+            if test_size is not None or test_seed is not None:
+                raise  # the caller's values: its message names them
+            raise CheckpointError(f"its data config cannot be rebuilt: {error}") from None
 
     @staticmethod
     def resumable(metric: Metric) -> Metric:

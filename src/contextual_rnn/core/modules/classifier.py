@@ -10,19 +10,17 @@ from contextual_rnn.core.modules.base import SequenceModule
 
 class SequenceClassifier(SequenceModule, kind="classification"):
     logged_metrics = ("val/loss", "val/acc", "train/loss", "train/acc")
-    ignore_index: int | None = None  # a target accuracy skips (cross-entropy skips -100)
 
     def __init__(self, model, task, fitted=None, data=None, trusted=False):
         super().__init__(model, task, fitted, data, trusted)
         classes = self.layout.output_size
-        accuracy = {"average": "micro", "ignore_index": self.ignore_index}
         self.train_loss = self.resumable(MeanMetric())
-        self.train_acc = self.resumable(MulticlassAccuracy(classes, **accuracy))
-        self.val_acc = MulticlassAccuracy(classes, **accuracy)
+        self.train_acc = self.resumable(MulticlassAccuracy(classes, average="micro"))
+        self.val_acc = MulticlassAccuracy(classes, average="micro")
         self.val_loss = MeanMetric()
 
     def logits(self, batch, sample=None) -> torch.Tensor:
-        """(B, classes) for the last step; cross-entropy and accuracy take any (B, classes, ...)."""
+        """(B, classes) for the last step."""
         return self(batch, sample)[:, -1]
 
     def training_step(self, batch, batch_idx):

@@ -5,7 +5,6 @@ from contextual_rnn.core.tasks.base import (
     ClassificationTask,
     GenerativeTask,
     SequenceTask,
-    TaggingTask,
     TaskLayout,
 )
 
@@ -14,6 +13,5 @@ __all__ = [
     "ClassificationTask",
     "GenerativeTask",
     "SequenceTask",
-    "TaggingTask",
     "TaskLayout",
 ]

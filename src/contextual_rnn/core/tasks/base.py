@@ -3,8 +3,8 @@
 A task generates raw samples, learns what depends on the training split (scaling),
 encodes samples into model-ready tensors and describes their layout. Tasks of the
 ``regression`` kind are also generative: they say how a step's input is built from a
-value, how an output advances it, the ground truth for a condition, how a user's
-condition is parsed and which examples figures show. Modules are generic over a kind
+value, how an output advances it, the ground truth for a condition and which examples
+figures show. Modules are generic over a kind
 and never import a specific task.
 
 A task also says what a study reports of its runs (``metrics``, ``thresholds``,
@@ -48,7 +48,7 @@ class TaskLayout:
 class SequenceTask(Registered, register=False):
     """Generates whole splits at once (no per-sample Python loop)."""
 
-    kind: ClassVar[str]  # picks the module (core/modules): classification, regression, tagging
+    kind: ClassVar[str]  # picks the module (core/modules): classification, regression
     val_size_option: ClassVar[str]  # the option that sizes the validation split
 
     def generate(self, split: str, generator: torch.Generator) -> Batch:
@@ -152,13 +152,6 @@ class ClassificationTask(SequenceTask, register=False):
         return str(index)
 
 
-class TaggingTask(SequenceTask, register=False):
-    """A class at every step (copy, addition); a step whose target is -100 has none."""
-
-    kind = "tagging"
-    metrics = {"val/loss": "min", "val/acc": "max"}  # what the tagger module logs
-
-
 class GenerativeTask(SequenceTask, register=False):
     """Per-step regression of a value's change; trajectories are rolled out from a start."""
 
@@ -168,14 +161,6 @@ class GenerativeTask(SequenceTask, register=False):
     def conditions(self, batch: Batch) -> Conditions:
         """The conditions of the sequences in a batch."""
         raise NotImplementedError
-
-    def parse_conditions(self, values: dict[str, list[float]]) -> Conditions:
-        """A user's conditions (name -> values); raises InputError if malformed."""
-        raise NotImplementedError
-
-    def outside_training(self, conditions: Conditions) -> list[str]:
-        """One warning per condition value outside what training saw."""
-        return []
 
     def start_value(self, conditions: Conditions) -> torch.Tensor:
         """The value (B,) a rollout starts from, in the task's units."""

@@ -20,7 +20,6 @@ from annotated_types import Ge, MinLen
 from contextual_rnn.core.errors import (
     FiniteFloat,
     Flag,
-    InputError,
     PositiveFloat,
     PositiveInt,
     allowed,
@@ -165,40 +164,6 @@ class LCD(GenerativeTask):
 
     def conditions(self, batch: Batch) -> Conditions:
         return {"x0": batch["x0"], "period": batch["period"]}
-
-    def parse_conditions(self, values: dict[str, list[float]]) -> Conditions:
-        """``period`` (required, one or more) and ``x0`` (one, or one per period; default 3)."""
-        unknown = sorted(set(values) - {"period", "x0"})
-        if unknown:
-            raise InputError(f"--{unknown[0]} is not a condition of LCD: use --period and --x0")
-        periods, x0s = values.get("period"), values.get("x0") or [3.0]
-        if not periods:
-            raise InputError("--period: give at least one period, e.g. --period 1 2.5")
-        for name, items in (("period", periods), ("x0", x0s)):
-            for v in items:
-                if not math.isfinite(v):
-                    raise InputError(f"--{name} {v}: expected a finite number")
-        if min(periods) < 0:
-            raise InputError(f"--period {min(periods):g}: expected a period >= 0")
-        if len(x0s) not in (1, len(periods)):
-            raise InputError(
-                f"--x0 takes one value or one per period ({len(periods)}), got {len(x0s)}"
-            )
-        x0s = x0s * len(periods) if len(x0s) == 1 else x0s
-        return {
-            "x0": torch.tensor(x0s, dtype=torch.float32),
-            "period": torch.tensor(periods, dtype=torch.float32),
-        }
-
-    def outside_training(self, conditions):
-        train = self.periods["train"]
-        ranges = {"period": (min(train), max(train)), "x0": self.x0_range}
-        return [
-            f"{name}={v:g} is outside the training range [{low:g}, {high:g}]"
-            for name, (low, high) in ranges.items()
-            for v in conditions[name].tolist()
-            if not low <= v <= high
-        ]
 
     def start_value(self, conditions):
         """x(0) = x0 ((1 + alpha) + beta): the first input of every sequence."""

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from contextual_rnn.core.checkpoints import load_module
 from contextual_rnn.core.figures import curve_figure, fan_grid, save
+from contextual_rnn.core.modules import SequenceRegressor
 from contextual_rnn.core.tasks.base import Groups
 
 
@@ -27,7 +27,7 @@ def fan_figure(name: str, groups: Groups, out: Path, samples: int = 10) -> Path 
     if not contextual:
         return None
     best = min(contextual, key=lambda r: r["curve"][-1]["val/loss"])
-    module = load_module(best["folder"], "last")
+    module = SequenceRegressor.load(best["folder"], "last")
     task = module.task
     periods = [task.periods["train"][1], task.periods["val"][2]]  # one seen, one unseen
     conditions = {"x0": torch.full((2,), 3.0), "period": torch.tensor(periods)}
@@ -46,7 +46,7 @@ def calibration(groups: Groups, samples: int = 100, per_period: int = 20) -> lis
     for init, members in groups.items():
         found: dict[str, list[list[float]]] = {"training": [], "validation": []}
         for run in members:
-            module = load_module(run["folder"], "last")
+            module = SequenceRegressor.load(run["folder"], "last")
             task = module.task
             for split, periods in (
                 ("training", task.periods["train"]),

@@ -1,3 +1,0 @@
-from contextual_rnn.cli import main
-
-main()
