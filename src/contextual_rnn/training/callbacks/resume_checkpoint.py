@@ -36,7 +36,6 @@ from pytorch_lightning import Callback
 
 from contextual_rnn.core.errors import ConfigError, PositiveInt, checked
 from contextual_rnn.core.files import write_atomically
-from contextual_rnn.training.explain import leaves
 from contextual_rnn.training.loggers import ContinuingCSVLogger
 
 SUFFIX = ".ckpt"
@@ -69,6 +68,16 @@ def hold(folder: str | Path):
         lock.write(str(os.getpid()))
         lock.flush()
         yield
+
+
+def leaves(node, prefix: str = "") -> dict[str, object]:
+    """Flattened ``a.b.c -> value`` of a plain container (lists are values)."""
+    if not isinstance(node, dict) or not node:
+        return {prefix: node}
+    flat = {}
+    for key, value in node.items():
+        flat.update(leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
 
 
 def same_config(folder: str | Path, config: dict) -> None:
