@@ -107,10 +107,10 @@ class RunOptions(BaseModel):
     name: Annotated[str, Strict(), that(run_name, "a folder name: no '/', not '.' or '..'")]
     seed: Seed = 0
     threads: Annotated[
-        PositiveInt | Literal["auto"],
-        that(lambda n: n == "auto" or n <= MAX_THREADS),
-        allowed(f"a positive integer up to {MAX_THREADS} ({THREADS_PER_CORE} per core), or auto"),
-    ] = "auto"
+        PositiveInt,
+        that(lambda n: n <= MAX_THREADS),
+        allowed(f"a positive integer up to {MAX_THREADS} ({THREADS_PER_CORE} per core)"),
+    ] = 1
     ckpt_path: Annotated[str | None, AfterValidator(checkpoint_file)] = None
     optimized_metric: str | None = None
     matmul_precision: choice("highest", "high", "medium") = "highest"  # float32 products on a GPU
