@@ -23,6 +23,7 @@ from hydra.utils import instantiate
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
+from contextual_rnn.core.data import SequenceDataModule
 from contextual_rnn.core.errors import ConfigError, config_scope
 from contextual_rnn.core.modules import SequenceModule, module_for
 from contextual_rnn.core.registry import build
@@ -38,7 +39,6 @@ from contextual_rnn.training.callbacks.resume_checkpoint import (
 )
 from contextual_rnn.training.callbacks.run_status import finished_status, read_status, write_status
 from contextual_rnn.training.checks import check_config, plain_values
-from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
 from contextual_rnn.training.job_exit import exit_with, keep_interrupts
 from contextual_rnn.training.loggers import wandb_loggers
 from contextual_rnn.training.sweep_summary import METRICS, save_metrics
@@ -59,16 +59,16 @@ def container(node) -> dict:
     return OmegaConf.to_container(node, resolve=True) if node is not None else {}
 
 
-def build_datamodule(cfg: DictConfig) -> ShardedData:
+def build_datamodule(cfg: DictConfig) -> SequenceDataModule:
     data = container(cfg.data)
     task = build(data.pop("task"), SequenceTask, "data.task", trusted=True)
     with config_scope("data"):
-        datamodule = ShardedData(task=task, **data)  # its DDP loaders: distributed.py
+        datamodule = SequenceDataModule(task=task, **data)
     datamodule.setup("fit")
     return datamodule
 
 
-def build_module(cfg: DictConfig, datamodule: ShardedData) -> SequenceModule:
+def build_module(cfg: DictConfig, datamodule: SequenceDataModule) -> SequenceModule:
     """The module for the task's kind; it keeps the configs so a checkpoint can rebuild it."""
     data = container(cfg.data)
     task = data.pop("task")
@@ -104,7 +104,6 @@ def instantiation_error(key: str, error: InstantiationException) -> Exception:
 def build_trainer(cfg: DictConfig) -> pl.Trainer:
     """Callbacks, loggers and Trainer from config (the loggers continue a run's folder)."""
     callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
-    callbacks.append(DestroyProcessGroup())  # multi-process runs only; see distributed.py
     loggers = instantiate_nodes(cfg.get("logger"), "logger")
     try:
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
