@@ -149,7 +149,6 @@ TRAIN_CASES = [
     (["callbacks.resume_checkpoint.every_n_train_steps=0"], "callbacks.resume_checkpoint.every_n_train_steps=0 is not allowed"),
     (["callbacks.trajectory_figures.num_samples=0"], "callbacks.trajectory_figures.num_samples=0 is not allowed"),
     (["callbacks.trajectory_figures.every_n_epochs=0"], "callbacks.trajectory_figures.every_n_epochs=0 is not allowed"),
-    (["callbacks.trajectory_figures.background=sometimes"], "callbacks.trajectory_figures.background='sometimes' is not allowed: expected true, false or auto"),
     (["data=art", "callbacks.validation_schedule.every=2"], "callbacks.validation_schedule.every=2 is not allowed"),
     (["data=art", "callbacks.milestones.thresholds=[]"], "callbacks.milestones.thresholds=[] is not allowed"),
     (["callbacks.best_checkpoint.mode=best"], "callbacks.best_checkpoint="),
@@ -333,11 +332,6 @@ def test_a_full_disk_stops_the_run_in_one_line_naming_the_last_good_checkpoint(
     tmp_path, capsys, monkeypatch, target
 ):
     overrides = ["callbacks.resume_checkpoint.every_n_train_steps=2"]
-    if target.endswith("FanFigure.save"):
-        # the fault is patched into this process, so the figures are drawn in it; the
-        # drawing process hands its write errors back as the same OSError
-        # (tests/test_plotting.py)
-        overrides.append("callbacks.trajectory_figures.background=false")
     cfg = compose_config(tiny_overrides("lcd", *overrides), output_dir=tmp_path)
     monkeypatch.setattr(target, full_disk)
     with pytest.raises(SystemExit) as exit_info:

@@ -7,9 +7,8 @@ running metrics), nor as an epoch starts (it counts the epoch twice). So this wr
 
 - every ``every_n_train_steps`` steps, at the first step from there on that neither
   validation nor the end of an epoch follows;
-- when fitting ends, after every callback's ``on_train_end`` (work in the background,
-  such as the trajectory figures, is logged by then), with the final metrics, so that
-  resuming a finished run changes nothing.
+- when fitting ends, after every callback's ``on_train_end``, with the final metrics, so
+  that resuming a finished run changes nothing.
 
 Each is written to a temporary name and renamed, the loggers' rows on disk first; only
 the newest is kept. Lightning logs a row at step ``global_step - 1`` (validation and an
