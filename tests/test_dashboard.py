@@ -6,7 +6,6 @@ import pytest
 import torch
 import yaml
 
-from contextual_rnn.training.callbacks import trajectories
 from contextual_rnn.training.checks import plain_values
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import train
@@ -90,36 +89,6 @@ def test_trajectory_fans_are_logged_as_data_too(tmp_path):
     assert first[5] == pytest.approx(0, abs=1e-6)  # t = 0: every sample starts at x(0)
 
 
-def test_fans_drawn_in_the_background_are_the_fans_drawn_in_training(tmp_path):
-    """Same images, each logged at the step it was drawn at, same PNGs on disk."""
-    logged = {}
-    for background in (True, False):
-        out = tmp_path / str(background)
-        overrides = [
-            "debug=tiny",
-            *TINY_LCD,
-            EVERY_EPOCH,
-            f"callbacks.trajectory_figures.background={background}",
-        ]
-        train(compose_config(overrides, output_dir=out))
-        images = {}
-        for row in wandb_files.run_history(out):
-            for key in row:
-                if key.startswith("val/trajectories/period") and key.endswith("/_type"):
-                    images[(key.removesuffix("/_type"), row["trainer/global_step"])] = row
-        media = wandb_files.run_files(out)[-1].parent / "files"
-        logged[background] = {
-            key: (media / row[f"{key[0]}/filenames"][0]).read_bytes() for key, row in images.items()
-        }
-        logged[background, "png"] = {
-            p.name: p.read_bytes() for p in sorted((out / "figures").glob("*.png"))
-        }
-    assert len(logged[True]) == 4 * 2  # four periods, two validations
-    assert {step for _, step in logged[True]} == {5, 10}  # the steps of the two epochs
-    assert logged[True] == logged[False]
-    assert len(logged[True, "png"]) == 4 and logged[True, "png"] == logged[False, "png"]
-
-
 def test_fans_every_n_epochs_and_the_trained_models_pngs_at_the_end(tmp_path):
     """every_n_epochs=2 over two epochs: W&B gets epoch 0's fans only (images and table),
     and figures/ holds the trained model's fans, those a run drawing every epoch ends with."""
@@ -143,12 +112,3 @@ def test_fans_every_n_epochs_and_the_trained_models_pngs_at_the_end(tmp_path):
     assert len(logged[1]) == 2 * 5 and {step for _, step in logged[1]} == {5, 10}
     assert sorted(logged[2]) == sorted(item for item in logged[1] if item[1] == 5)
     assert len(pngs[2]) == 4 and pngs[2] == pngs[1]
-
-
-def test_fans_are_drawn_in_the_training_process_on_cpu_by_default(tmp_path, monkeypatch):
-    started = []
-    monkeypatch.setattr(trajectories, "drawing_pool", lambda: started.append(1))
-    cfg = compose_config(["debug=tiny", *TINY_LCD], output_dir=tmp_path)
-    assert cfg.callbacks.trajectory_figures.background == "auto"
-    train(cfg)
-    assert len(list((tmp_path / "figures").glob("*.png"))) == 4 and not started

@@ -231,18 +231,9 @@ def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, caplog):
     assert after == before
 
 
-BACKGROUND = "callbacks.trajectory_figures.background=true"  # on CPU its default is false
-
-
-@pytest.mark.parametrize(
-    "extra",
-    [pytest.param([], id="fans-in-training"),
-     pytest.param([BACKGROUND], id="fans-in-background", marks=pytest.mark.slow)],
-)  # fmt: skip
-def test_more_epochs_continue_a_finished_run(tmp_path, extra):
-    """A finished run asked for more epochs continues; it equals a run trained that long
-    (fans drawn in the background are all logged before the final checkpoint)."""
-    run = [*RUN, *extra]
+def test_more_epochs_continue_a_finished_run(tmp_path):
+    """A finished run asked for more epochs continues; it equals a run trained that long."""
+    run = RUN
     longer = [o.replace("max_epochs=3", "max_epochs=4") for o in run]
     whole, extended = tmp_path / "whole", tmp_path / "extended"
     train(compose_config(longer, output_dir=whole))
@@ -298,20 +289,6 @@ def test_two_processes_cannot_both_write_a_run_folder(tmp_path):
     finally:
         first.kill()
         first.wait()
-
-
-@pytest.mark.parametrize(
-    "point,at",
-    [("train_step", 5), pytest.param("train_step", 12, marks=pytest.mark.slow)],
-)
-def test_fans_drawn_in_the_background_resume_exactly(tmp_path, point, at):
-    """Killed while fans of an earlier validation are still unlogged (the checkpoint holds
-    them): the resumed run logs them where an uninterrupted one does."""
-    run = [*RUN, BACKGROUND, "callbacks.trajectory_figures.every_n_epochs=1"]
-    reference, out = tmp_path / "reference", tmp_path / "run"
-    train(compose_config(run, output_dir=reference))
-    interrupted_then_resumed(out, point, at, run)
-    same_run(reference, out)
 
 
 def test_the_clocks_of_an_older_checkpoint_continue():

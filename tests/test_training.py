@@ -165,37 +165,3 @@ def test_an_art_run_stops_at_100_percent_validation_accuracy(tmp_path):
     status = json.loads((tmp_path / "status.json").read_text())
     assert metrics["val/acc"] == 1.0
     assert status["stopped_early"] and status["epoch"] < 10
-
-
-def test_auto_threads_take_only_the_cores_that_sit_idle(monkeypatch):
-    """A thread more than a free core slows every parallel operation (docs/performance.md):
-    ``threads=auto`` gives no more threads than cores sat idle as the run started."""
-    from contextual_rnn.training import train as training
-
-    before = torch.get_num_threads()
-    monkeypatch.setattr(training, "usable_cores", lambda: 2)
-    try:
-        for idle, expected in ((2.0, 2), (1.7, 2), (1.2, 1), (0.1, 1)):
-            monkeypatch.setattr(training, "idle_cores", lambda idle=idle: idle)
-            assert training.configure_threads("auto") == expected == torch.get_num_threads()
-        assert training.configure_threads(2) == 2  # a number is the user's: taken as given
-        monkeypatch.setattr(training, "usable_cores", lambda: 1)  # one thread whatever idles:
-        monkeypatch.setattr(training, "idle_cores", lambda: pytest.fail("measured for nothing"))
-        assert training.configure_threads("auto") == 1
-    finally:
-        torch.set_num_threads(before)
-
-
-def test_idle_cores_are_measured_per_core_of_this_process(monkeypatch):
-    from contextual_rnn.training import resolvers
-
-    monkeypatch.setattr(resolvers.os, "sched_getaffinity", lambda pid: {0, 1})
-    snapshots = iter(
-        [{0: (100, 1000), 1: (500, 1000), 2: (0, 0)}, {0: (110, 1010), 1: (502, 1010), 2: (0, 9)}]
-    )
-    monkeypatch.setattr(resolvers, "cpu_times", lambda: next(snapshots))
-    assert resolvers.idle_cores(window=0) == pytest.approx(1.2)  # core 2 is not this process's
-    monkeypatch.setattr(resolvers, "cpu_times", dict)  # no /proc/stat: every core counts
-    assert resolvers.idle_cores(window=0) == 2
-    monkeypatch.undo()
-    assert 0 <= resolvers.idle_cores(window=0.05) <= resolvers.usable_cores()

@@ -12,7 +12,7 @@ import sys
 import hydra
 
 from contextual_rnn.training import arguments
-from contextual_rnn.training.compose import CONFIG_DIR, CONFIG_PACKAGE
+from contextual_rnn.training.compose import CONFIG_PACKAGE
 
 
 @hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_PACKAGE}", config_name="train")
@@ -30,11 +30,6 @@ def command(argv: list[str] | None = None) -> None:
     # this run's id after a kill and refuse the resumed run: every run starts its own.
     os.environ.pop("WANDB_SERVICE", None)
     with arguments.hydra_errors_in_one_line():
-        if "--explain" in argv:  # every value with the file it comes from
-            from contextual_rnn.training.explain import explain
-
-            print(explain([a for a in argv if a != "--explain"], CONFIG_DIR))
-            sys.exit(0)
         sys.argv[1:] = arguments.flags_first(argv)
         try:
             main()

@@ -2,18 +2,18 @@
 
 Both splits are generated once, in memory. The validation split comes from its
 own fixed seed, so every model seed is measured on the same sequences; the
-training split from ``train_seed`` (the run's seed by default). Each epoch
-shuffles *samples* (in an order fixed by the seed and the epoch, so a killed run
-resumes exactly) and slices them into batches, indexing the tensors directly
+training split from ``train_seed`` (the run's seed by default). Training shuffles
+*samples* (in an order fixed by the seed, so a killed run resumes exactly:
+core/sampling.py) and slices them into batches, indexing the tensors directly
 rather than collating one sample at a time.
 """
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
+from torch.utils.data import DataLoader
 
 from contextual_rnn.core.errors import PositiveInt, Seed, checked
-from contextual_rnn.core.sampling import EpochBatches, ResumableDataLoader
+from contextual_rnn.core.sampling import ResumableDataLoader, ShuffledSamples
 from contextual_rnn.core.tasks.base import Batch, SequenceTask
 
 TRAINING_KEYS = ("inputs", "targets", "context", "side")  # what a training step reads
@@ -29,7 +29,7 @@ class TensorDictDataset(torch.utils.data.Dataset):
         return next(iter(self.tensors.values())).shape[0]
 
     def __getitems__(self, indices) -> Batch:
-        index = torch.as_tensor(indices)  # a tensor already when it comes from EpochBatches
+        index = torch.as_tensor(indices)
         return {key: value[index] for key, value in self.tensors.items()}
 
 
@@ -65,20 +65,21 @@ class SequenceDataModule(pl.LightningDataModule):
             "val": TensorDictDataset(self.task.encode(self.raw["val"])),
         }
 
-    def _loader(self, split: str, batch_sampler, loader_class=DataLoader):
+    def train_dataloader(self) -> DataLoader:
         # The loader's own generator keeps its per-iterator seed draw off the global RNG,
         # which training (sampled initial states) must have to itself to resume exactly.
-        return loader_class(
-            self.splits[split],
-            batch_sampler=batch_sampler,
+        return ResumableDataLoader(
+            self.splits["train"],
+            batch_size=self.batch_size,
+            sampler=ShuffledSamples(len(self.splits["train"]), self.train_seed),
             collate_fn=as_batch,
             generator=torch.Generator(),
         )
 
-    def train_dataloader(self) -> DataLoader:
-        batches = EpochBatches(len(self.splits["train"]), self.batch_size, self.train_seed)
-        return self._loader("train", batches, ResumableDataLoader)
-
     def val_dataloader(self) -> DataLoader:
-        sequential = SequentialSampler(self.splits["val"])
-        return self._loader("val", BatchSampler(sequential, self.val_batch_size, False))
+        return DataLoader(
+            self.splits["val"],
+            batch_size=self.val_batch_size,
+            collate_fn=as_batch,
+            generator=torch.Generator(),
+        )

@@ -1,65 +1,50 @@
-"""Shuffled batches that a run killed mid-epoch can resume exactly.
+"""Shuffled samples that a run killed mid-epoch can resume exactly.
 
-Each epoch's order is a pure function of (seed, epoch), not of the global RNG, and
-the loader reports how far into the epoch it got. Lightning saves that position
-in every checkpoint of a stateful loader and hands it back when it restarts
-mid-epoch, so the resumed epoch continues with the very next batch. Batches are
-slices of the epoch's permutation, handed out as index tensors (one indexing
-operation per batch, no Python loop over samples).
+The order is a pure function of the seed, not of the global RNG (the same order every
+epoch), and the loader reports how far into the epoch it got. Lightning saves that
+position in every checkpoint of a stateful loader and hands it back when it restarts
+mid-epoch, so the resumed epoch continues with the very next batch. The loader slices
+the order into batches (``batch_size``); under DDP Lightning wraps the sampler in its
+``DistributedSampler``, which gives each process its share of the same order (a DDP run
+resumes from its last checkpoint, but not exactly mid-epoch).
 """
 
 import torch
 from torch.utils.data import DataLoader, Sampler
 
 
-class EpochBatches(Sampler[torch.Tensor]):
-    """A random permutation per epoch (its own generator, seeded by (seed, epoch)), in batches."""
+class ShuffledSamples(Sampler[int]):
+    """The samples in a random order drawn from ``seed`` by the sampler's own generator."""
 
-    def __init__(self, size: int, batch_size: int, seed: int):
-        self.size, self.batch_size, self.seed = size, batch_size, seed
-        self.epoch = 0
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed = size, seed
         self.position = 0  # samples handed out in the current epoch
-        self._resume_at: tuple[int, int] | None = None
-
-    def set_epoch(self, epoch: int) -> None:  # called by Lightning at every epoch start
-        self.epoch = epoch
+        self.resume_at: int | None = None
 
     def __len__(self) -> int:
-        return -(-self.size // self.batch_size)
+        return self.size
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed + 1_000_003 * self.epoch)
-        order = torch.randperm(self.size, generator=generator)
-        self.position = 0
-        if self._resume_at is not None and self._resume_at[0] == self.epoch:
-            self.position = self._resume_at[1]
-        self._resume_at = None
+        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed))
+        order = order.tolist()
+        self.position, self.resume_at = self.resume_at or 0, None
         while self.position < self.size:
-            start = self.position
-            self.position = min(start + self.batch_size, self.size)  # counted before the yield
-            yield order[start : self.position]
+            self.position += 1  # counted before the yield
+            yield order[self.position - 1]
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "position": self.position}
+        return {"position": self.position}
 
     def load_state_dict(self, state: dict) -> None:
-        self._resume_at = (state["epoch"], state["position"])
+        self.resume_at = state["position"]
 
 
 class ResumableDataLoader(DataLoader):
-    """A DataLoader whose position Lightning checkpoints (its batch sampler an EpochBatches).
-
-    The constructor is DataLoader's own, so Lightning can rebuild it (for DDP the
-    project builds its own sharded loaders, see training.distributed).
-    """
-
-    @property
-    def _batches(self) -> EpochBatches | None:
-        return self.batch_sampler if isinstance(self.batch_sampler, EpochBatches) else None
+    """A DataLoader whose position Lightning checkpoints (that of its ShuffledSamples)."""
 
     def state_dict(self) -> dict:
-        return self._batches.state_dict() if self._batches else {}
+        return self.sampler.state_dict() if isinstance(self.sampler, ShuffledSamples) else {}
 
     def load_state_dict(self, state: dict) -> None:
-        if self._batches and state:
-            self._batches.load_state_dict(state)
+        if isinstance(self.sampler, ShuffledSamples) and state:
+            self.sampler.load_state_dict(state)

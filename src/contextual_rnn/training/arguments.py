@@ -9,7 +9,6 @@ every other bad input (``training.checks``).
 
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 from typing import NoReturn
 
 from hydra.core.utils import env_override
@@ -42,18 +41,6 @@ def flags_first(argv: list[str]) -> list[str]:
             overrides.append(arg)
             i += 1
     return flags + overrides
-
-
-def search_path(overrides: list) -> list[Path]:
-    """Config folders added with ``hydra.searchpath=[file://...]`` (their options count too)."""
-    folders = []
-    for override in overrides:
-        if override.key_or_group == "hydra.searchpath":
-            for entry in override.value() or []:
-                entry = str(entry)
-                if entry.startswith("file://"):
-                    folders.append(Path(entry.removeprefix("file://")))
-    return folders
 
 
 def refuse(problem: str, code: int = BAD_CONFIG) -> NoReturn:

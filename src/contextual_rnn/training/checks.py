@@ -43,6 +43,7 @@ from omegaconf.errors import OmegaConfBaseException
 from pydantic import AfterValidator, BaseModel, ConfigDict, Strict
 
 from contextual_rnn.core.cells.base import RecurrentCell
+from contextual_rnn.core.data import SequenceDataModule
 from contextual_rnn.core.errors import (
     ConfigError,
     NonNegative,
@@ -63,11 +64,9 @@ from contextual_rnn.core.inits.base import InitialState
 from contextual_rnn.core.modules import MODULES
 from contextual_rnn.core.modules.base import check_model
 from contextual_rnn.core.registry import build
-from contextual_rnn.core.sampling import EpochBatches
 from contextual_rnn.core.tasks.base import SequenceTask
 from contextual_rnn.training.arguments import CANNOT_WRITE, not_an_option, refuse
 from contextual_rnn.training.callbacks.resume_checkpoint import readable, trained_epochs
-from contextual_rnn.training.distributed import ShardedData
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 NO_GPU = "cpu or auto: this machine has no GPU"
@@ -107,10 +106,10 @@ class RunOptions(BaseModel):
     name: Annotated[str, Strict(), that(run_name, "a folder name: no '/', not '.' or '..'")]
     seed: Seed = 0
     threads: Annotated[
-        PositiveInt | Literal["auto"],
-        that(lambda n: n == "auto" or n <= MAX_THREADS),
-        allowed(f"a positive integer up to {MAX_THREADS} ({THREADS_PER_CORE} per core), or auto"),
-    ] = "auto"
+        PositiveInt,
+        that(lambda n: n <= MAX_THREADS),
+        allowed(f"a positive integer up to {MAX_THREADS} ({THREADS_PER_CORE} per core)"),
+    ] = 1
     ckpt_path: Annotated[str | None, AfterValidator(checkpoint_file)] = None
     optimized_metric: str | None = None
     matmul_precision: choice("highest", "high", "medium") = "highest"  # float32 products on a GPU
@@ -225,7 +224,7 @@ def check_schedule(trainer: dict, optimized_metric: str | None, splits: dict | N
         words = f"at most trainer.limit_train_batches={limit} (the batches of an epoch)"
     elif splits is not None and type(batch_size) is int:
         rows = len(next(iter(splits["train"].values())))
-        epoch = len(EpochBatches(rows, batch_size, seed=0))  # the batches training draws
+        epoch = -(-rows // batch_size)  # the batches training draws
         epoch = int(epoch * limit) if type(limit) is float else epoch
         words = f"at most {epoch} (the training batches of an epoch)"
     else:
@@ -327,7 +326,7 @@ def check_values(cfg: DictConfig) -> None:
     check_epochs_left(run.ckpt_path, trainer.get("max_epochs"))
     data, model = values.get("data") or {}, values.get("model") or {}
     task = build(data.pop("task", None), SequenceTask, "data.task", trusted=True)
-    check_options(ShardedData, data, "data", provided={"task"})
+    check_options(SequenceDataModule, data, "data", provided={"task"})
     options, _ = check_model(model, task, trusted=True)
     splits = meta_splits(task)
     check_memory_needs(model, task, splits, options.embedding_dim)

@@ -23,6 +23,7 @@ from hydra.utils import instantiate
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
+from contextual_rnn.core.data import SequenceDataModule
 from contextual_rnn.core.errors import ConfigError, config_scope
 from contextual_rnn.core.modules import SequenceModule, module_for
 from contextual_rnn.core.registry import build
@@ -37,10 +38,8 @@ from contextual_rnn.training.callbacks.resume_checkpoint import (
 )
 from contextual_rnn.training.callbacks.run_status import finished_status, read_status, write_status
 from contextual_rnn.training.checks import check_config, plain_values
-from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
 from contextual_rnn.training.job_exit import exit_with, keep_interrupts
 from contextual_rnn.training.loggers import wandb_loggers
-from contextual_rnn.training.resolvers import idle_cores, usable_cores
 from contextual_rnn.training.sweep_summary import METRICS, save_metrics
 from contextual_rnn.training.verbosity import quiet_libraries
 
@@ -59,43 +58,16 @@ def container(node) -> dict:
     return OmegaConf.to_container(node, resolve=True) if node is not None else {}
 
 
-def concurrent_jobs() -> int:
-    """How many jobs of this multirun run at once (1 outside a parallel multirun)."""
-    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
-        return 1
-    launcher = HydraConfig.get().launcher
-    jobs = launcher.get("n_jobs") if "joblib" in str(launcher.get("_target_", "")).lower() else 1
-    return usable_cores() if jobs is None or jobs < 1 else jobs
-
-
-def auto_threads() -> int:
-    """The cores, shared between the jobs a parallel multirun runs at once, and no more than
-    sit idle as the run starts (measured only where that could be more than one). A thread
-    more than a free core costs far more than it gives: each parallel operation waits for
-    every thread, and one whose core other work holds keeps the rest waiting
-    (docs/performance.md: an LSTM step on a busy 2-core machine took 95-635 ms with two
-    threads, 14 ms with one)."""
-    share = usable_cores() // concurrent_jobs()
-    return max(1, min(share, round(idle_cores()))) if share > 1 else 1
-
-
-def configure_threads(setting) -> int:
-    """``threads``: a number as given, or ``auto`` (``auto_threads``)."""
-    threads = auto_threads() if setting == "auto" else setting
-    torch.set_num_threads(threads)
-    return threads
-
-
-def build_datamodule(cfg: DictConfig) -> ShardedData:
+def build_datamodule(cfg: DictConfig) -> SequenceDataModule:
     data = container(cfg.data)
     task = build(data.pop("task"), SequenceTask, "data.task", trusted=True)
     with config_scope("data"):
-        datamodule = ShardedData(task=task, **data)  # its DDP loaders: distributed.py
+        datamodule = SequenceDataModule(task=task, **data)
     datamodule.setup("fit")
     return datamodule
 
 
-def build_module(cfg: DictConfig, datamodule: ShardedData) -> SequenceModule:
+def build_module(cfg: DictConfig, datamodule: SequenceDataModule) -> SequenceModule:
     """The module for the task's kind; it keeps the configs so a checkpoint can rebuild it."""
     data = container(cfg.data)
     task = data.pop("task")
@@ -131,7 +103,6 @@ def instantiation_error(key: str, error: InstantiationException) -> Exception:
 def build_trainer(cfg: DictConfig) -> pl.Trainer:
     """Callbacks, loggers and Trainer from config (the loggers continue a run's folder)."""
     callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
-    callbacks.append(DestroyProcessGroup())  # multi-process runs only; see distributed.py
     loggers = instantiate_nodes(cfg.get("logger"), "logger")
     try:
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -162,7 +133,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info(f"{output_dir} holds a finished run: nothing to do (its metrics are kept)")
         kept = output_dir / METRICS
         return json.loads(kept.read_text()) if kept.is_file() else {}
-    configure_threads(cfg.threads)
+    torch.set_num_threads(cfg.threads)
     # how float32 matrix products run on a GPU (not a Trainer argument)
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "highest"))
     pl.seed_everything(cfg.seed, workers=True)

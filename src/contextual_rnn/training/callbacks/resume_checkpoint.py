@@ -7,9 +7,8 @@ running metrics), nor as an epoch starts (it counts the epoch twice). So this wr
 
 - every ``every_n_train_steps`` steps, at the first step from there on that neither
   validation nor the end of an epoch follows;
-- when fitting ends, after every callback's ``on_train_end`` (work in the background,
-  such as the trajectory figures, is logged by then), with the final metrics, so that
-  resuming a finished run changes nothing.
+- when fitting ends, after every callback's ``on_train_end``, with the final metrics, so
+  that resuming a finished run changes nothing.
 
 Each is written to a temporary name and renamed, the loggers' rows on disk first; only
 the newest is kept. Lightning logs a row at step ``global_step - 1`` (validation and an
@@ -36,7 +35,6 @@ from pytorch_lightning import Callback
 
 from contextual_rnn.core.errors import ConfigError, PositiveInt, checked
 from contextual_rnn.core.files import write_atomically
-from contextual_rnn.training.explain import leaves
 from contextual_rnn.training.loggers import ContinuingCSVLogger
 
 SUFFIX = ".ckpt"
@@ -69,6 +67,16 @@ def hold(folder: str | Path):
         lock.write(str(os.getpid()))
         lock.flush()
         yield
+
+
+def leaves(node, prefix: str = "") -> dict[str, object]:
+    """Flattened ``a.b.c -> value`` of a plain container (lists are values)."""
+    if not isinstance(node, dict) or not node:
+        return {prefix: node}
+    flat = {}
+    for key, value in node.items():
+        flat.update(leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
 
 
 def same_config(folder: str | Path, config: dict) -> None:
