@@ -19,7 +19,6 @@ multirun's jobs are checked, and a config composed outside the command line.
 """
 
 import inspect
-import math
 import os
 import re
 import socket
@@ -36,14 +35,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import filter_overrides
 from hydra.experimental.callback import Callback
-from hydra.utils import get_class
-from lightning_fabric.utilities.exceptions import MisconfigurationException
-from omegaconf import DictConfig, ListConfig, Node, OmegaConf, open_dict, read_write
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from pydantic import AfterValidator, BaseModel, ConfigDict, Strict
 
-from contextual_rnn.core.cells.base import RecurrentCell
-from contextual_rnn.core.data import SequenceDataModule
 from contextual_rnn.core.errors import (
     ConfigError,
     NonNegative,
@@ -51,7 +45,6 @@ from contextual_rnn.core.errors import (
     Seed,
     allowed,
     check_memory,
-    check_options,
     choice,
     integer,
     meta_splits,
@@ -60,13 +53,9 @@ from contextual_rnn.core.errors import (
     that,
     validate,
 )
-from contextual_rnn.core.inits.base import InitialState
-from contextual_rnn.core.modules import MODULES
-from contextual_rnn.core.modules.base import check_model
-from contextual_rnn.core.registry import build
-from contextual_rnn.core.tasks.base import SequenceTask
 from contextual_rnn.training.arguments import CANNOT_WRITE, not_an_option, refuse
 from contextual_rnn.training.callbacks.resume_checkpoint import readable, trained_epochs
+from contextual_rnn.training.train import build_run, plain_values
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 NO_GPU = "cpu or auto: this machine has no GPU"
@@ -175,25 +164,6 @@ class TrainerArguments(BaseModel):
     ] = "auto"
 
 
-def check_target(node: dict, key: str, build_library_class: bool = False) -> None:
-    """A callback's or logger's options against its class: a project class by its typed
-    signature; another library's by its parameters' names and, if asked, by building it
-    (a Lightning callback checks its values only there; it writes nothing when built)."""
-    try:
-        cls = get_class(node.get("_target_"))
-    except Exception:  # noqa: BLE001 - Hydra's own error for a target it cannot import
-        raise ConfigError(f"{key}._target_", node.get("_target_"), "an importable class") from None
-    options = {name: value for name, value in node.items() if not name.startswith("_")}
-    ours = cls.__module__.startswith(PACKAGE)
-    check_options(cls, options, key, typed=ours)
-    if build_library_class and not ours:
-        try:
-            cls(**options)
-        except (ValueError, TypeError, MisconfigurationException) as error:
-            message = " ".join(str(error).split())
-            raise ConfigError(key, "...", f"settings it accepts: {message}") from None
-
-
 def check_run_folder(output_dir: str | Path, key: str = "run folder") -> None:
     """A file standing where the run folder, a folder above it or one of its subfolders
     belongs is refused (nothing would be written there)."""
@@ -233,33 +203,6 @@ def check_schedule(trainer: dict, optimized_metric: str | None, splits: dict | N
         raise ConfigError("trainer.val_check_interval", interval, words)
 
 
-def check_memory_needs(model: dict, task: SequenceTask, splits: dict | None, embedding_dim: int):
-    """The task's splits and the training state of the cell's and initial state's parameters,
-    each measured on torch's meta device (nothing is allocated): training holds every float32
-    parameter four times (weights, gradients, Adam's two moments)."""
-    check_memory("data.task", type(task).__name__, split_bytes(splits), "splits that fit")
-    layout = task.layout
-    step_size = embedding_dim if layout.input_kind == "tokens" else layout.input_size
-    context_size = step_size if layout.context == "first_token" else layout.context_size
-    try:
-        with torch.device("meta"):
-            cell = build(model["cell"], RecurrentCell, "model.cell", True, input_size=step_size)
-            init = build(
-                model["init"],
-                InitialState,
-                "model.init",
-                True,
-                cell=cell,
-                context_size=context_size,
-            )
-        parameters = {id(p): p.numel() for part in (cell, init) for p in part.parameters()}
-        needed = 16 * sum(parameters.values())
-    except RuntimeError:  # a size past what torch can even count
-        needed = math.inf
-    hidden_size = model["cell"].get("hidden_size")
-    check_memory("model.cell.hidden_size", hidden_size, needed, "a training state that fits")
-
-
 def check_wandb(node: dict, key: str) -> None:
     """W&B's mode (WANDB_MODE); online, its server must answer within seconds (W&B itself
     retries for minutes, then trains without it)."""
@@ -284,19 +227,6 @@ def refuse_unwritable(folder: str | Path) -> None:
         refuse(f"could not write {folder}: {existing} is not writable", CANNOT_WRITE)
 
 
-def plain_values(cfg: DictConfig) -> dict:
-    """The run's config, Hydra's own node left out, as plain values; an interpolation
-    that does not resolve is a ConfigError."""
-    try:
-        run = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
-        return OmegaConf.to_container(run, resolve=True)
-    except OmegaConfBaseException as error:
-        where = getattr(error, "full_key", None) or "config"
-        raw = error.child_node._value() if getattr(error, "child_node", None) else None
-        reason = str(error).splitlines()[0]
-        raise ConfigError(where, raw, f"an interpolation that resolves ({reason})") from None
-
-
 def check_epochs_left(path: str | None, max_epochs) -> None:
     """A ``ckpt_path`` to start from must leave epochs to train: from one whose run already
     trained ``max_epochs`` the run would train nothing and log no metric."""
@@ -319,27 +249,22 @@ def check_values(cfg: DictConfig) -> None:
     if not isinstance(trainer, dict) or trainer.get("_target_") != TRAINER:
         target = trainer.get("_target_") if isinstance(trainer, dict) else trainer
         raise ConfigError("trainer._target_", target, f"{TRAINER} (the trainer group's)")
-    for key in trainer:
-        if key not in TRAINER_ARGUMENTS and not key.startswith("_"):
-            raise ConfigError(f"trainer.{key}", trainer[key], "an argument of " + TRAINER)
     validate(TrainerArguments, trainer, "trainer")
     check_epochs_left(run.ckpt_path, trainer.get("max_epochs"))
-    data, model = values.get("data") or {}, values.get("model") or {}
-    task = build(data.pop("task", None), SequenceTask, "data.task", trusted=True)
-    check_options(SequenceDataModule, data, "data", provided={"task"})
-    options, _ = check_model(model, task, trusted=True)
-    splits = meta_splits(task)
-    check_memory_needs(model, task, splits, options.embedding_dim)
-    check_schedule(trainer, run.optimized_metric, splits, data.get("batch_size", 128))
-    logged = MODULES[task.kind].logged_metrics
+    datamodule, module, _ = build_run(cfg, meta=True)
+    splits = meta_splits(datamodule.task)
+    task = type(datamodule.task).__name__
+    check_memory("data.task", task, split_bytes(splits), "splits that fit")
+    needed = 16 * sum(p.numel() for p in module.parameters())  # weights, gradients, Adam's two
+    hidden_size = values["model"]["cell"].get("hidden_size")
+    check_memory("model.cell.hidden_size", hidden_size, needed, "a training state that fits")
+    check_schedule(trainer, run.optimized_metric, splits, datamodule.batch_size)
+    logged = type(module).logged_metrics
     if run.optimized_metric is not None and run.optimized_metric not in logged:
         raise ConfigError("optimized_metric", run.optimized_metric, "one of " + ", ".join(logged))
-    for group in ("callbacks", "logger"):
-        for name, node in (values.get(group) or {}).items():
-            if node:
-                check_target(node, f"{group}.{name}", build_library_class=group == "callbacks")
-            if node and str(node.get("_target_")).endswith("WandbLogger"):
-                check_wandb(node, f"{group}.{name}")
+    for name, node in (values.get("logger") or {}).items():
+        if node and str(node.get("_target_")).endswith("WandbLogger"):
+            check_wandb(node, f"logger.{name}")
     check_run_folder(values["paths"]["output_dir"])
 
 
@@ -359,21 +284,18 @@ def exists(cfg: DictConfig, key: str) -> bool:
 def typed_key(cfg: DictConfig, key: str) -> str:
     """``key``, or where its value is set when (a node above) it is an interpolation of
     another key: ``model.init.hidden_sizes[0]`` -> ``model.context_net.hidden_sizes[0]``."""
-    node = cfg
+    node = OmegaConf.to_container(cfg, resolve=False)  # interpolations as written
     for part in re.finditer(r"[^.\[\]]+", key):
         name = part.group()
         try:
-            node = node._get_node(int(name) if isinstance(node, ListConfig) else name)
-        except (AttributeError, IndexError, ValueError, OmegaConfBaseException):
+            node = node[int(name)] if isinstance(node, list) else node[name]
+        except (KeyError, IndexError, ValueError, TypeError):
             return key  # not a key of the config (``model/init``, ``run folder``)
-        if not isinstance(node, Node):
-            return key
-        if node._is_interpolation():
-            reference = re.fullmatch(r"\$\{([\w.]+)\}", str(node._value()))
-            target = reference.group(1) if reference else None  # ${a.b}, not ${resolver:...}
-            if target is None or not exists(cfg, target):
+        reference = re.fullmatch(r"\$\{([\w.]+)\}", node) if isinstance(node, str) else None
+        if reference:  # ${a.b}, not ${resolver:...}
+            if not exists(cfg, reference.group(1)):
                 return key  # where it fails to resolve
-            return typed_key(cfg, target + key[part.end() :])
+            return typed_key(cfg, reference.group(1) + key[part.end() :])
     return key
 
 

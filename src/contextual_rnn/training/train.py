@@ -11,6 +11,7 @@ trained, which continues it.
 import errno
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -22,10 +23,11 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from contextual_rnn.core.data import SequenceDataModule
 from contextual_rnn.core.errors import ConfigError, config_scope
-from contextual_rnn.core.modules import SequenceModule, module_for
+from contextual_rnn.core.modules import module_for
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
 from contextual_rnn.training.callbacks.non_finite import NonFiniteLoss
@@ -37,7 +39,6 @@ from contextual_rnn.training.callbacks.resume_checkpoint import (
     same_config,
 )
 from contextual_rnn.training.callbacks.run_status import finished_status, read_status, write_status
-from contextual_rnn.training.checks import check_config, plain_values
 from contextual_rnn.training.job_exit import exit_with, keep_interrupts
 from contextual_rnn.training.loggers import wandb_loggers
 from contextual_rnn.training.sweep_summary import METRICS, save_metrics
@@ -58,57 +59,77 @@ def container(node) -> dict:
     return OmegaConf.to_container(node, resolve=True) if node is not None else {}
 
 
-def build_datamodule(cfg: DictConfig) -> SequenceDataModule:
+def plain_values(cfg: DictConfig) -> dict:
+    """The run's config, Hydra's own node left out, as plain values; an interpolation
+    that does not resolve is a ConfigError."""
+    try:
+        run = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+        return OmegaConf.to_container(run, resolve=True)
+    except OmegaConfBaseException as error:
+        where = getattr(error, "full_key", None) or "config"
+        reason = str(error).splitlines()[0]
+        raw = OmegaConf.select(cfg, where, throw_on_resolution_failure=False)
+        if raw is None and where != "config":  # the interpolation itself, as the user typed it
+            parent, _, leaf = where.rpartition(".")
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+            raw = OmegaConf.to_container(node, resolve=False).get(leaf) if node else None
+        raise ConfigError(where, raw, f"an interpolation that resolves ({reason})") from None
+
+
+def build_run(cfg: DictConfig, meta: bool = False):
+    """The run's datamodule, module and Trainer (with its callbacks and loggers), each
+    built by its class from the config: the classes' typed signatures and Lightning's own
+    checks refuse a bad value here, as a ConfigError naming its key. ``meta=True`` builds
+    the model on torch's meta device and generates no data: the check before a run
+    (``training.checks``), which allocates nothing and writes nothing."""
     data = container(cfg.data)
-    task = build(data.pop("task"), SequenceTask, "data.task", trusted=True)
+    task_config = data.pop("task", None)
+    task = build(task_config, SequenceTask, "data.task", trusted=True)
     with config_scope("data"):
         datamodule = SequenceDataModule(task=task, **data)
-    datamodule.setup("fit")
-    return datamodule
-
-
-def build_module(cfg: DictConfig, datamodule: SequenceDataModule) -> SequenceModule:
-    """The module for the task's kind; it keeps the configs so a checkpoint can rebuild it."""
-    data = container(cfg.data)
-    task = data.pop("task")
-    module_class = module_for(type(datamodule.task))
-    fitted = datamodule.task.fitted()
-    return module_class(container(cfg.model), task, fitted, data, trusted=True)
+    if not meta:
+        datamodule.setup("fit")
+    with torch.device("meta" if meta else "cpu"):
+        module_class = module_for(type(task))
+        fitted = None if meta else task.fitted()
+        module = module_class(container(cfg.model), task_config, fitted, data, trusted=True)
+    callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
+    loggers = instantiate_nodes(cfg.get("logger"), "logger")
+    trainer = instantiate_node(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
+    return datamodule, module, trainer
 
 
 def instantiate_nodes(nodes, prefix: str) -> list:
-    """Hydra's instantiate for each node; a bad option is one ConfigError naming its key."""
-    built = []
-    for name, node in (nodes or {}).items():
-        if node:
-            key = f"{prefix}.{name}"
-            try:
-                with config_scope(key):
-                    built.append(instantiate(node))
-            except InstantiationException as error:
-                raise instantiation_error(key, error) from None
-    return built
+    return [instantiate_node(n, f"{prefix}.{name}") for name, n in (nodes or {}).items() if n]
 
 
-def instantiation_error(key: str, error: InstantiationException) -> Exception:
-    """The ConfigError behind Hydra's InstantiationException, or one made from its message."""
-    cause = error.__cause__
-    if isinstance(cause, ConfigError):
-        return cause.under(key)
-    if isinstance(cause, ValueError | TypeError | MisconfigurationException):
-        return ConfigError(key, "...", f"settings it accepts: {' '.join(str(cause).split())}")
-    return error
-
-
-def build_trainer(cfg: DictConfig) -> pl.Trainer:
-    """Callbacks, loggers and Trainer from config (the loggers continue a run's folder)."""
-    callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
-    loggers = instantiate_nodes(cfg.get("logger"), "logger")
+def instantiate_node(node, key: str, **given):
+    """Hydra's instantiate; what the class refuses is one ConfigError naming its key."""
     try:
-        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    except MisconfigurationException as error:
-        message = " ".join(str(error).split())
-        raise ConfigError("trainer", "...", f"settings Lightning accepts: {message}") from None
+        with config_scope(key):
+            return instantiate(node, **given)
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, ConfigError):
+            raise cause.under(key) from None
+        if isinstance(cause, ValueError | TypeError | MisconfigurationException):
+            raise refusal(key, container(node), cause) from None
+        raise
+
+
+def refusal(key: str, node: dict, error: Exception) -> ConfigError:
+    """A library class's refusal under the key it concerns: an unknown argument by its
+    name, otherwise the first of the node's options its message names."""
+    message = " ".join(str(error).split())
+    target = node.get("_target_", key)
+    unknown = re.search(r"unexpected keyword argument '(\w+)'", message)
+    if unknown:
+        name = unknown.group(1)
+        return ConfigError(f"{key}.{name}", node.get(name), f"an argument of {target}")
+    for name, value in node.items():
+        if not name.startswith("_") and re.search(rf"\b{re.escape(name)}\b", message):
+            return ConfigError(f"{key}.{name}", value, f"what {target} accepts: {message}")
+    return ConfigError(key, "...", f"settings {target} accepts: {message}")
 
 
 def finished(status: dict, cfg: DictConfig) -> bool:
@@ -124,7 +145,6 @@ def finished(status: dict, cfg: DictConfig) -> bool:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit one model; returns the final callback metrics as floats."""
-    check_config(cfg)
     start_from = Path(cfg.ckpt_path) if cfg.get("ckpt_path") else None
     output_dir = Path(cfg.paths.output_dir)
     values = plain_values(cfg)  # the run's config as the run folder and the loggers keep it
@@ -137,12 +157,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # how float32 matrix products run on a GPU (not a Trainer argument)
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "highest"))
     pl.seed_everything(cfg.seed, workers=True)
-    datamodule = build_datamodule(cfg)
-    module = build_module(cfg, datamodule)
     resume_from = start_from or resume_point(output_dir / "checkpoints" / "resume")
     if resume_from:
         log.info(f"resuming from {resume_from}")
-    trainer = build_trainer(cfg)
+    datamodule, module, trainer = build_run(cfg)
     fitted = False
     try:
         for logger in trainer.loggers:

@@ -125,7 +125,8 @@ class SequenceModule(pl.LightningModule):
         # for the checkpoints only: the loggers get the whole run config (train.py)
         self.save_hyperparameters(ignore=["trusted"], logger=False)
         self.task = build(task, SequenceTask, "data.task", trusted)
-        self.task.load_fitted(fitted or {})
+        if fitted:  # none on the meta device, before the training split exists
+            self.task.load_fitted(fitted)
         options, init_class = check_model(model, self.task, trusted)
         layout = self.layout = self.task.layout
         step_size = layout.input_size
