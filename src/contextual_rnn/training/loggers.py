@@ -14,7 +14,6 @@
 import contextlib
 import csv
 import io
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -44,27 +43,6 @@ def finish_active_run() -> None:
     if wandb.run is not None:
         with contextlib.suppress(Exception):  # a broken run: closed as far as it can be
             wandb.run.finish(exit_code=1)
-
-
-LAUNCH_INPUTS = "wandb.sdk.launch.inputs.internal"
-
-
-def skip_unstaged_launch_inputs() -> None:
-    """``wandb.init`` imports W&B Launch (about 1 s of CPU, most of an offline init) to
-    apply the job inputs staged through it; none can be staged before that module is
-    imported, so until then there is nothing to apply and the import is skipped."""
-    from wandb.sdk.wandb_run import Run
-
-    apply = getattr(Run, "_detect_and_apply_job_inputs", None)  # W&B's own, not public:
-    if apply is None or getattr(apply, "skips_unstaged", False):  # another release: as is
-        return
-
-    def apply_if_staged(run) -> None:
-        if LAUNCH_INPUTS in sys.modules:
-            apply(run)
-
-    apply_if_staged.skips_unstaged = True
-    Run._detect_and_apply_job_inputs = apply_if_staged
 
 
 def existing_run_id(save_dir: str | Path) -> str | None:
@@ -105,7 +83,6 @@ class SafeWandbLogger(WandbLogger):
             if reason:
                 return self._disable(f"cannot write to its folder: {reason}")
             finish_active_run()  # left over by an earlier run of this process
-            skip_unstaged_launch_inputs()
             try:
                 run = super().experiment
                 for metric, summary in self.summaries.items():
