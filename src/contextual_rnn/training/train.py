@@ -40,7 +40,12 @@ from contextual_rnn.training.callbacks.run_status import finished_status, read_s
 from contextual_rnn.training.checks import check_config, plain_values
 from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
 from contextual_rnn.training.job_exit import exit_with, keep_interrupts
-from contextual_rnn.training.loggers import wandb_loggers
+from contextual_rnn.training.loggers import (
+    finish_wandb,
+    update_summary,
+    wandb_loggers,
+    wandb_resume,
+)
 from contextual_rnn.training.resolvers import idle_cores, usable_cores
 from contextual_rnn.training.sweep_summary import METRICS, save_metrics
 from contextual_rnn.training.verbosity import quiet_libraries
@@ -49,7 +54,7 @@ log = logging.getLogger(__name__)
 
 # Exit codes of a run (docs: README, "Long runs").
 BAD_CONFIG, NON_FINITE, CANNOT_WRITE, INTERRUPTED = 2, 3, 4, 130
-WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR)
 
 
 class Interrupted(RuntimeError):
@@ -106,14 +111,15 @@ def build_module(cfg: DictConfig, datamodule: ShardedData) -> SequenceModule:
 
 
 def instantiate_nodes(nodes, prefix: str) -> list:
-    """Hydra's instantiate for each node; a bad option is one ConfigError naming its key."""
+    """Hydra's instantiate for each node; a bad option is one ConfigError naming its key.
+    A W&B logger continues the W&B run its folder holds (``loggers.wandb_resume``)."""
     built = []
     for name, node in (nodes or {}).items():
         if node:
             key = f"{prefix}.{name}"
             try:
                 with config_scope(key):
-                    built.append(instantiate(node))
+                    built.append(instantiate(node, **wandb_resume(node)))
             except InstantiationException as error:
                 raise instantiation_error(key, error) from None
     return built
@@ -174,6 +180,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if resume_from:
         log.info(f"resuming from {resume_from}")
     trainer = build_trainer(cfg)
+    for logger in wandb_loggers(trainer):
+        _ = logger.experiment  # the W&B run starts: one that cannot has nothing to finish
     fitted = False
     try:
         for logger in trainer.loggers:
@@ -186,10 +194,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             raise Interrupted("training interrupted") from None
         raise
     finally:
-        for logger in wandb_loggers(trainer):
-            if fitted:
-                logger.record_status("finished", "")
-            logger.close()
+        if fitted:
+            update_summary(trainer, {"status": "finished", "status_reason": ""})
+        finish_wandb(trainer, exit_code=0 if fitted else 1)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     resume = next((c for c in trainer.callbacks if isinstance(c, ResumeCheckpoint)), None)
     if not metrics and resume is not None and resume.final_metrics:
