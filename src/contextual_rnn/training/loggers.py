@@ -1,7 +1,7 @@
 """What the loggers need to continue a resumed run, and the W&B run's summary.
 
-- ContinuingCSVLogger keeps ``metrics.csv`` across a resume (Lightning's would delete
-  it); the resume checkpoint cuts it back to the rows it covers (``keep_rows_before``).
+- Lightning's CSVLogger: a resumed run keeps its ``metrics.csv`` (``start_loggers``),
+  which the resume checkpoint cuts back to the rows it covers (``keep_rows_before``).
   The CSV log is the exact record of a run.
 - W&B (Lightning's WandbLogger) continues the W&B run its folder already holds: built
   with that run's id (``wandb_resume``) and W&B's own ``resume="allow"``, a resumed
@@ -16,6 +16,7 @@ import io
 import secrets
 import string
 import tempfile
+import warnings
 from pathlib import Path
 
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
@@ -84,37 +85,43 @@ def finish_wandb(trainer, exit_code: int) -> None:
         wandb.teardown()
 
 
-class _ContinuingWriter(ExperimentWriter):
-    def _check_log_dir_exists(self) -> None:  # Lightning's would warn and delete the file
-        pass
+@rank_zero_only
+def start_loggers(trainer) -> None:
+    """Start each logger's experiment (a W&B run that cannot start has nothing to finish).
+    Lightning's CSV writer deletes the ``metrics.csv`` it finds as it starts: a resumed
+    run's is set aside meanwhile (where a kill in between leaves it for the next attempt)
+    and put back, for the resume checkpoint to cut (``keep_rows_before``)."""
+    for logger in trainer.loggers:
+        if not isinstance(logger, CSVLogger):
+            _ = logger.experiment
+            continue
+        path = Path(logger.log_dir) / ExperimentWriter.NAME_METRICS_FILE
+        aside = path.with_name(f".{path.name}.kept")
+        if path.is_file() and not aside.exists():
+            path.replace(aside)
+        with warnings.catch_warnings():  # that it will delete the files there: not this one
+            warnings.filterwarnings("ignore", "Experiment logs directory .* is not empty")
+            _ = logger.experiment
+        if aside.is_file():
+            aside.replace(path)
 
 
-class ContinuingCSVLogger(CSVLogger):
-    """A CSVLogger whose ``metrics.csv`` a resumed run continues."""
-
-    @property
-    def experiment(self) -> _ContinuingWriter:
-        if self._experiment is None:
-            self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _ContinuingWriter(self.log_dir)
-        return self._experiment
-
-    def keep_rows_before(self, step: int) -> None:
-        """Cut ``metrics.csv`` back to its complete rows logged below ``step`` (a row torn
-        by a kill is the last one, written after any checkpoint: it goes too)."""
-        writer = self.experiment
-        path = Path(writer.metrics_file_path)
-        if not path.is_file():
-            return
-        with path.open(newline="") as file:
-            reader = csv.DictReader(file)
-            rows = [r for r in reader if None not in r.values() and int(r["step"]) < step]
-        writer.metrics_keys = list(reader.fieldnames or []) if rows else []
-        if not rows:
-            path.unlink()
-            return
-        kept = io.StringIO()
-        csv_writer = csv.DictWriter(kept, fieldnames=writer.metrics_keys)
-        csv_writer.writeheader()
-        csv_writer.writerows(rows)
-        write_atomically(path, kept.getvalue())
+def keep_rows_before(logger: CSVLogger, step: int) -> None:
+    """Cut the logger's ``metrics.csv`` back to its complete rows logged below ``step`` (a
+    row torn by a kill is the last one, written after any checkpoint: it goes too)."""
+    writer = logger.experiment
+    path = Path(writer.metrics_file_path)
+    if not path.is_file():
+        return
+    with path.open(newline="") as file:
+        reader = csv.DictReader(file)
+        rows = [r for r in reader if None not in r.values() and int(r["step"]) < step]
+    writer.metrics_keys = list(reader.fieldnames or []) if rows else []
+    if not rows:
+        path.unlink()
+        return
+    kept = io.StringIO()
+    csv_writer = csv.DictWriter(kept, fieldnames=writer.metrics_keys)
+    csv_writer.writeheader()
+    csv_writer.writerows(rows)
+    write_atomically(path, kept.getvalue())

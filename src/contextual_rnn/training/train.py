@@ -42,8 +42,8 @@ from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
 from contextual_rnn.training.job_exit import exit_with, keep_interrupts
 from contextual_rnn.training.loggers import (
     finish_wandb,
+    start_loggers,
     update_summary,
-    wandb_loggers,
     wandb_resume,
 )
 from contextual_rnn.training.resolvers import idle_cores, usable_cores
@@ -180,8 +180,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if resume_from:
         log.info(f"resuming from {resume_from}")
     trainer = build_trainer(cfg)
-    for logger in wandb_loggers(trainer):
-        _ = logger.experiment  # the W&B run starts: one that cannot has nothing to finish
+    start_loggers(trainer)
     fitted = False
     try:
         for logger in trainer.loggers:
