@@ -90,30 +90,6 @@ def test_ctrl_c_is_recorded_as_interrupted_and_names_the_last_checkpoint(tmp_pat
     assert summary(tmp_path)["status"] == "interrupted"
 
 
-def test_ctrl_c_swallowed_by_a_finaliser_reaches_the_run_without_a_traceback(
-    monkeypatch, capsys, python_sigint
-):
-    """A KeyboardInterrupt raised in a finaliser (where Python prints "Exception ignored"
-    and drops it) comes back to the main thread, and nothing is printed."""
-    from contextual_rnn.training.job_exit import keep_interrupts
-
-    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # restored afterwards
-    keep_interrupts()
-    installed = sys.unraisablehook
-    keep_interrupts()
-    assert sys.unraisablehook is installed  # once, whatever the number of runs in a process
-
-    class Finalised:
-        def __del__(self):
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        Finalised()
-        for _ in range(500):  # the interrupt arrives while the main thread goes on
-            time.sleep(0.01)
-    assert capsys.readouterr().err == ""
-
-
 def test_a_finished_run_is_recorded_as_finished(tmp_path):
     train(compose_config(SMALL_RUN, output_dir=tmp_path))
     status = json.loads((tmp_path / "status.json").read_text())

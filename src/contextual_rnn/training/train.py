@@ -39,7 +39,7 @@ from contextual_rnn.training.callbacks.resume_checkpoint import (
 from contextual_rnn.training.callbacks.run_status import finished_status, read_status, write_status
 from contextual_rnn.training.checks import check_config, plain_values
 from contextual_rnn.training.distributed import DestroyProcessGroup, ShardedData
-from contextual_rnn.training.job_exit import exit_with, keep_interrupts
+from contextual_rnn.training.job_exit import exit_with
 from contextual_rnn.training.loggers import (
     finish_wandb,
     start_loggers,
@@ -237,7 +237,6 @@ def run(cfg: DictConfig) -> float | None:
     """
     if not (HydraConfig.initialized() and HydraConfig.get().verbose):
         quiet_libraries()
-    keep_interrupts()
     try:
         with hold(cfg.paths.output_dir):  # one process at a time (resume_checkpoint)
             metrics = train(cfg)
