@@ -91,6 +91,12 @@ def start_loggers(trainer) -> None:
     Lightning's CSV writer deletes the ``metrics.csv`` it finds as it starts: a resumed
     run's is set aside meanwhile (where a kill in between leaves it for the next attempt)
     and put back, for the resume checkpoint to cut (``keep_rows_before``)."""
+    if wandb_loggers(trainer):
+        import wandb
+
+        # W&B's terminal output set up (WANDB_SILENT) before wandb.init, which warns about
+        # Lightning's anonymous=None before setting it up itself
+        wandb.setup()
     for logger in trainer.loggers:
         if not isinstance(logger, CSVLogger):
             _ = logger.experiment
