@@ -90,30 +90,6 @@ def test_ctrl_c_is_recorded_as_interrupted_and_names_the_last_checkpoint(tmp_pat
     assert summary(tmp_path)["status"] == "interrupted"
 
 
-def test_ctrl_c_swallowed_by_a_finaliser_reaches_the_run_without_a_traceback(
-    monkeypatch, capsys, python_sigint
-):
-    """A KeyboardInterrupt raised in a finaliser (where Python prints "Exception ignored"
-    and drops it) comes back to the main thread, and nothing is printed."""
-    from contextual_rnn.training.job_exit import keep_interrupts
-
-    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # restored afterwards
-    keep_interrupts()
-    installed = sys.unraisablehook
-    keep_interrupts()
-    assert sys.unraisablehook is installed  # once, whatever the number of runs in a process
-
-    class Finalised:
-        def __del__(self):
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        Finalised()
-        for _ in range(500):  # the interrupt arrives while the main thread goes on
-            time.sleep(0.01)
-    assert capsys.readouterr().err == ""
-
-
 def test_a_finished_run_is_recorded_as_finished(tmp_path):
     train(compose_config(SMALL_RUN, output_dir=tmp_path))
     status = json.loads((tmp_path / "status.json").read_text())
@@ -148,25 +124,37 @@ def test_figure_cadence_changes_no_training_number(tmp_path):
     assert rows[0] == rows[1]
 
 
-def test_unwritable_wandb_folder_warns_and_training_goes_on(tmp_path):
+def test_unwritable_wandb_folder_is_refused_before_training(tmp_path):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("a file where W&B wants a folder: even root cannot write below it")
-    cfg = compose_config(
-        [*SMALL_RUN, f"logger.wandb.save_dir={blocker / 'wandb'}"], output_dir=tmp_path / "run"
+    run = tmp_path / "run"
+    result = train_command(
+        *SMALL_RUN, f"logger.wandb.save_dir={blocker / 'wandb'}", f"hydra.run.dir={run}"
     )
-    with pytest.warns(UserWarning, match="W&B logging turned off: cannot write to its folder"):
-        metrics = train(cfg)
-    assert "val/loss" in metrics
-    assert sum(1 for r in metrics_rows(tmp_path / "run") if r["val/loss"]) == 3
+    assert result.returncode == 4
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: could not write {blocker / 'wandb'}: Not a directory; last good checkpoint: "
+        "none yet"
+    )
+    assert not (run / "csv" / "metrics.csv").exists()
 
 
-def test_wandb_failing_mid_run_warns_and_training_goes_on(tmp_path, monkeypatch):
+def test_wandb_failing_mid_run_fails_it_and_the_csv_log_keeps_what_came_before(
+    tmp_path, monkeypatch
+):
     import wandb
 
-    def disk_full(*args, **kwargs):
-        raise OSError(28, "No space left on device")
+    log = wandb.Run.log
+    calls = []
 
-    monkeypatch.setattr(wandb.sdk.wandb_run.Run, "log", disk_full)
-    with pytest.warns(UserWarning, match="No space left on device"):
+    def full_at_the_second_validation(run, data, *args, **kwargs):
+        calls.append(data)
+        if sum("val/loss" in d for d in calls) == 2:
+            raise OSError(28, "No space left on device")
+        return log(run, data, *args, **kwargs)
+
+    monkeypatch.setattr(wandb.Run, "log", full_at_the_second_validation)
+    with pytest.raises(OSError, match="No space left on device"):
         train(compose_config(SMALL_RUN, output_dir=tmp_path))
-    assert sum(1 for r in metrics_rows(tmp_path) if r["val/loss"]) == 3
+    assert sum(1 for r in metrics_rows(tmp_path) if r["val/loss"]) == 2
+    assert exit_code(tmp_path) == 1

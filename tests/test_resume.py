@@ -169,6 +169,18 @@ def test_a_torn_checkpoint_is_never_picked(reference, tmp_path):
     same_run(reference, out)
 
 
+def test_a_csv_log_set_aside_by_a_killed_attempt_is_taken_back(reference, tmp_path):
+    """Killed while its CSV log is set aside for Lightning's writer to start (which would
+    delete it): the next attempt takes it back."""
+    with pytest.raises(Injected):
+        train(compose_config([*RUN, *fault("train_step", 12, "raise")], output_dir=tmp_path))
+    log = tmp_path / "csv" / "metrics.csv"
+    log.replace(log.with_name(".metrics.csv.kept"))
+    train(compose_config(RUN, output_dir=tmp_path))
+    same_run(reference, tmp_path)
+    assert not log.with_name(".metrics.csv.kept").exists()
+
+
 def test_a_run_killed_before_its_first_resume_checkpoint_starts_afresh(reference, tmp_path):
     """Killed before its first resume checkpoint: its CSV holds rows, no checkpoint
     covers them; the same command starts the run afresh."""

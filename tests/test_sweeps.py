@@ -53,6 +53,7 @@ def test_a_failing_job_is_reported_and_the_others_still_run(tmp_path):
     )  # fmt: skip
     assert result.returncode == 1, result.stderr[-3000:]
     assert "error: 2 of 4 jobs failed: #1, #3" in result.stderr
+    assert "Error executing job" not in result.stderr  # Hydra's line: the sweep's own replace it
     sweep = sweep_folder(tmp_path, "lcd_lstm")
     rows = summary(sweep)
     assert [r["job"] for r in rows] == ["0", "1", "2", "3"]

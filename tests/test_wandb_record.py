@@ -184,22 +184,3 @@ def test_the_summary_run_is_offline_whatever_wandb_mode_says_and_never_fails_the
     blocked.write_text("a file where the sweep folder should be")
     with pytest.warns(UserWarning, match="W&B summary run was not written"):
         assert log_to_wandb(blocked, configs, settings) is None
-
-
-def test_wandb_init_applies_launch_inputs_only_once_launch_is_imported(monkeypatch):
-    """Nothing can be staged before W&B Launch's module is imported: until then the init
-    skips importing it (about 1 s); after, it applies what was staged, as W&B does."""
-    from wandb.sdk.wandb_run import Run
-
-    from contextual_rnn.training import loggers
-
-    applied = []
-    monkeypatch.setattr(Run, "_detect_and_apply_job_inputs", applied.append)
-    loggers.skip_unstaged_launch_inputs()
-    loggers.skip_unstaged_launch_inputs()  # wrapped once however many loggers start
-    monkeypatch.delitem(sys.modules, loggers.LAUNCH_INPUTS, raising=False)
-    Run._detect_and_apply_job_inputs("a run")
-    assert applied == []
-    monkeypatch.setitem(sys.modules, loggers.LAUNCH_INPUTS, sys.modules[__name__])
-    Run._detect_and_apply_job_inputs("a run")
-    assert applied == ["a run"]

@@ -32,5 +32,4 @@ class TokenRows(torch.Tensor):
             bias = args[2] if len(args) > 2 else kwargs.get("bias")
             return F.embedding(rows.tokens, F.linear(rows.table, weight, bias))
         plain = [a.as_subclass(torch.Tensor) if isinstance(a, TokenRows) else a for a in args]
-        with torch._C.DisableTorchFunctionSubclass():
-            return func(*plain, **kwargs)
+        return torch.Tensor.__torch_function__(func, (torch.Tensor,), plain, kwargs)  # plain

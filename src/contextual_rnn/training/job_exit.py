@@ -5,9 +5,7 @@ In a multirun a job's own ``sys.exit`` would end the whole sweep, so ``exit_with
 and the other jobs go on (``training.sweep_summary``).
 """
 
-import _thread
 import sys
-import threading
 from typing import NoReturn
 
 from hydra.core.hydra_config import HydraConfig
@@ -38,24 +36,3 @@ def job_error(error: BaseException, limit: int | None = None) -> str:
         return one_line(error, limit)
     text = str(error).removeprefix("error: ")  # already the job's one-line "error: ..."
     return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
-
-
-def keep_interrupts() -> None:
-    """Ctrl-C landing in a finaliser (matplotlib's weakref callbacks, run by the garbage
-    collector while a figure is drawn) is swallowed by Python, which prints "Exception
-    ignored in ..." with a traceback, and the run would go on. The hook hands such an
-    interrupt back to the main thread without a word, as if it had come a moment later."""
-    if getattr(sys.unraisablehook, "keeps_interrupts", False):
-        return
-    previous = sys.unraisablehook
-
-    def hook(unraisable) -> None:
-        if issubclass(unraisable.exc_type, KeyboardInterrupt):  # from another thread, later:
-            redelivery = threading.Timer(0.01, _thread.interrupt_main)  # not into this hook
-            redelivery.daemon = True
-            redelivery.start()
-        else:
-            previous(unraisable)
-
-    hook.keeps_interrupts = True
-    sys.unraisablehook = hook

@@ -1,187 +1,132 @@
-"""Lightning's loggers, made to continue a resumed run and to survive a failing W&B.
+"""What the loggers need to continue a resumed run, and the W&B run's summary.
 
-- ContinuingCSVLogger keeps ``metrics.csv`` across a resume (Lightning's would delete
-  it); the resume checkpoint cuts it back to the rows it covers (``keep_rows_before``).
+- Lightning's CSVLogger: a resumed run keeps its ``metrics.csv`` (``start_loggers``),
+  which the resume checkpoint cuts back to the rows it covers (``keep_rows_before``).
   The CSV log is the exact record of a run.
-- SafeWandbLogger continues the W&B run its folder already holds (same id, W&B's own
-  ``resume="allow"``): a resumed attempt logs again, under the same
-  ``trainer/global_step``, what followed its checkpoint. If its folder cannot be
-  written (wandb would silently fall back to a temp dir) or a W&B call fails mid-run
-  (disk full), it warns once and turns itself off; training goes on and the CSV log
-  keeps every metric.
+- W&B (Lightning's WandbLogger) continues the W&B run its folder already holds: built
+  with that run's id (``wandb_resume``) and W&B's own ``resume="allow"``, a resumed
+  attempt logs again, under the same ``trainer/global_step``, what followed its
+  checkpoint. A W&B folder that cannot be written is refused before training (wandb
+  would silently write to a temporary folder); a W&B call that fails mid-run fails the
+  run, whose CSV log keeps every metric logged until then.
 """
 
-import contextlib
 import csv
 import io
-import sys
+import secrets
+import string
 import tempfile
 import warnings
 from pathlib import Path
 
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
-from pytorch_lightning.loggers.logger import DummyExperiment
+from pytorch_lightning.utilities import rank_zero_only
 
 from contextual_rnn.core.files import write_atomically
 
 
-def unwritable_reason(folder: Path) -> str | None:
+def writable(folder: Path) -> None:
+    """An OSError naming ``folder`` where a file cannot be written in it."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder):
             pass
     except OSError as error:
-        return f"{error.strerror or error} ({folder})"
-    return None
+        raise OSError(error.errno, error.strerror, str(folder)) from None
 
 
-def finish_active_run() -> None:
-    """Finish the W&B run this process has open, if any (wandb.init would reuse it)."""
+def wandb_resume(node) -> dict:
+    """For a W&B logger's config node: the id of the W&B run its folder holds (W&B names
+    its file ``run-<id>.wandb``), or a new one (8 base-36 digits, as W&B's), unless the
+    node sets its own; after the check that W&B can write there."""
+    if not str(node.get("_target_")).endswith("WandbLogger") or node.get("id"):
+        return {}
+    folder = Path(node.get("save_dir") or ".")
+    writable(folder)
+    files = folder.glob("wandb/*run-*/run-*.wandb")
+    held = next((path.stem.removeprefix("run-") for path in files), None)
+    new = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+    return {"id": held or new}
+
+
+def wandb_loggers(trainer) -> list[WandbLogger]:
+    return [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
+
+
+@rank_zero_only
+def define_summaries(trainer, summaries: dict[str, str]) -> None:
+    """metric -> "min" or "max": the summary W&B keeps for it (the best value, which a
+    dashboard sorts runs by) instead of the last one."""
+    for logger in wandb_loggers(trainer):
+        for metric, summary in summaries.items():
+            logger.experiment.define_metric(metric, summary=summary)
+
+
+@rank_zero_only
+def update_summary(trainer, values: dict) -> None:
+    """Values a dashboard sorts and filters runs by (milestones, how the run ended)."""
+    for logger in wandb_loggers(trainer):
+        logger.experiment.summary.update(values)
+
+
+@rank_zero_only
+def finish_wandb(trainer, exit_code: int) -> None:
+    """Finish the W&B run (``exit_code`` 1: W&B shows it as failed), so that the next job
+    of a multirun starts its own, and wait for W&B's process to write it to disk
+    (``finish`` returns before it has)."""
     import wandb
 
-    if wandb.run is not None:
-        with contextlib.suppress(Exception):  # a broken run: closed as far as it can be
-            wandb.run.finish(exit_code=1)
+    loggers = wandb_loggers(trainer)
+    for logger in loggers:
+        logger.experiment.finish(exit_code=exit_code)
+    if loggers:
+        wandb.teardown()
 
 
-LAUNCH_INPUTS = "wandb.sdk.launch.inputs.internal"
-
-
-def skip_unstaged_launch_inputs() -> None:
-    """``wandb.init`` imports W&B Launch (about 1 s of CPU, most of an offline init) to
-    apply the job inputs staged through it; none can be staged before that module is
-    imported, so until then there is nothing to apply and the import is skipped."""
-    from wandb.sdk.wandb_run import Run
-
-    apply = getattr(Run, "_detect_and_apply_job_inputs", None)  # W&B's own, not public:
-    if apply is None or getattr(apply, "skips_unstaged", False):  # another release: as is
-        return
-
-    def apply_if_staged(run) -> None:
-        if LAUNCH_INPUTS in sys.modules:
-            apply(run)
-
-    apply_if_staged.skips_unstaged = True
-    Run._detect_and_apply_job_inputs = apply_if_staged
-
-
-def existing_run_id(save_dir: str | Path) -> str | None:
-    """The id of the W&B run a run folder holds (W&B names its file ``run-<id>.wandb``)."""
-    files = Path(save_dir).glob("wandb/*run-*/run-*.wandb")
-    return next((path.stem.removeprefix("run-") for path in files), None)
-
-
-class SafeWandbLogger(WandbLogger):
-    """``summaries``: metric -> "min" or "max", the summary W&B keeps for it (the best
-    value, which a dashboard sorts runs by) instead of the last one."""
-
-    def __init__(self, *args, summaries: dict[str, str] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._id = self._id or existing_run_id(self.save_dir or ".")
-        self._wandb_init["id"] = self._id
-        self._wandb_init.pop("anonymous", None)  # wandb 0.31 warns it has no effect, even as None
-        self.summaries = dict(summaries or {})
-        self.disabled_reason: str | None = None
-        self.exit_code = 1  # what the run's W&B record says when closed: 0 once finished
-
-    def _disable(self, reason: str) -> DummyExperiment:
-        if self.disabled_reason is None:
-            warnings.warn(
-                f"W&B logging turned off: {reason}; the CSV log keeps the metrics", stacklevel=3
-            )
-            self.disabled_reason = reason
-            finish_active_run()  # a half-working run must not catch the next run's rows
-        self._experiment = DummyExperiment()
-        return self._experiment
-
-    @property
-    def experiment(self):
-        if self.disabled_reason is not None:
-            return self._experiment
-        if self._experiment is None:
-            reason = unwritable_reason(Path(self.save_dir or "."))
-            if reason:
-                return self._disable(f"cannot write to its folder: {reason}")
-            finish_active_run()  # left over by an earlier run of this process
-            skip_unstaged_launch_inputs()
-            try:
-                run = super().experiment
-                for metric, summary in self.summaries.items():
-                    run.define_metric(metric, summary=summary)
-            except Exception as error:  # noqa: BLE001 - any W&B failure must not stop training
-                return self._disable(f"{type(error).__name__}: {error}")
-        return super().experiment
-
-    def _guarded(self, method, *args, **kwargs):
-        if self.disabled_reason is None:
-            try:
-                return method(*args, **kwargs)
-            except Exception as error:  # noqa: BLE001
-                self._disable(f"{method.__name__} failed: {type(error).__name__}: {error}")
-        return None
-
-    def log_metrics(self, metrics, step=None):
-        return self._guarded(super().log_metrics, metrics, step)
-
-    def log_hyperparams(self, params):
-        return self._guarded(super().log_hyperparams, params)
-
-    def update_summary(self, values: dict) -> None:
-        """Values a dashboard sorts and filters runs by (milestones, how the run ended)."""
-        if self._experiment is not None and self.disabled_reason is None:
-            self._guarded(self._experiment.summary.update, values)
-
-    def record_status(self, status: str, reason: str) -> None:
-        """How the run ended, in its summary; a run that did not finish closes as failed."""
-        self.exit_code = 0 if status == "finished" else 1
-        self.update_summary({"status": status, "status_reason": reason})
-
-    def close(self) -> None:
-        """Finish the W&B run, so that the next job of a multirun starts its own, and wait
-        for W&B's process to write it to disk (``finish`` returns before it has)."""
+@rank_zero_only
+def start_loggers(trainer) -> None:
+    """Start each logger's experiment (a W&B run that cannot start has nothing to finish).
+    Lightning's CSV writer deletes the ``metrics.csv`` it finds as it starts: a resumed
+    run's is set aside meanwhile (where a kill in between leaves it for the next attempt)
+    and put back, for the resume checkpoint to cut (``keep_rows_before``)."""
+    if wandb_loggers(trainer):
         import wandb
 
-        if self._experiment is not None:
-            self._guarded(self._experiment.finish, exit_code=self.exit_code)
-            self._guarded(wandb.teardown)
+        # W&B's terminal output set up (WANDB_SILENT) before wandb.init, which warns about
+        # Lightning's anonymous=None before setting it up itself
+        wandb.setup()
+    for logger in trainer.loggers:
+        if not isinstance(logger, CSVLogger):
+            _ = logger.experiment
+            continue
+        path = Path(logger.log_dir) / ExperimentWriter.NAME_METRICS_FILE
+        aside = path.with_name(f".{path.name}.kept")
+        if path.is_file() and not aside.exists():
+            path.replace(aside)
+        with warnings.catch_warnings():  # that it will delete the files there: not this one
+            warnings.filterwarnings("ignore", "Experiment logs directory .* is not empty")
+            _ = logger.experiment
+        if aside.is_file():
+            aside.replace(path)
 
 
-def wandb_loggers(trainer) -> list[SafeWandbLogger]:
-    return [logger for logger in trainer.loggers if isinstance(logger, SafeWandbLogger)]
-
-
-class _ContinuingWriter(ExperimentWriter):
-    def _check_log_dir_exists(self) -> None:  # Lightning's would warn and delete the file
-        pass
-
-
-class ContinuingCSVLogger(CSVLogger):
-    """A CSVLogger whose ``metrics.csv`` a resumed run continues."""
-
-    @property
-    def experiment(self) -> _ContinuingWriter:
-        if self._experiment is None:
-            self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _ContinuingWriter(self.log_dir)
-        return self._experiment
-
-    def keep_rows_before(self, step: int) -> None:
-        """Cut ``metrics.csv`` back to its complete rows logged below ``step`` (a row torn
-        by a kill is the last one, written after any checkpoint: it goes too)."""
-        writer = self.experiment
-        path = Path(writer.metrics_file_path)
-        if not path.is_file():
-            return
-        with path.open(newline="") as file:
-            reader = csv.DictReader(file)
-            rows = [r for r in reader if None not in r.values() and int(r["step"]) < step]
-        writer.metrics_keys = list(reader.fieldnames or []) if rows else []
-        if not rows:
-            path.unlink()
-            return
-        kept = io.StringIO()
-        csv_writer = csv.DictWriter(kept, fieldnames=writer.metrics_keys)
-        csv_writer.writeheader()
-        csv_writer.writerows(rows)
-        write_atomically(path, kept.getvalue())
+def keep_rows_before(logger: CSVLogger, step: int) -> None:
+    """Cut the logger's ``metrics.csv`` back to its complete rows logged below ``step`` (a
+    row torn by a kill is the last one, written after any checkpoint: it goes too)."""
+    writer = logger.experiment
+    path = Path(writer.metrics_file_path)
+    if not path.is_file():
+        return
+    with path.open(newline="") as file:
+        reader = csv.DictReader(file)
+        rows = [r for r in reader if None not in r.values() and int(r["step"]) < step]
+    writer.metrics_keys = list(reader.fieldnames or []) if rows else []
+    if not rows:
+        path.unlink()
+        return
+    kept = io.StringIO()
+    csv_writer = csv.DictWriter(kept, fieldnames=writer.metrics_keys)
+    csv_writer.writeheader()
+    csv_writer.writerows(rows)
+    write_atomically(path, kept.getvalue())

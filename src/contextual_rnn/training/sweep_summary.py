@@ -10,6 +10,7 @@ failure and hands the sweeper a completed job without a value (Optuna marks that
 failed).
 """
 
+import contextlib
 import csv
 import io
 import json
@@ -63,7 +64,19 @@ def best_values(csv_log: Path, config: DictConfig) -> dict[str, float]:
     return values
 
 
-def job_record(config: DictConfig, job_return: JobReturn) -> dict:
+def job_exception(job_return: JobReturn) -> Exception | None:
+    """A failed job's exception: Hydra's ``return_value`` raises it (and says so on
+    stderr, which the callback's own line replaces)."""
+    if job_return.status == JobStatus.FAILED:
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                _ = job_return.return_value
+        except Exception as error:  # noqa: BLE001 - whatever the job raised
+            return error
+    return None
+
+
+def job_record(config: DictConfig, job_return: JobReturn, error: Exception | None) -> dict:
     folder = Path(config.hydra.runtime.output_dir)
     record = {
         "job": int(config.hydra.job.num),
@@ -72,8 +85,7 @@ def job_record(config: DictConfig, job_return: JobReturn) -> dict:
         "status": "completed",
         "error": "",
     }
-    if job_return.status == JobStatus.FAILED:
-        error = job_return._return_value  # the job's exception (return_value would raise it)
+    if error is not None:
         code = getattr(error, "code", None)
         record["status"] = f"failed (exit {code})" if code is not None else "failed"
         return {**record, "error": job_error(error, limit=300), "metrics": {}}
@@ -241,9 +253,9 @@ class SweepSummary(Callback):
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if config.hydra.mode != RunMode.MULTIRUN or rank_zero_only.rank != 0:
             return
-        record = job_record(config, job_return)
-        if job_return.status == JobStatus.FAILED:
-            error = job_return._return_value
+        error = job_exception(job_return)
+        record = job_record(config, job_return, error)
+        if error is not None:
             trace = None if isinstance(error, JobFailed) else error  # a JobFailed said it all
             log.error(
                 f"job #{record['job']} failed ({record['error']}); the sweep goes on",

@@ -39,8 +39,13 @@ from contextual_rnn.training.callbacks.resume_checkpoint import (
     same_config,
 )
 from contextual_rnn.training.callbacks.run_status import finished_status, read_status, write_status
-from contextual_rnn.training.job_exit import exit_with, keep_interrupts
-from contextual_rnn.training.loggers import wandb_loggers
+from contextual_rnn.training.job_exit import exit_with
+from contextual_rnn.training.loggers import (
+    finish_wandb,
+    start_loggers,
+    update_summary,
+    wandb_resume,
+)
 from contextual_rnn.training.sweep_summary import METRICS, save_metrics
 from contextual_rnn.training.verbosity import quiet_libraries
 
@@ -48,7 +53,7 @@ log = logging.getLogger(__name__)
 
 # Exit codes of a run (docs: README, "Long runs").
 BAD_CONFIG, NON_FINITE, CANNOT_WRITE, INTERRUPTED = 2, 3, 4, 130
-WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR)
 
 
 class Interrupted(RuntimeError):
@@ -100,7 +105,12 @@ def build_run(cfg: DictConfig, meta: bool = False):
 
 
 def instantiate_nodes(nodes, prefix: str) -> list:
-    return [instantiate_node(n, f"{prefix}.{name}") for name, n in (nodes or {}).items() if n]
+    # a W&B logger continues the W&B run its folder holds (loggers.wandb_resume)
+    return [
+        instantiate_node(n, f"{prefix}.{name}", **wandb_resume(n))
+        for name, n in (nodes or {}).items()
+        if n
+    ]
 
 
 def instantiate_node(node, key: str, **given):
@@ -161,6 +171,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if resume_from:
         log.info(f"resuming from {resume_from}")
     datamodule, module, trainer = build_run(cfg)
+    start_loggers(trainer)
     fitted = False
     try:
         for logger in trainer.loggers:
@@ -173,10 +184,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             raise Interrupted("training interrupted") from None
         raise
     finally:
-        for logger in wandb_loggers(trainer):
-            if fitted:
-                logger.record_status("finished", "")
-            logger.close()
+        if fitted:
+            update_summary(trainer, {"status": "finished", "status_reason": ""})
+        finish_wandb(trainer, exit_code=0 if fitted else 1)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     resume = next((c for c in trainer.callbacks if isinstance(c, ResumeCheckpoint)), None)
     if not metrics and resume is not None and resume.final_metrics:
@@ -218,7 +228,6 @@ def run(cfg: DictConfig) -> float | None:
     """
     if not (HydraConfig.initialized() and HydraConfig.get().verbose):
         quiet_libraries()
-    keep_interrupts()
     try:
         with hold(cfg.paths.output_dir):  # one process at a time (resume_checkpoint)
             metrics = train(cfg)

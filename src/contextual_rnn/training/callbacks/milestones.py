@@ -15,7 +15,7 @@ from pytorch_lightning import Callback
 from pytorch_lightning.callbacks import Timer
 
 from contextual_rnn.core.errors import allowed, checked
-from contextual_rnn.training.loggers import wandb_loggers
+from contextual_rnn.training.loggers import update_summary
 
 
 class Milestones(Callback):
@@ -52,8 +52,7 @@ class Milestones(Callback):
 
     def publish(self, trainer) -> None:
         if self.reached:
-            for logger in wandb_loggers(trainer):
-                logger.update_summary(self.reached)
+            update_summary(trainer, self.reached)
 
     def state_dict(self) -> dict:
         return {"reached": dict(self.reached)}

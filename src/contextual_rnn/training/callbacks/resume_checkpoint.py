@@ -32,10 +32,11 @@ from pathlib import Path
 
 import torch
 from pytorch_lightning import Callback
+from pytorch_lightning.loggers import CSVLogger
 
 from contextual_rnn.core.errors import ConfigError, PositiveInt, checked
 from contextual_rnn.core.files import write_atomically
-from contextual_rnn.training.loggers import ContinuingCSVLogger
+from contextual_rnn.training.loggers import keep_rows_before
 
 SUFFIX = ".ckpt"
 RUN_CONFIG = "resume_config.json"
@@ -176,8 +177,8 @@ class ResumeCheckpoint(Callback):
         if not trainer.is_global_zero:
             return
         for logger in trainer.loggers:
-            if isinstance(logger, ContinuingCSVLogger):
-                logger.keep_rows_before(self.start_step)
+            if isinstance(logger, CSVLogger):
+                keep_rows_before(logger, self.start_step)
         root = Path(trainer.default_root_dir).resolve()
         for callback in trainer.checkpoint_callbacks if self.start_step == 0 else ():
             folder = Path(callback.dirpath or root).resolve()
