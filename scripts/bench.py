@@ -36,7 +36,7 @@ from torch.nn import functional as F
 from torch.utils import benchmark
 
 from contextual_rnn.training.compose import compose_config
-from contextual_rnn.training.train import build_datamodule, build_module, build_trainer
+from contextual_rnn.training.train import build_run, build_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["logger=none", "callbacks=none", "trainer.enable_progress_bar=false"]
@@ -224,8 +224,7 @@ def epoch_case(name: str, args, out_dir: str) -> dict:
     overrides += [f"trainer.accelerator={accelerator}", *(tiny if args.quick else [])]
     cfg = compose_config(overrides, output_dir=out_dir)
     torch.manual_seed(0)
-    datamodule = build_datamodule(cfg)
-    module = build_module(cfg, datamodule)
+    datamodule, module, _ = build_run(cfg)
     tensors = {k: v.to(args.device) for k, v in datamodule.splits["train"].tensors.items()}
     sync = torch.cuda.synchronize if args.device == "cuda" else lambda: None
     batch, clip = cfg.data.batch_size, cfg.trainer.get("gradient_clip_val")

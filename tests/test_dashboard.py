@@ -6,9 +6,8 @@ import pytest
 import torch
 import yaml
 
-from contextual_rnn.training.checks import plain_values
 from contextual_rnn.training.compose import compose_config
-from contextual_rnn.training.train import train
+from contextual_rnn.training.train import plain_values, train
 
 from . import wandb_files
 from .conftest import TINY_ART, TINY_LCD

@@ -14,7 +14,7 @@ from contextual_rnn.core.cells.fast_weights import FastWeights
 from contextual_rnn.core.cells.lstm import LSTM
 from contextual_rnn.core.initializers import TRUNCATED_STD, init_linear
 from contextual_rnn.training.compose import compose_config
-from contextual_rnn.training.train import build_datamodule, build_module
+from contextual_rnn.training.train import build_run
 
 ART_SMALL = ["data.task.train_size=64", "data.task.val_size=64", "logger=none"]
 
@@ -127,7 +127,7 @@ def test_presets_set_every_detail_in_one_word(preset):
 
 def test_the_authors_art_model_as_built():
     cfg = compose_config(["data=art", *ART_SMALL])
-    module = build_module(cfg, build_datamodule(cfg))
+    module = build_run(cfg)[1]
     assert (module.embedding.weight == 0).all()  # the authors' zero embedding
     assert module.net.readout[-1].out_features == 37  # logits over the whole vocabulary
     assert (module.net.readout[0].bias == 0).all() and (
@@ -136,5 +136,5 @@ def test_the_authors_art_model_as_built():
     assert module.net.cell.input.bias.abs().max() <= math.sqrt(3 / 50)
     assert module.net.cell.input.bias.abs().sum() > 0  # never the zero bias of a fixed point
     ba = compose_config(["data=art", "preset=ba2016", *ART_SMALL])
-    module = build_module(ba, build_datamodule(ba))
+    module = build_run(ba)[1]
     assert module.net.readout[-1].out_features == 10 and module.embedding.weight.std() > 0.5

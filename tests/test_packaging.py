@@ -61,7 +61,7 @@ def test_a_wheel_install_trains_from_any_directory(tmp_path):
     wheel = build_wheel(tmp_path)
     shipped = set(zipfile.ZipFile(wheel).namelist())
     assert "contextual_rnn/py.typed" in shipped
-    assert "hydra_plugins/contextual_rnn_ensemble/checked_sweeper.py" in shipped  # the sweeper
+    assert "hydra_plugins/contextual_rnn/checked_sweeper.py" in shipped  # the sweeper
     configs = {f"contextual_rnn/{p.relative_to(ROOT)}" for p in (ROOT / "conf").rglob("*.yaml")}
     assert "contextual_rnn/conf/train.yaml" in configs and configs <= shipped
 

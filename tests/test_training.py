@@ -8,7 +8,7 @@ import torch
 
 from contextual_rnn.core.errors import ConfigError
 from contextual_rnn.training.compose import CONFIG_DIR, compose_config
-from contextual_rnn.training.train import build_datamodule, build_module, train
+from contextual_rnn.training.train import build_run, train
 
 
 def options(group: str) -> list[str]:
@@ -24,8 +24,7 @@ CELLS, INITS, TASKS = options("model/cell"), options("model/init"), options("dat
 def test_every_combination_composes_and_learns(tiny_config, cell, init, data):
     cfg = tiny_config(data, f"model/cell={cell}", f"model/init={init}", "model.optimizer.lr=0.01")
     torch.manual_seed(0)
-    datamodule = build_datamodule(cfg)
-    module = build_module(cfg, datamodule)
+    datamodule, module, _ = build_run(cfg)
     optimizer = module.configure_optimizers()
     batch = next(iter(datamodule.train_dataloader()))
     losses = []
@@ -44,16 +43,15 @@ def test_every_combination_composes_and_learns(tiny_config, cell, init, data):
 
 def test_fair_baseline_gets_the_period_as_input(tiny_config):
     cfg = tiny_config("lcd", "model/init=zero")
-    datamodule = build_datamodule(cfg)
-    module = build_module(cfg, datamodule)
+    datamodule, module, _ = build_run(cfg)
     assert module.use_side and module.net.cell.input_size == 2
     inputs, context = module.step_inputs(next(iter(datamodule.val_dataloader())))
     assert inputs.shape[-1] == 2 and context is not None
-    contextual = build_module(tiny_config("lcd", "model/init=contextual"), datamodule)
+    contextual = build_run(tiny_config("lcd", "model/init=contextual"))[1]
     assert not contextual.use_side and contextual.net.cell.input_size == 1
     given = tiny_config("lcd", "model/init=contextual", "model.side_input=always")
-    assert build_module(given, datamodule).net.cell.input_size == 2  # period at every step too
-    none = build_module(tiny_config("lcd", "model/init=zero", "model.side_input=false"), datamodule)
+    assert build_run(given)[1].net.cell.input_size == 2  # period at every step too
+    none = build_run(tiny_config("lcd", "model/init=zero", "model.side_input=false"))[1]
     assert not none.use_side and none.net.cell.input_size == 1
 
 
@@ -64,9 +62,9 @@ def test_lcd_validates_on_the_training_periods_apart_from_the_unseen_ones(tiny_c
     logged = {}
     for seen in (False, True):
         cfg = tiny_config("lcd", "model/init=zero", f"data.task.validate_seen_periods={seen}")
-        datamodule = build_datamodule(cfg)
         torch.manual_seed(0)
-        module = build_module(cfg, datamodule).eval()
+        datamodule, module, _ = build_run(cfg)
+        module.eval()
         with torch.no_grad():
             for index, batch in enumerate(datamodule.val_dataloader()):
                 module.validation_step(batch, index)
@@ -82,8 +80,7 @@ def test_lcd_validates_on_the_training_periods_apart_from_the_unseen_ones(tiny_c
 
 def test_art_context_is_the_embedded_first_token(tiny_config):
     cfg = tiny_config("art", "model/init=contextual", "model.embedding_dim=12")
-    datamodule = build_datamodule(cfg)
-    module = build_module(cfg, datamodule)
+    datamodule, module, _ = build_run(cfg)
     batch = next(iter(datamodule.val_dataloader()))
     inputs, context = module.step_inputs(batch)
     torch.testing.assert_close(context, module.embedding(batch["inputs"][:, 0]))
@@ -93,7 +90,7 @@ def test_art_context_is_the_embedded_first_token(tiny_config):
 def test_contextual_init_on_a_task_without_context_is_refused(tiny_config):
     cfg = tiny_config("lcd", "model/init=contextual", "data.task.context=[]")
     with pytest.raises(ConfigError, match="model/init"):
-        build_module(cfg, build_datamodule(cfg))
+        build_run(cfg)[1]
 
 
 def test_full_fit_logs_metrics_and_learns_lcd(tiny_config, tmp_path):

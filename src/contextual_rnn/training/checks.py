@@ -54,8 +54,14 @@ from contextual_rnn.core.errors import (
     validate,
 )
 from contextual_rnn.training.arguments import CANNOT_WRITE, not_an_option, refuse
-from contextual_rnn.training.callbacks.resume_checkpoint import readable, trained_epochs
+from contextual_rnn.training.callbacks.resume_checkpoint import (
+    config_changes,
+    in_use,
+    readable,
+    trained_epochs,
+)
 from contextual_rnn.training.train import build_run, plain_values
+from contextual_rnn.training.verbosity import quiet_libraries
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 NO_GPU = "cpu or auto: this machine has no GPU"
@@ -322,8 +328,12 @@ def check_job(config: DictConfig, folder: str, prefix: str = "") -> None:
     with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
         config.hydra.runtime.output_dir = os.path.abspath(folder)
     HydraConfig.instance().set_config(config)
+    if not config.hydra.verbose:
+        quiet_libraries()  # the Trainer built on meta would say which devices it found
     try:
         check_config(config)
+        in_use(folder)  # before Hydra writes .hydra/ into an existing run folder
+        config_changes(folder, plain_values(config))
     except ConfigError as error:
         refuse(f"{prefix}{error}")
 

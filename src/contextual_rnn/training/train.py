@@ -98,10 +98,13 @@ def build_run(cfg: DictConfig, meta: bool = False):
         module_class = module_for(type(task))
         fitted = None if meta else task.fitted()
         module = module_class(container(cfg.model), task_config, fitted, data, trusted=True)
+    return datamodule, module, build_trainer(cfg)
+
+
+def build_trainer(cfg: DictConfig) -> pl.Trainer:
     callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
     loggers = instantiate_nodes(cfg.get("logger"), "logger")
-    trainer = instantiate_node(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
-    return datamodule, module, trainer
+    return instantiate_node(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
 
 
 def instantiate_nodes(nodes, prefix: str) -> list:

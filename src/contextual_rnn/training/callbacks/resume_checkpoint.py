@@ -80,16 +80,35 @@ def leaves(node, prefix: str = "") -> dict[str, object]:
     return flat
 
 
-def same_config(folder: str | Path, config: dict) -> None:
-    """Refuse ``config`` (plain values) where ``folder`` holds a run started with another;
-    record the changes of the keys that may change."""
+def compared(folder: str | Path, config: dict) -> dict[str, object]:
+    """The flat config a run folder records and compares: the folder's own path, wherever a
+    value holds it (``trainer.default_root_dir``), written ``<run folder>``, so that a
+    moved or copied folder is the same run."""
+    spelled = sorted({str(folder), str(Path(folder).absolute())}, key=len, reverse=True)
+
+    def relative(value):
+        if isinstance(value, str):
+            for path in spelled:
+                value = value.replace(path, "<run folder>")
+        return value
+
+    flat = leaves(config).items()
+    return {k: relative(v) for k, v in flat if not k.startswith(NOT_COMPARED)}
+
+
+def config_changes(folder: str | Path, config: dict) -> dict[str, list]:
+    """The keys whose values ``config`` (plain values) changes from those the run in
+    ``folder`` started with; refused (a ConfigError) unless each is one of MAY_CHANGE.
+    Reads only: the check before Hydra writes anything into the folder calls it too."""
     path = Path(folder) / RUN_CONFIG
-    config = {k: v for k, v in leaves(config).items() if not k.startswith(NOT_COMPARED)}
-    stored = json.loads(path.read_text()) if path.is_file() else {"config": config, "changes": []}
+    if not path.is_file():
+        return {}
+    stored = json.loads(path.read_text())["config"]
+    config = compared(folder, config)
     changed = {
-        key: [stored["config"].get(key), config.get(key)]
-        for key in sorted(stored["config"].keys() | config.keys())
-        if stored["config"].get(key) != config.get(key)
+        key: [stored.get(key), config.get(key)]
+        for key in sorted(stored.keys() | config.keys())
+        if stored.get(key) != config.get(key)
     }
     refused = [key for key in changed if not key.startswith(MAY_CHANGE)]
     if refused:
@@ -97,11 +116,31 @@ def same_config(folder: str | Path, config: dict) -> None:
         allowed = ", ".join(MAY_CHANGE)
         words = f"a new folder, or its run's config (changed: {was}; only {allowed} may change)"
         raise ConfigError("run folder", str(folder), words)
+    return changed
+
+
+def same_config(folder: str | Path, config: dict) -> None:
+    """``config_changes``, then the record in ``folder``: the config and each change."""
+    changed = config_changes(folder, config)
+    path = Path(folder) / RUN_CONFIG
     if changed or not path.is_file():
+        stored = json.loads(path.read_text()) if path.is_file() else {"changes": []}
         stored["changes"] += [changed] if changed else []
-        stored["config"] = config
+        stored["config"] = compared(folder, config)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, json.dumps(stored, indent=1) + "\n")
+
+
+def in_use(folder: str | Path) -> None:
+    """FolderInUse where another process holds ``folder`` (``hold``); creates nothing."""
+    lock = Path(folder) / ".lock"
+    if not lock.is_file():
+        return
+    with lock.open() as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderInUse(Path(folder), file.read().strip()) from None
 
 
 def validates_after(trainer, batch_idx: int) -> bool:
