@@ -27,7 +27,7 @@ from hydra.core.global_hydra import GlobalHydra
 from contextual_rnn.core.checkpoints import CheckpointError, find_checkpoint
 from contextual_rnn.core.errors import ConfigError, InputError
 from contextual_rnn.core.modules import SequenceClassifier, SequenceModule, SequenceRegressor
-from contextual_rnn.training.callbacks.resume_checkpoint import hold
+from contextual_rnn.resume import hold
 from contextual_rnn.training.compose import CONFIG_DIR, compose_config
 from contextual_rnn.training.train import run, train
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from contextual_rnn.callbacks import Timing
 from contextual_rnn.core.errors import ConfigError
-from contextual_rnn.training.callbacks.timing import Timing
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import train
 

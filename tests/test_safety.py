@@ -44,7 +44,7 @@ def test_the_payload_runs_code_when_unpickled(tmp_path):
 
 def run_files(out: Path) -> dict[str, bytes]:
     """The run's files, without those Hydra itself writes as every command starts and the
-    folder's lock (which process writes it: training.callbacks.resume_checkpoint.hold)."""
+    folder's lock (which process writes it: contextual_rnn.resume.hold)."""
     return {
         str(p.relative_to(out)): p.read_bytes()
         for p in out.rglob("*")

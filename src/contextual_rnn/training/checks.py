@@ -53,13 +53,13 @@ from contextual_rnn.core.errors import (
     that,
     validate,
 )
-from contextual_rnn.training.arguments import CANNOT_WRITE, not_an_option, refuse
-from contextual_rnn.training.callbacks.resume_checkpoint import (
+from contextual_rnn.resume import (
     config_changes,
     in_use,
     readable,
     trained_epochs,
 )
+from contextual_rnn.training.arguments import CANNOT_WRITE, not_an_option, refuse
 from contextual_rnn.training.train import build_run, plain_values
 from contextual_rnn.training.verbosity import quiet_libraries
 

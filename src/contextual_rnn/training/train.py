@@ -25,20 +25,22 @@ from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from contextual_rnn.callbacks import NonFiniteLoss
 from contextual_rnn.core.data import SequenceDataModule
 from contextual_rnn.core.errors import ConfigError, config_scope
 from contextual_rnn.core.modules import module_for
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
-from contextual_rnn.training.callbacks.non_finite import NonFiniteLoss
-from contextual_rnn.training.callbacks.resume_checkpoint import (
+from contextual_rnn.resume import (
     ResumeCheckpoint,
+    finished_status,
     hold,
     newest,
+    read_status,
     resume_point,
     same_config,
+    write_status,
 )
-from contextual_rnn.training.callbacks.run_status import finished_status, read_status, write_status
 from contextual_rnn.training.job_exit import exit_with
 from contextual_rnn.training.loggers import (
     finish_wandb,

@@ -1,42 +1,46 @@
-"""The checkpoints a killed run resumes from, written only where resuming is exact.
-
-Lightning restores a run exactly from a checkpoint taken after a training step in
-the middle of an epoch; not from one taken after a step that validation or the end
-of an epoch follows (the resumed run would skip them: their rows, the reset of the
-running metrics), nor as an epoch starts (it counts the epoch twice). So this writes
-
-- every ``every_n_train_steps`` steps, at the first step from there on that neither
-  validation nor the end of an epoch follows;
-- when fitting ends, after every callback's ``on_train_end``, with the final metrics, so
-  that resuming a finished run changes nothing.
-
-Each is written to a temporary name and renamed, the loggers' rows on disk first; only
-the newest is kept. Lightning logs a row at step ``global_step - 1`` (validation and an
-epoch's end come before the step counter moves on), so a checkpoint at global step G
-covers exactly the rows below G, and every later row is at G or above: a resumed run
-cuts ``metrics.csv`` back to the rows below G (a fresh start: to none) and logs the
-rest again.
-
-A run folder is one run: ``same_config`` keeps the config it started with
-(``resume_config.json``) and refuses an attempt with another, but for the keys of
-``MAY_CHANGE``, whose changes it records there, and those of ``NOT_COMPARED``. ``hold``
-lets one process at a time write the folder (``.lock``, an ``fcntl.flock`` the system
-releases when its process ends).
-"""
+"""Exact resume: resume checkpoints, the random generators, the run's status and folder."""
 
 import contextlib
 import fcntl
 import json
 import os
+import random
 from pathlib import Path
+from typing import Literal
 
+import numpy as np
 import torch
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import CSVLogger
 
-from contextual_rnn.core.errors import ConfigError, PositiveInt, checked
+from contextual_rnn.core.errors import ConfigError, PositiveInt, checked, one_line
 from contextual_rnn.core.files import write_atomically
-from contextual_rnn.training.loggers import keep_rows_before
+from contextual_rnn.training.loggers import define_summaries, keep_rows_before, update_summary
+
+# --- The checkpoints a killed run resumes from, written only where resuming is exact.
+#
+# Lightning restores a run exactly from a checkpoint taken after a training step in
+# the middle of an epoch; not from one taken after a step that validation or the end
+# of an epoch follows (the resumed run would skip them: their rows, the reset of the
+# running metrics), nor as an epoch starts (it counts the epoch twice). So this writes
+#
+# - every ``every_n_train_steps`` steps, at the first step from there on that neither
+#   validation nor the end of an epoch follows;
+# - when fitting ends, after every callback's ``on_train_end``, with the final metrics, so
+#   that resuming a finished run changes nothing.
+#
+# Each is written to a temporary name and renamed, the loggers' rows on disk first; only
+# the newest is kept. Lightning logs a row at step ``global_step - 1`` (validation and an
+# epoch's end come before the step counter moves on), so a checkpoint at global step G
+# covers exactly the rows below G, and every later row is at G or above: a resumed run
+# cuts ``metrics.csv`` back to the rows below G (a fresh start: to none) and logs the
+# rest again.
+#
+# A run folder is one run: ``same_config`` keeps the config it started with
+# (``resume_config.json``) and refuses an attempt with another, but for the keys of
+# ``MAY_CHANGE``, whose changes it records there, and those of ``NOT_COMPARED``. ``hold``
+# lets one process at a time write the folder (``.lock``, an ``fcntl.flock`` the system
+# releases when its process ends).
 
 SUFFIX = ".ckpt"
 RUN_CONFIG = "resume_config.json"
@@ -262,3 +266,99 @@ class ResumeCheckpoint(Callback):
     def load_state_dict(self, state: dict) -> None:
         self.count, self.last_step = state["count"], state["last_step"]
         self.final_metrics = state.get("final_metrics")
+
+
+# --- Save the random number generators with every checkpoint, restore them on resume.
+#
+# Training draws from the global RNGs (sampled initial states, noise); a run
+# resumed from a checkpoint continues those draws exactly where they stopped.
+# Stored as tensors and numbers only, so checkpoints still load with
+# ``torch.load(weights_only=True)``.
+
+
+class RNGState(Callback):
+    def state_dict(self) -> dict:
+        version, python_keys, gauss = random.getstate()
+        _, numpy_keys, position, has_gauss, cached = np.random.get_state()
+        state = {
+            "torch": torch.get_rng_state(),
+            "python": (version, torch.tensor(python_keys, dtype=torch.int64), gauss),
+            "numpy": (torch.from_numpy(numpy_keys.astype(np.int64)), position, has_gauss, cached),
+        }
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        torch.set_rng_state(state["torch"])
+        version, python_keys, gauss = state["python"]
+        random.setstate((version, tuple(python_keys.tolist()), gauss))
+        numpy_keys, position, has_gauss, cached = state["numpy"]
+        np.random.set_state(
+            ("MT19937", numpy_keys.numpy().astype(np.uint32), position, has_gauss, cached)
+        )
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# --- How a run ended, recorded where a user looks: ``status.json`` in the run folder and W&B.
+#
+# ``finished`` (with the epochs trained and whether a callback stopped it early),
+# ``interrupted`` (Ctrl-C, SIGTERM) or ``failed`` (a NaN loss or any other error), with the
+# reason in one line. W&B gets the same in the run's summary (``status``,
+# ``status_reason``) and a non-zero exit code, so its dashboard shows the run as failed.
+# ``summaries`` (metric -> ``min`` or ``max``) sets the summary W&B keeps for a metric: the
+# best value, which a dashboard sorts runs by, instead of the last one.
+# A resumed run reads ``status.json`` to tell a finished run from an unfinished one.
+#
+# This callback records what stops training; ``training.train`` records ``finished``
+# once the run's metrics are written, so that a run killed in between is not taken for
+# a finished one.
+
+STATUS = "status.json"
+
+
+def read_status(output_dir: str | Path) -> dict:
+    path = Path(output_dir) / STATUS
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_status(output_dir: str | Path, status: dict) -> None:
+    write_atomically(Path(output_dir) / STATUS, json.dumps(status, indent=1) + "\n")
+
+
+def entry(trainer, status: str, reason: str = "", **extra) -> dict:
+    return {
+        "status": status,
+        "reason": reason,
+        "epoch": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        **extra,
+    }
+
+
+def finished_status(trainer) -> dict:
+    """The ``finished`` entry for a trainer whose fit returned."""
+    limit = trainer.max_epochs
+    stopped = limit is not None and limit >= 0 and trainer.current_epoch < limit
+    return entry(trainer, "finished", max_epochs=limit, stopped_early=bool(stopped))
+
+
+class RunStatus(Callback):
+    @checked
+    def __init__(self, summaries: dict[str, Literal["min", "max"]] | None = None):
+        self.summaries = dict(summaries or {})
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        define_summaries(trainer, self.summaries)  # the loggers' runs have started
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if not trainer.is_global_zero:
+            return
+        interrupted = isinstance(exception, KeyboardInterrupt) or trainer.received_sigterm
+        status, reason = "interrupted" if interrupted else "failed", one_line(exception)
+        write_status(trainer.default_root_dir, entry(trainer, status, reason))
+        update_summary(trainer, {"status": status, "status_reason": reason})

@@ -1,0 +1,151 @@
+"""The project's Lightning callbacks, each switched on by one YAML in conf/callbacks/."""
+
+import time
+from typing import Annotated
+
+import torch
+from annotated_types import Ge, Gt, Le, MinLen
+from pytorch_lightning import Callback
+from pytorch_lightning.callbacks import Timer
+
+from contextual_rnn.core.errors import PositiveInt, allowed, checked, number
+from contextual_rnn.training.loggers import update_summary
+
+# --- Stop at the first non-finite training loss, before it reaches the weights.
+#
+# The check runs before backward, so no optimizer step is taken with it and no
+# checkpoint is written after it: the last checkpoint on disk is the last good one.
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+class StopOnNonFiniteLoss(Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.batch = batch_idx  # on_before_backward is not told it
+
+    def on_before_backward(self, trainer, pl_module, loss):
+        if not torch.isfinite(loss).all():
+            raise NonFiniteLoss(
+                f"training loss is {loss.item()} at step {trainer.global_step} "
+                f"(epoch {trainer.current_epoch}, batch {self.batch}); stopped before the update"
+            )
+
+
+# --- Seconds since training started, wall and CPU, logged with every validation.
+#
+# ``time/wall_s`` is what a user waits: Lightning's ``Timer`` measures it and checkpoints
+# it, so it continues across a resume. ``time/cpu_s`` (this process's user + system
+# time) is less sensitive to other work sharing the machine; it is kept the same way.
+
+
+class Timing(Timer):
+    def __init__(self):
+        super().__init__(duration=None, verbose=False)
+        self.cpu_before = 0.0  # CPU seconds of earlier attempts
+        self.cpu_started = time.process_time()
+
+    def on_train_start(self, trainer, pl_module):
+        super().on_train_start(trainer, pl_module)
+        self.cpu_started = time.process_time()
+
+    def cpu_seconds(self) -> float:
+        return self.cpu_before + time.process_time() - self.cpu_started
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            pl_module.log("time/wall_s", self.time_elapsed("train"), on_epoch=True)
+            pl_module.log("time/cpu_s", self.cpu_seconds(), on_epoch=True)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "cpu_s": self.cpu_seconds()}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.cpu_before = state["cpu_s"]
+
+
+# --- Validate more often early in a run: every ``every`` of an epoch for the first epochs.
+#
+# A classification task like ART can go from chance to 100% within an epoch or two;
+# validating every quarter epoch there resolves when a threshold is crossed, and
+# validating once an epoch afterwards costs little. Lightning's ``val_check_interval``
+# is fixed for a run, so this sets the trainer's check interval at every epoch start
+# (and as training starts, for a run resumed mid-epoch).
+
+
+class ValidationSchedule(Callback):
+    @checked
+    def __init__(
+        self,
+        every: number("a fraction of an epoch in (0, 1]", Gt(0), Le(1)) = 0.25,
+        first_epochs: PositiveInt = 4,
+    ):
+        self.every, self.first_epochs = float(every), first_epochs
+
+    def apply(self, trainer) -> None:
+        batches = trainer.num_training_batches
+        if not isinstance(batches, int) or batches < 1:
+            return
+        fraction = self.every if trainer.current_epoch < self.first_epochs else 1.0
+        trainer.val_check_batch = max(1, int(batches * fraction))
+
+    def on_train_start(self, trainer, pl_module):
+        self.apply(trainer)
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.apply(trainer)
+
+
+# --- When a run first reaches each threshold of a metric, in epochs and wall seconds.
+#
+# After every validation, the first time ``metric`` reaches a threshold (``>=``), the
+# epochs trained so far (fractional: steps / steps per epoch) and the seconds of
+# training (Lightning's ``Timer``, here ``Timing``, when the run has one) go to W&B's
+# summary as ``<metric>/epochs_to_<threshold>`` and ``<metric>/seconds_to_<threshold>``,
+# so a dashboard can sort runs by them. The values are checkpointed: a resumed run
+# keeps them and writes them into its summary again.
+
+
+class Milestones(Callback):
+    @checked
+    def __init__(
+        self,
+        metric: str = "val/acc",
+        thresholds: Annotated[
+            list[Annotated[float, Ge(0), Le(1)]],
+            MinLen(1),
+            allowed("a non-empty list of accuracies in [0, 1]"),
+        ] = (0.9, 0.99, 0.999),
+    ):
+        self.metric, self.thresholds = metric, [float(t) for t in thresholds]
+        self.reached: dict[str, float] = {}
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        value = trainer.callback_metrics.get(self.metric)
+        if trainer.sanity_checking or value is None:
+            return
+        epochs = trainer.global_step / max(1, trainer.num_training_batches)
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        for threshold in self.thresholds:
+            key = f"{self.metric}/epochs_to_{threshold:g}"
+            if key not in self.reached and float(value) >= threshold:
+                self.reached[key] = round(epochs, 4)
+                if timer is not None:
+                    seconds = round(timer.time_elapsed("train"), 2)
+                    self.reached[key.replace("epochs_to", "seconds_to")] = seconds
+        self.publish(trainer)
+
+    def on_train_start(self, trainer, pl_module):
+        self.publish(trainer)  # a resumed attempt's summary holds them too
+
+    def publish(self, trainer) -> None:
+        if self.reached:
+            update_summary(trainer, self.reached)
+
+    def state_dict(self) -> dict:
+        return {"reached": dict(self.reached)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.reached = dict(state["reached"])
