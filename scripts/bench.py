@@ -35,8 +35,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils import benchmark
 
-from contextual_rnn.training.compose import compose_config
-from contextual_rnn.training.train import build_run, build_trainer
+from contextual_rnn.config import compose_config
+from contextual_rnn.train import build_run, build_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["logger=none", "callbacks=none", "trainer.enable_progress_bar=false"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from contextual_rnn.training.compose import compose_config
+from contextual_rnn.config import compose_config
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")

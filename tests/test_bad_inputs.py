@@ -24,12 +24,12 @@ import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 
+from contextual_rnn.config import CONFIG_DIR, compose_config
 from contextual_rnn.core.checkpoints import CheckpointError, find_checkpoint
 from contextual_rnn.core.errors import ConfigError, InputError
 from contextual_rnn.core.modules import SequenceClassifier, SequenceModule, SequenceRegressor
 from contextual_rnn.resume import hold
-from contextual_rnn.training.compose import CONFIG_DIR, compose_config
-from contextual_rnn.training.train import run, train
+from contextual_rnn.train import run, train
 
 from .conftest import ROOT, TINY_ART, TINY_LCD, tiny_overrides, train_command
 
@@ -147,7 +147,7 @@ TRAIN_CASES = [
     (["data.task.alpha=nan"], "data.task.alpha=nan is not allowed"),
     (["data.task.context=[x0,phase]"], "data.task.context=['x0', 'phase'] is not allowed: expected a subset of"),
     (["data.task.context=[]"], "model/init='ContextualInit' is not allowed: expected an init without context"),
-    (["ckpt_path=/nonexistent.ckpt"], "ckpt_path='/nonexistent.ckpt' is not allowed: expected an existing checkpoint file"),
+    (["ckpt_path=/nonexistent.ckpt"], "ckpt_path='/nonexistent.ckpt' is not allowed: expected a checkpoint of this run's model (is missing"),
     (["optimized_metric=val/accuracy"], "optimized_metric='val/accuracy' is not allowed: expected one of val/loss"),
     (["callbacks.resume_checkpoint.every_n_train_steps=0"], "callbacks.resume_checkpoint.every_n_train_steps=0 is not allowed"),
     (["callbacks.trajectory_figures.num_samples=0"], "callbacks.trajectory_figures.num_samples=0 is not allowed"),
@@ -301,7 +301,7 @@ def test_a_torn_checkpoint_to_start_from(tmp_path, capsys):
     with pytest.raises(SystemExit):
         train_path([f"ckpt_path={torn}"], tmp_path / "run")
     assert one_line_error(capsys).startswith(
-        f"ckpt_path={str(torn)!r} is not allowed: expected a readable checkpoint"
+        f"ckpt_path={str(torn)!r} is not allowed: expected a checkpoint of this run's model (is not a readable checkpoint"
     )
 
 

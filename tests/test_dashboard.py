@@ -6,8 +6,8 @@ import pytest
 import torch
 import yaml
 
-from contextual_rnn.training.compose import compose_config
-from contextual_rnn.training.train import plain_values, train
+from contextual_rnn.config import compose_config
+from contextual_rnn.train import plain_values, train
 
 from . import wandb_files
 from .conftest import TINY_ART, TINY_LCD

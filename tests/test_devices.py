@@ -7,10 +7,10 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from contextual_rnn.config import compose_config
 from contextual_rnn.core.checkpoints import find_checkpoint
 from contextual_rnn.core.modules import SequenceModule
-from contextual_rnn.training.compose import compose_config
-from contextual_rnn.training.train import train
+from contextual_rnn.train import train
 
 from .conftest import tiny_overrides, train_command
 

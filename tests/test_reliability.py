@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from contextual_rnn.training.compose import compose_config
-from contextual_rnn.training.train import train
+from contextual_rnn.config import compose_config
+from contextual_rnn.train import train
 
 from . import wandb_files
 from .conftest import ROOT, TINY_LCD, default_sigint, train_command

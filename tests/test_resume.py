@@ -23,9 +23,9 @@ import pytest
 import torch
 
 from contextual_rnn.callbacks import Timing
+from contextual_rnn.config import compose_config
 from contextual_rnn.core.errors import ConfigError
-from contextual_rnn.training.compose import compose_config
-from contextual_rnn.training.train import train
+from contextual_rnn.train import train
 
 from . import wandb_files
 from .conftest import ROOT, TINY_LCD, train_command

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from contextual_rnn.training.compose import compose_config
-from contextual_rnn.training.train import train
+from contextual_rnn.config import compose_config
+from contextual_rnn.train import train
 
 from .conftest import train_command
 from .fault_injection import Injected

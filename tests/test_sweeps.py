@@ -13,7 +13,7 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf, read_write
 
-from contextual_rnn.training.compose import compose_config
+from contextual_rnn.config import compose_config
 from contextual_rnn.training.sweep_folder import SweepFolder
 
 from . import wandb_files

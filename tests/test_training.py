@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from contextual_rnn.config import CONFIG_DIR, compose_config
 from contextual_rnn.core.errors import ConfigError
-from contextual_rnn.training.compose import CONFIG_DIR, compose_config
-from contextual_rnn.training.train import build_run, train
+from contextual_rnn.train import build_run, train
 
 
 def options(group: str) -> list[str]:

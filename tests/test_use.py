@@ -6,13 +6,13 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from contextual_rnn.config import compose_config
 from contextual_rnn.core.checkpoints import CheckpointError, find_checkpoint
 from contextual_rnn.core.errors import InputError
 from contextual_rnn.core.figures import fan_grid, save
 from contextual_rnn.core.modules import SequenceClassifier, SequenceModule, SequenceRegressor
 from contextual_rnn.core.tasks.art import encode_text
-from contextual_rnn.training.compose import compose_config
-from contextual_rnn.training.train import train
+from contextual_rnn.train import train
 
 from .conftest import tiny_overrides
 

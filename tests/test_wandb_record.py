@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hydra.types import RunMode
 
-from contextual_rnn.training.compose import compose_config
+from contextual_rnn.config import compose_config
 from contextual_rnn.training.resolvers import run_name
 from contextual_rnn.training.sweep_summary import aggregate, log_to_wandb
 

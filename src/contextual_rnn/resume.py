@@ -13,6 +13,7 @@ import torch
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import CSVLogger
 
+from contextual_rnn.core.checkpoints import CheckpointError, load_plain
 from contextual_rnn.core.errors import ConfigError, PositiveInt, checked, one_line
 from contextual_rnn.core.files import write_atomically
 from contextual_rnn.training.loggers import define_summaries, keep_rows_before, update_summary
@@ -158,17 +159,8 @@ def validates_after(trainer, batch_idx: int) -> bool:
 def readable(path: Path) -> int | None:
     """The global step of a plain checkpoint (it loads with ``weights_only=True``), else None."""
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
-    except Exception:  # noqa: BLE001 - torn, foreign or pickled code: not a checkpoint to resume
-        return None
-
-
-def trained_epochs(path: Path) -> int | None:
-    """How many epochs a plain checkpoint's run had gone through (Lightning's fit loop)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        return int(state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
-    except Exception:  # noqa: BLE001 - not a Lightning checkpoint of a fit: nothing to compare
+        return int(load_plain(path)["global_step"])
+    except (CheckpointError, KeyError, TypeError, ValueError):  # torn, foreign, pickled code
         return None
 
 
@@ -311,7 +303,7 @@ class RNGState(Callback):
 # best value, which a dashboard sorts runs by, instead of the last one.
 # A resumed run reads ``status.json`` to tell a finished run from an unfinished one.
 #
-# This callback records what stops training; ``training.train`` records ``finished``
+# This callback records what stops training; ``train.train`` records ``finished``
 # once the run's metrics are written, so that a run killed in between is not taken for
 # a finished one.
 

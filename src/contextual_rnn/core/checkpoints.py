@@ -41,7 +41,13 @@ def find_checkpoint(path: str | Path, which: str = "best") -> Path:
     raise CheckpointError(f"{len(best)} candidate checkpoints in {folder}: pass one file")
 
 
-def read_checkpoint(path: Path) -> dict:
+def load_plain(path: str | Path) -> dict:
+    """A checkpoint's contents, loaded with ``weights_only=True``: tensors and plain values
+    only. Anything but a regular file (a folder, a FIFO, a device) is refused unread."""
+    path = Path(path)
+    if not path.is_file():
+        what = "a folder" if path.is_dir() else "missing" if not path.exists() else "not a file"
+        raise CheckpointError(f"{path} is {what}, not a checkpoint file")
     try:
         with warnings.catch_warnings():  # torch warns of a plain pickle before refusing it
             warnings.simplefilter("ignore")
@@ -55,29 +61,45 @@ def read_checkpoint(path: Path) -> dict:
         raise CheckpointError(
             f"{path} is not a readable checkpoint (truncated or corrupt: {type(error).__name__})"
         ) from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path} is a folder, not a checkpoint file") from None
     except OSError as error:
         raise CheckpointError(f"{path} cannot be read: {error.strerror or error}") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a Lightning checkpoint")
-    hparams = checkpoint.get("hyper_parameters")
-    if not isinstance(hparams, dict) or not {"model", "task"} <= set(hparams):
-        raise CheckpointError(f"{path} is not a contextual_rnn checkpoint")
-    for name, value in checkpoint["state_dict"].items():
-        if torch.is_tensor(value) and value.is_floating_point() and not value.isfinite().all():
-            raise CheckpointError(f"{path}: refused: its weight {name} is not finite (NaN or inf)")
     return checkpoint
 
 
-def check_shapes(path: Path, module: torch.nn.Module, state_dict: dict) -> None:
-    """The weights of a module built from the stored config (on torch's meta device: nothing
-    allocated) against the stored weights, name by name."""
-    stored = {name: tuple(value.shape) for name, value in state_dict.items()}
-    built = {name: tuple(value.shape) for name, value in module.state_dict().items()}
-    for name in sorted(stored.keys() | built.keys()):
-        if stored.get(name) != built.get(name):
+def read_checkpoint(path: Path) -> dict:
+    """``load_plain`` of one of this project's checkpoints (its stored configs checked)."""
+    checkpoint = load_plain(path)
+    hparams = checkpoint.get("hyper_parameters")
+    if not isinstance(hparams, dict) or not {"model", "task"} <= set(hparams):
+        raise CheckpointError(f"{path} is not a contextual_rnn checkpoint")
+    return checkpoint
+
+
+def trained_epochs(checkpoint: dict) -> int | None:
+    """How many epochs a checkpoint's run had gone through (Lightning's fit loop)."""
+    try:
+        return int(checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def check_weights(path: Path, module: torch.nn.Module, state_dict: dict) -> None:
+    """The stored weights against those of a module built from the stored config (on
+    torch's meta device: nothing allocated), name by name, in shape and dtype; then each
+    must be finite. Sizes come first, so a weight that claims to be huge is refused
+    before anything reads it."""
+    built = module.state_dict()
+    for name in sorted(state_dict.keys() | built.keys()):
+        stored, expected = state_dict.get(name), built.get(name)
+        same = torch.is_tensor(stored) and expected is not None
+        if not same or stored.shape != expected.shape or stored.dtype != expected.dtype:
+            describe = lambda t: f"{tuple(t.shape)} {t.dtype}" if torch.is_tensor(t) else t  # noqa: E731
             raise CheckpointError(
                 f"{path}: its stored config does not match its weights ({name}: "
-                f"{built.get(name)} by the config, {stored.get(name)} stored)"
+                f"{describe(expected)} by the config, {describe(stored)} stored)"
             )
+    for name, value in state_dict.items():
+        if value.is_floating_point() and not value.isfinite().all():
+            raise CheckpointError(f"{path}: refused: its weight {name} is not finite (NaN or inf)")

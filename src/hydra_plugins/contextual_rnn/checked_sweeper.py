@@ -3,7 +3,7 @@
 ``-m seed=0,1,2 model/init=zero,free`` is the product of the swept values, as Hydra's basic
 sweeper makes it; this one first counts the jobs (at most ``max_jobs``: a typo such as
 ``seed=range(0,100000)`` is refused at once), then composes and checks each job as its
-launcher will run it (``contextual_rnn.training.checks.check_jobs``: its values, and its
+launcher will run it (``contextual_rnn.train.check_jobs``: its values, and its
 folder neither in use nor holding a run of another config). A bad job ends the sweep in one
 line naming it, exit 2, before any folder is made or written, whichever launcher runs the
 jobs. The Optuna sweeper samples its jobs one at a time: each is checked as it is built.
@@ -17,7 +17,7 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
-from contextual_rnn.training.arguments import refuse
+from contextual_rnn.config import refuse
 
 
 class CheckedSweeper(Sweeper):
@@ -56,7 +56,7 @@ class CheckedSweeper(Sweeper):
         return [list(job) for job in itertools.product(*choices.values())]
 
     def sweep(self, arguments: list[str]):
-        from contextual_rnn.training.checks import check_jobs
+        from contextual_rnn.train import check_jobs
 
         jobs = self.jobs(arguments)
         check_jobs(self.hydra_context.config_loader, self.config, jobs, 0)

@@ -24,7 +24,7 @@ from torchmetrics import Metric
 from contextual_rnn.core.cells.base import RecurrentCell
 from contextual_rnn.core.checkpoints import (
     CheckpointError,
-    check_shapes,
+    check_weights,
     find_checkpoint,
     read_checkpoint,
 )
@@ -189,7 +189,7 @@ class SequenceModule(pl.LightningModule):
             for name in ("fitted", "data"):  # plain values, like the options of what it builds
                 check_plain(options.get(name), name)
             with torch.device("meta"):
-                check_shapes(path, found(**options), checkpoint["state_dict"])
+                check_weights(path, found(**options), checkpoint["state_dict"])
             module = found(**options)
         except CheckpointError:
             raise

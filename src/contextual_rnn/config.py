@@ -1,42 +1,34 @@
-"""A run's whole config checked before anything is built or written.
+"""The run's config: composing it, its typed options, and every refusal in one line.
 
-Every class the config names declares its options in its constructor's typed signature
-(``core.errors``); ``check_config`` checks each node against its class without building
-it (but the task, a few plain values, for its layout and kind). What no class of the
-project declares is declared here: the run's own options, the Trainer's arguments
-(Lightning's own messages span lines and name no key, or it silently accepts values
-that train nothing), the run folder, W&B's mode and what the run may ask of this machine
-(threads, and the memory of its splits and its model, measured on torch's meta device
-without allocating them). An error names the key the user set: a value
-that comes from an interpolation (``model.init.hidden_sizes:
-${model.context_net.hidden_sizes}``) is reported under the key that holds it.
+Hydra composes the config (``compose_config`` outside the command line); a composition error
+(an unknown group option or key, an override Hydra cannot parse) becomes one line here,
+as every other bad input does: ``error: <key>=<value> is not allowed: expected <what is
+allowed>``, exit code 2. The run's own options and the Trainer's values that Lightning
+would accept silently are typed (pydantic); what a class declares is checked by its own
+typed signature when the run is built (``train.build_run``). An error names the key the
+user set: a value that comes from an interpolation is reported under the key that holds it."""
 
-``ConfigCheck`` is a Hydra callback (conf/hydra/default.yaml): ``on_run_start`` runs
-after Hydra composed the config and before it creates the run folder. Hydra turns a
-callback's exception into a warning, so a bad config ends there with one line and exit
-code 2. The task function checks its config again (``train``): that is where a
-multirun's jobs are checked, and a config composed outside the command line.
-"""
-
-import inspect
 import os
 import re
 import socket
-from collections.abc import Sequence
+import sys
+from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
-import pytorch_lightning as pl
 import torch
 from annotated_types import Ge, Gt, Le
+from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.utils import filter_overrides
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
-from pydantic import AfterValidator, BaseModel, ConfigDict, Strict
+from hydra.core.utils import env_override
+from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
+from pydantic import BaseModel, ConfigDict, Strict
 
 from contextual_rnn.core.errors import (
     ConfigError,
@@ -44,54 +36,138 @@ from contextual_rnn.core.errors import (
     PositiveInt,
     Seed,
     allowed,
-    check_memory,
     choice,
     integer,
-    meta_splits,
     number,
-    split_bytes,
     that,
-    validate,
 )
-from contextual_rnn.resume import (
-    config_changes,
-    in_use,
-    readable,
-    trained_epochs,
-)
-from contextual_rnn.training.arguments import CANNOT_WRITE, not_an_option, refuse
-from contextual_rnn.training.train import build_run, plain_values
-from contextual_rnn.training.verbosity import quiet_libraries
+
+# The package's config folder, the one ``pkg://contextual_rnn.conf`` reads: in a checkout
+# src/contextual_rnn/conf links to the repository's conf/, a wheel holds a copy.
+CONFIG_PACKAGE = "contextual_rnn.conf"
+
+
+CONFIG_DIR = Path(str(resources.files(CONFIG_PACKAGE)))
+
+
+def compose_config(
+    overrides: list[str] = (),
+    output_dir: str | Path | None = None,
+    config_dir: str | Path = CONFIG_DIR,
+) -> DictConfig:
+    """The config ``python train.py <overrides>`` would run with, writing to ``output_dir``.
+
+    Hydra's runtime values (``${hydra:...}``) resolve as in a real run.
+    """
+    with initialize_config_dir(str(config_dir), version_base="1.3"):
+        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(output_dir)
+    return cfg
+
+
+# Hydra's flags that take a value (``--info`` takes one optionally, from a fixed set).
+VALUE_FLAGS = {"-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name"}
+VALUE_FLAGS |= {"-cd", "--config-dir", "--experimental-rerun"}
+
+
+INFO_CHOICES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+BAD_CONFIG, CANNOT_WRITE = 2, 4
+
+
+def flags_first(argv: list[str]) -> list[str]:
+    """Hydra's flags (with their values) moved before the overrides, each in its order.
+
+    argparse cannot collect overrides on both sides of a flag, so Hydra alone rejects
+    ``train.py model/init=contextual data=lcd -m seed=0,1,2``; reordered, it runs.
+    """
+    flags, overrides, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        takes_value = arg in VALUE_FLAGS or (
+            arg == "--info" and i + 1 < len(argv) and argv[i + 1] in INFO_CHOICES
+        )
+        if arg.startswith("-"):
+            flags += argv[i : i + 1 + takes_value]
+            i += 1 + takes_value
+        else:
+            overrides.append(arg)
+            i += 1
+    return flags + overrides
+
+
+def refuse(problem: str, code: int = BAD_CONFIG) -> NoReturn:
+    """End the command: one line, exit code 2 (or ``code``)."""
+    print(f"error: {problem}", file=sys.stderr)
+    sys.exit(code)
+
+
+def not_an_option(group: str, choice: str, options: list[str]) -> str:
+    return f"{group}={choice} is not an option; allowed: {', '.join(options)}"
+
+
+def composition_error(error: ConfigCompositionException | OverrideParseException) -> str:
+    """Hydra's complaint about the command line, in one line."""
+    if isinstance(error, MissingConfigException) and error.options is not None:
+        group, _, choice = (error.missing_cfg_file or "").rpartition("/")
+        return not_an_option(group, choice, error.options)
+    if isinstance(error, OverrideParseException):
+        reason = error.message.splitlines()[0].strip()
+        return f"{error.override} is not a valid override: {reason}"
+    override = str(error).removeprefix("Error merging override ")
+    if isinstance(error.__cause__, OmegaConfBaseException) and override != str(error):
+        kind = getattr(error.__cause__, "object_type", None)  # the type of the value there
+        reason = str(error.__cause__).splitlines()[0]
+        expected = f"a {kind.__name__}" if isinstance(kind, type) else "the type of its default"
+        return f"{override} is not allowed: expected {expected} ({reason})"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(lines[:2]) if lines else type(error).__name__
+
+
+@contextmanager
+def hydra_errors_in_one_line():
+    """Hydra's composition errors inside end the command with one line and exit code 2."""
+    try:
+        with env_override({"HYDRA_FULL_ERROR": "1"}):  # raise, don't print: run_and_report
+            yield
+    except (ConfigCompositionException, OverrideParseException) as error:
+        refuse(composition_error(error))
+
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+
+
 NO_GPU = "cpu or auto: this machine has no GPU"
+
+
 TRAINER = "pytorch_lightning.Trainer"
-TRAINER_ARGUMENTS = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+
+
 RUN_SUBFOLDERS = ("checkpoints", "checkpoints/resume", "csv", "figures", "wandb")
-PACKAGE = "contextual_rnn."
+
+
 # Torch threads per run: more than this many per core only makes the OpenMP runtime fail.
 THREADS_PER_CORE = 4
+
+
 MAX_THREADS = THREADS_PER_CORE * os.cpu_count()
+
+
 # Lightning runs mixed and half precision only without gradient clipping (every task clips);
 # the data is float32, which 64-true does not convert.
 PRECISIONS = ("32-true", 32, "32")
+
+
 WANDB_MODES = ("offline", "online", "disabled", "dryrun")
 
 
 def run_name(name: str) -> bool:
     """A folder name under outputs/: no path separator, not ``.`` or ``..``."""
     return name not in ("", ".", "..") and "/" not in name and os.sep not in name
-
-
-def checkpoint_file(path: str | None) -> str | None:
-    if path is not None:
-        if not path:
-            raise ValueError("the path of a checkpoint file")
-        if not Path(path).is_file():
-            raise ValueError("an existing checkpoint file")
-        if readable(Path(path)) is None:
-            raise ValueError("a readable checkpoint (not torn, not foreign)")
-    return path
 
 
 class RunOptions(BaseModel):
@@ -105,7 +181,7 @@ class RunOptions(BaseModel):
         that(lambda n: n <= MAX_THREADS),
         allowed(f"a positive integer up to {MAX_THREADS} ({THREADS_PER_CORE} per core)"),
     ] = 1
-    ckpt_path: Annotated[str | None, AfterValidator(checkpoint_file)] = None
+    ckpt_path: Annotated[str, Strict(), that(bool, "the path of a checkpoint file")] | None = None
     optimized_metric: str | None = None
     matmul_precision: choice("highest", "high", "medium") = "highest"  # float32 products on a GPU
     tags: list = []
@@ -233,55 +309,6 @@ def refuse_unwritable(folder: str | Path) -> None:
         refuse(f"could not write {folder}: {existing} is not writable", CANNOT_WRITE)
 
 
-def check_epochs_left(path: str | None, max_epochs) -> None:
-    """A ``ckpt_path`` to start from must leave epochs to train: from one whose run already
-    trained ``max_epochs`` the run would train nothing and log no metric."""
-    if path is None or max_epochs is None or max_epochs == -1:
-        return
-    done = trained_epochs(Path(path))
-    if done is not None and done >= max_epochs:
-        raise ConfigError(
-            "ckpt_path",
-            path,
-            f"a checkpoint with epochs left to train: it has trained {done} of "
-            f"trainer.max_epochs={max_epochs} (ask for more epochs to continue from it)",
-        )
-
-
-def check_values(cfg: DictConfig) -> None:
-    values = plain_values(cfg)
-    run = validate(RunOptions, values)
-    trainer = values.get("trainer")
-    if not isinstance(trainer, dict) or trainer.get("_target_") != TRAINER:
-        target = trainer.get("_target_") if isinstance(trainer, dict) else trainer
-        raise ConfigError("trainer._target_", target, f"{TRAINER} (the trainer group's)")
-    validate(TrainerArguments, trainer, "trainer")
-    check_epochs_left(run.ckpt_path, trainer.get("max_epochs"))
-    datamodule, module, _ = build_run(cfg, meta=True)
-    splits = meta_splits(datamodule.task)
-    task = type(datamodule.task).__name__
-    check_memory("data.task", task, split_bytes(splits), "splits that fit")
-    needed = 16 * sum(p.numel() for p in module.parameters())  # weights, gradients, Adam's two
-    hidden_size = values["model"]["cell"].get("hidden_size")
-    check_memory("model.cell.hidden_size", hidden_size, needed, "a training state that fits")
-    check_schedule(trainer, run.optimized_metric, splits, datamodule.batch_size)
-    logged = type(module).logged_metrics
-    if run.optimized_metric is not None and run.optimized_metric not in logged:
-        raise ConfigError("optimized_metric", run.optimized_metric, "one of " + ", ".join(logged))
-    for name, node in (values.get("logger") or {}).items():
-        if node and str(node.get("_target_")).endswith("WandbLogger"):
-            check_wandb(node, f"logger.{name}")
-    check_run_folder(values["paths"]["output_dir"])
-
-
-def check_config(cfg: DictConfig) -> None:
-    """Every option of a run checked; a ConfigError names the key the user set."""
-    try:
-        check_values(cfg)
-    except ConfigError as error:
-        raise ConfigError(typed_key(cfg, error.key), error.value, error.allowed) from None
-
-
 def exists(cfg: DictConfig, key: str) -> bool:
     found = OmegaConf.select(cfg, key, default=KeyError, throw_on_resolution_failure=False)
     return found is not KeyError
@@ -319,65 +346,3 @@ def bad_swept_choice(config: DictConfig) -> str | None:
                 if value not in options:
                     return not_an_option(override.key_or_group, value, options)
     return None
-
-
-def check_job(config: DictConfig, folder: str, prefix: str = "") -> None:
-    """``check_config`` of a job as ``run_job`` will run it in ``folder`` (its
-    ``runtime.output_dir`` and Hydra's config set as there): a bad value ends the command
-    in one line, ``prefix`` first, with exit code 2."""
-    with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
-        config.hydra.runtime.output_dir = os.path.abspath(folder)
-    HydraConfig.instance().set_config(config)
-    if not config.hydra.verbose:
-        quiet_libraries()  # the Trainer built on meta would say which devices it found
-    try:
-        check_config(config)
-        in_use(folder)  # before Hydra writes .hydra/ into an existing run folder
-        config_changes(folder, plain_values(config))
-    except ConfigError as error:
-        refuse(f"{prefix}{error}")
-
-
-def job_config(loader, config: DictConfig, idx: int, overrides: Sequence[str]) -> DictConfig:
-    """Job number ``idx`` of a multirun composed as its launcher composes it."""
-    job = loader.load_sweep_config(config, list(overrides))
-    with open_dict(job):
-        job.hydra.job.id = job.hydra.job.num = idx
-    return job
-
-
-def check_jobs(loader, config: DictConfig, batch: Sequence[Sequence[str]], first: int) -> None:
-    """``check_job`` of each job of a multirun's batch, numbered from ``first``, in its own
-    folder; the first bad one ends the command naming the job and its overrides."""
-    previous = HydraConfig.instance().cfg
-    for idx, overrides in enumerate(batch, start=first):
-        job = job_config(loader, config, idx, overrides)
-        HydraConfig.instance().set_config(job)  # for a ${hydra:...} in the job's folder name
-        folder = os.path.join(str(job.hydra.sweep.dir), str(job.hydra.sweep.subdir))
-        check_job(job, folder, f"job #{idx} ({' '.join(filter_overrides(overrides))}): ")
-    HydraConfig.instance().cfg = previous
-
-
-class ConfigCheck(Callback):
-    """Checks the config Hydra composed before Hydra creates the run or sweep folder."""
-
-    def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        HydraConfig.instance().set_config(config)  # for the ${hydra:...} in the folder's name
-        if not str(config.hydra.run.dir).strip():
-            refuse("hydra.run.dir='' is not allowed: expected a folder (not the working directory)")
-        check_job(config, config.hydra.run.dir)
-        refuse_unwritable(config.hydra.runtime.output_dir)
-
-    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        trials = config.hydra.sweeper.get("n_trials", 1)
-        try:
-            if not str(config.hydra.sweep.dir).strip():
-                raise ConfigError("hydra.sweep.dir", "", "a folder (not the working directory)")
-            check_run_folder(config.hydra.sweep.dir, "hydra.sweep.dir")
-            if type(trials) is not int or trials < 1:
-                raise ConfigError("hydra.sweeper.n_trials", trials, "a positive integer")
-        except ConfigError as error:
-            refuse(str(error))
-        refuse_unwritable(config.hydra.sweep.dir)
-        if problem := bad_swept_choice(config):
-            refuse(problem)
