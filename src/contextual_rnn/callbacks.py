@@ -9,7 +9,7 @@ from pytorch_lightning import Callback
 from pytorch_lightning.callbacks import Timer
 
 from contextual_rnn.core.errors import PositiveInt, allowed, checked, number
-from contextual_rnn.training.loggers import update_summary
+from contextual_rnn.loggers import update_summary
 
 # --- Stop at the first non-finite training loss, before it reaches the weights.
 #

@@ -71,6 +71,13 @@ from contextual_rnn.core.errors import (
 from contextual_rnn.core.modules import module_for
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.tasks.base import SequenceTask
+from contextual_rnn.loggers import (
+    finish_wandb,
+    quiet_libraries,
+    start_loggers,
+    update_summary,
+    wandb_resume,
+)
 from contextual_rnn.resume import (
     ResumeCheckpoint,
     config_changes,
@@ -84,14 +91,7 @@ from contextual_rnn.resume import (
     write_status,
 )
 from contextual_rnn.training.job_exit import exit_with
-from contextual_rnn.training.loggers import (
-    finish_wandb,
-    start_loggers,
-    update_summary,
-    wandb_resume,
-)
 from contextual_rnn.training.sweep_summary import METRICS, save_metrics
-from contextual_rnn.training.verbosity import quiet_libraries
 
 log = logging.getLogger(__name__)
 

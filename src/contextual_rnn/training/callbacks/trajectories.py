@@ -17,7 +17,7 @@ from pytorch_lightning import Callback
 
 from contextual_rnn.core.errors import PositiveInt, checked
 from contextual_rnn.core.figures import FanFigure
-from contextual_rnn.training.loggers import wandb_loggers
+from contextual_rnn.loggers import wandb_loggers
 
 SUMMARY_COLUMNS = ["epoch", "example", "t", "truth", "mean", "std"]
 
