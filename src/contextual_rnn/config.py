@@ -8,6 +8,7 @@ would accept silently are typed (pydantic); what a class declares is checked by 
 typed signature when the run is built (``train.build_run``). An error names the key the
 user set: a value that comes from an interpolation is reported under the key that holds it."""
 
+import errno
 import os
 import re
 import socket
@@ -301,12 +302,40 @@ def check_wandb(node: dict, key: str) -> None:
             raise ConfigError(f"{key}.mode", mode, words + "offline runs sync later)") from None
 
 
-def refuse_unwritable(folder: str | Path) -> None:
-    """Exit code 4 where the folder cannot be created (a read-only file system, permissions)."""
+def unwritable(folder: str | Path) -> OSError | None:
+    """Why nothing could be written in ``folder`` (created where missing), found without
+    creating anything: the nearest folder that exists must be a writable folder."""
     folder = Path(folder).absolute()
     existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        return OSError(errno.ENOTDIR, f"{existing} is a file, not a folder", str(folder))
     if not os.access(existing, os.W_OK):
-        refuse(f"could not write {folder}: {existing} is not writable", CANNOT_WRITE)
+        return OSError(errno.EACCES, f"{existing} is not writable", str(folder))
+    return None
+
+
+def refuse_unwritable(folder: str | Path) -> None:
+    """Exit code 4 where the folder cannot be created (a read-only file system, permissions)."""
+    if error := unwritable(folder):
+        refuse(f"could not write {error.filename}: {error.strerror}", CANNOT_WRITE)
+
+
+# The options that name where a callback or logger writes (a filename: inside its dirpath).
+PATH_OPTIONS = ("dirpath", "save_dir", "filename", "folder")
+
+
+def check_inside(values: dict, root: str | Path) -> None:
+    """Every path a callback or logger writes to lies inside the run folder ``root``."""
+    root = Path(root).resolve()
+    for group in ("callbacks", "logger"):
+        for name, node in (values.get(group) or {}).items():
+            base = Path((node or {}).get("dirpath") or (node or {}).get("save_dir") or root)
+            for option in PATH_OPTIONS if node else ():
+                if node.get(option) is not None:
+                    path = base / str(node[option]) if option == "filename" else Path(node[option])
+                    if not path.resolve().is_relative_to(root):
+                        where = f"a path inside the run folder {root}"
+                        raise ConfigError(f"{group}.{name}.{option}", node[option], where)
 
 
 def exists(cfg: DictConfig, key: str) -> bool:

@@ -17,7 +17,6 @@ import logging
 import os
 import secrets
 import string
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -25,17 +24,8 @@ from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.utilities import rank_zero_only
 
+from contextual_rnn.config import unwritable
 from contextual_rnn.core.files import write_atomically
-
-
-def writable(folder: Path) -> None:
-    """An OSError naming ``folder`` where a file cannot be written in it."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise OSError(error.errno, error.strerror, str(folder)) from None
 
 
 def wandb_resume(node) -> dict:
@@ -45,7 +35,8 @@ def wandb_resume(node) -> dict:
     if not str(node.get("_target_")).endswith("WandbLogger") or node.get("id"):
         return {}
     folder = Path(node.get("save_dir") or ".")
-    writable(folder)
+    if error := unwritable(folder / "wandb"):
+        raise error
     files = folder.glob("wandb/*run-*/run-*.wandb")
     held = next((path.stem.removeprefix("run-") for path in files), None)
     new = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))

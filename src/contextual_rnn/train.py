@@ -44,6 +44,7 @@ from contextual_rnn.config import (
     RunOptions,
     TrainerArguments,
     bad_swept_choice,
+    check_inside,
     check_run_folder,
     check_schedule,
     check_wandb,
@@ -65,6 +66,7 @@ from contextual_rnn.core.errors import (
     check_memory,
     config_scope,
     meta_splits,
+    one_line,
     split_bytes,
     validate,
 )
@@ -356,6 +358,7 @@ def check_values(cfg: DictConfig) -> None:
         if node and str(node.get("_target_")).endswith("WandbLogger"):
             check_wandb(node, f"logger.{name}")
     check_run_folder(values["paths"]["output_dir"])
+    check_inside(values, values["paths"]["output_dir"])
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -381,6 +384,8 @@ def check_job(config: DictConfig, folder: str, prefix: str = "") -> None:
         config_changes(folder, plain_values(config))
     except ConfigError as error:
         refuse(f"{prefix}{error}")
+    except OSError as error:  # a folder the run would write (W&B's) that cannot be
+        refuse(f"{prefix}could not write {error.filename}: {error.strerror}", CANNOT_WRITE)
 
 
 def job_config(loader, config: DictConfig, idx: int, overrides: Sequence[str]) -> DictConfig:
@@ -407,13 +412,36 @@ class ConfigCheck(Callback):
     """Checks the config Hydra composed before Hydra creates the run or sweep folder."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            self.check_run(config)
+        except Exception as error:  # noqa: BLE001 - Hydra would warn and run the job anyway
+            refuse(f"the config could not be checked: {one_line(error)}")
+
+    def check_run(self, config: DictConfig) -> None:
         HydraConfig.instance().set_config(config)  # for the ${hydra:...} in the folder's name
-        if not str(config.hydra.run.dir).strip():
-            refuse("hydra.run.dir='' is not allowed: expected a folder (not the working directory)")
+        folder = Path(str(config.hydra.run.dir)).resolve()
+        if not str(config.hydra.run.dir).strip() or Path.cwd().is_relative_to(folder):
+            value = str(config.hydra.run.dir)
+            refuse(
+                f"hydra.run.dir={value!r} is not allowed: expected a folder of its own "
+                "(not the working directory or one above it)"
+            )
+        subdir = config.hydra.output_subdir
+        if subdir is not None and not (folder / str(subdir)).resolve().is_relative_to(folder):
+            refuse(
+                f"hydra.output_subdir={subdir!r} is not allowed: expected a folder inside "
+                "the run folder"
+            )
         check_job(config, config.hydra.run.dir)
         refuse_unwritable(config.hydra.runtime.output_dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            self.check_sweep(config)
+        except Exception as error:  # noqa: BLE001 - Hydra would warn and run the jobs anyway
+            refuse(f"the sweep could not be checked: {one_line(error)}")
+
+    def check_sweep(self, config: DictConfig) -> None:
         trials = config.hydra.sweeper.get("n_trials", 1)
         try:
             if not str(config.hydra.sweep.dir).strip():

@@ -147,7 +147,7 @@ def build_optimizer(node: dict, parameters, key: str) -> torch.optim.Optimizer:
         options["fused"] = True
     try:
         return cls(parameters, **options)
-    except (ValueError, TypeError) as error:  # the optimizer's own checks (betas, eps, ...)
+    except Exception as error:  # noqa: BLE001 - the optimizer's own checks (betas, eps, ...)
         raise ConfigError(
             key, options, f"options it accepts: {' '.join(str(error).split())}"
         ) from None
