@@ -303,11 +303,9 @@ def test_two_processes_cannot_both_write_a_run_folder(tmp_path):
         first.wait()
 
 
-def test_the_clocks_of_an_older_checkpoint_continue():
-    """Runs checkpointed before Timing was Lightning's Timer (a study continued with more
-    epochs) continue their clocks too."""
+def test_the_clocks_continue_from_a_checkpoint():
     timing = Timing()
-    timing.load_state_dict({"elapsed": {"wall": 5.0, "cpu": 3.0}})
+    timing.load_state_dict({"time_elapsed": {"train": 5.0}, "cpu_s": 3.0})
     assert timing.time_elapsed("train") == 5.0 and timing.cpu_seconds() >= 3.0
     again = Timing()
     again.load_state_dict(timing.state_dict())

@@ -35,7 +35,7 @@ def wandb_resume(node) -> dict:
     if not str(node.get("_target_")).endswith("WandbLogger") or node.get("id"):
         return {}
     folder = Path(node.get("save_dir") or ".")
-    if error := unwritable(folder / "wandb"):
+    if error := unwritable(folder):
         raise error
     files = folder.glob("wandb/*run-*/run-*.wandb")
     held = next((path.stem.removeprefix("run-") for path in files), None)
