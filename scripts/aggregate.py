@@ -3,7 +3,7 @@
 python scripts/aggregate.py outputs/study/<time> --out outputs/study/<time>/aggregate
 """
 
-from contextual_rnn.analysis.aggregate import main
+from contextual_rnn.analysis.report import main
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
 """docs/extending.md's walkthrough, done from a temporary folder: a new cell and a new
 initial state, each one class plus one YAML, trained through train.py on both tasks and
 loaded back; a new regression task, one class plus one YAML, trained, loaded back, rolled
-out, swept over seeds and aggregated; all with no edit of any file of the project."""
+out, swept over seeds and aggregated, with the study's report of it added from a module
+of its own; all with no edit of any file of the project."""
 
 import csv
 import json
@@ -37,7 +38,7 @@ def extension(tmp_path_factory) -> Path:
     return folder
 
 
-def test_the_walkthrough_has_one_class_and_one_yaml_each():
+def test_the_walkthrough_has_one_class_and_one_yaml_each_and_an_optional_report():
     files = files_of_the_walkthrough()
     assert set(files) == {
         "my_extensions.py",
@@ -45,6 +46,7 @@ def test_the_walkthrough_has_one_class_and_one_yaml_each():
         "myconf/model/init/first_inputs.yaml",
         "my_tasks.py",
         "myconf/data/ramp.yaml",
+        "my_report.py",
     }
 
 
@@ -137,14 +139,15 @@ def test_a_new_regression_task_learns_loads_back_and_rolls_out(extension):
 
 @pytest.fixture(scope="module")
 def ramp_sweep(extension) -> tuple[Path, Path]:
-    """A 2-seed sweep of the new task and its aggregate: (sweep folder, aggregate folder)."""
+    """A 2-seed sweep of the new task and its aggregate, with the walkthrough's report of
+    it: (sweep folder, aggregate folder)."""
     sweep = extension / "sweep_ramp"
     result = ramp_command(extension, "-m", "seed=0,1", f"hydra.sweep.dir={sweep}")
     assert result.returncode == 0, result.stderr[-3000:]
     out = extension / "aggregate_ramp"
     aggregate = [sys.executable, str(ROOT / "scripts" / "aggregate.py"), str(sweep)]
     env = {"PYTHONPATH": f"{extension}{os.pathsep}{ROOT}"}
-    arguments = [*aggregate, "--import", "my_tasks", "--out", str(out), "--no-fans"]
+    arguments = [*aggregate, "--import", "my_report", "--out", str(out), "--no-fans"]
     result = run_command(arguments, extension, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return sweep, out

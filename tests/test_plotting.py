@@ -10,10 +10,8 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
+from contextual_rnn.analysis.report import REPORTS, Report, figures
 from contextual_rnn.core.figures import FanFigure, fan_grid
-from contextual_rnn.core.tasks import lcd_analysis
-from contextual_rnn.core.tasks.art import ART
-from contextual_rnn.core.tasks.base import GenerativeTask
 
 
 def pixels(path) -> np.ndarray:
@@ -105,23 +103,25 @@ def study_groups(metrics: dict[str, float]) -> dict[str, list[dict]]:
 
 @pytest.fixture
 def drawn(monkeypatch):
-    """The figures the tasks save, each checked for its layout before it is closed."""
+    """The figures the study saves, each checked for its layout before it is closed."""
     found = {}
 
     def check(fig, path):
         found[Path(path).name] = layout_problems(fig)
         plt.close(fig)
 
-    monkeypatch.setattr("contextual_rnn.core.figures.save", check)
-    monkeypatch.setattr(lcd_analysis, "save", check)
+    monkeypatch.setattr("contextual_rnn.analysis.report.save", check)
     return found
 
 
 def test_study_figures_keep_their_labels_inside_and_apart(tmp_path, drawn):
-    ART.figures("art_authors", study_groups({"val/loss": 2.0, "val/acc": 0.9}), tmp_path, False)
-    lcd = study_groups({"val/loss": 1.0, "val/mse": 1.0, "val/rollout_mse": 3.0})
-    lcd_analysis.error_figure("lcd_authors", lcd, tmp_path)
-    GenerativeTask.figures("mine", lcd, tmp_path, False)
+    art = REPORTS["contextual_rnn.core.tasks.art.ART"]
+    figures(art, "art_authors", study_groups({"val/loss": 2.0, "val/acc": 0.9}), tmp_path, False)
+    metrics = {"val/loss": 1.0, "val/mse": 1.0, "val/rollout_mse": 3.0}
+    lcd = REPORTS["contextual_rnn.core.tasks.lcd.LCD"]
+    figures(lcd, "lcd_authors", study_groups(metrics), tmp_path, False)
+    mine = Report(metrics=dict.fromkeys(metrics, "min"))
+    figures(mine, "mine", study_groups(metrics), tmp_path, False)
     assert drawn == {"fig2_art_authors.png": [], "fig5_lcd_authors.png": [], "curves_mine.png": []}
 
 

@@ -9,17 +9,16 @@ from pathlib import Path
 import pytest
 from scipy.stats import mannwhitneyu, wilcoxon
 
-from contextual_rnn.analysis import aggregate, study
+from contextual_rnn.analysis import report, study
+from contextual_rnn.analysis.report import Report, compared, p_value, run_numbers
 from contextual_rnn.analysis.runs import read_all
-from contextual_rnn.analysis.statistics import (
+from contextual_rnn.analysis.stats import (
     hodges_lehmann,
     holm,
     mann_whitney,
     median_interval,
     signed_rank,
 )
-from contextual_rnn.analysis.tables import p_value
-from contextual_rnn.core.tasks import SequenceTask
 
 from . import wandb_files
 from .conftest import train_command
@@ -154,24 +153,26 @@ def test_ten_seeds_reach_p_values_the_tables_print_with_an_exponent():
     assert [p_value(p) for p in (0.0079, 0.0, None, math.nan)] == ["0.008", "0.000", "-", "-"]
 
 
-def test_a_task_says_what_its_runs_report_and_the_defaults_fit_any_task():
-    class Scored(SequenceTask, register=False):
-        metrics = {"val/loss": "min", "val/score": "max"}
-        thresholds = {"val/loss": (0.5,), "val/score": (2.0,)}
+def test_a_report_says_what_a_tasks_runs_report_and_the_default_fits_any_task():
+    scored = Report(
+        metrics={"val/loss": "min", "val/score": "max"},
+        thresholds={"val/loss": (0.5,), "val/score": (2.0,)},
+    )
 
     curve = [
         {"epochs": 1.0, "val/loss": 0.9, "val/score": 1.0, "time/cpu_s": 3.0},
         {"epochs": 2.0, "val/loss": 0.4, "val/score": 1.5, "time/cpu_s": 6.0},
         {"epochs": 3.0, "val/loss": 0.6, "val/score": 1.2, "time/cpu_s": 9.0},
     ]
-    numbers = Scored.run_numbers(curve)
+    numbers = run_numbers(scored, curve)
     assert numbers["final val/loss"] == 0.6 and numbers["best val/loss"] == 0.4
     assert numbers["best val/score"] == 1.5 and numbers["epochs trained"] == 3.0
     assert numbers["epochs to val/loss 0.5"] == 2.0 and numbers["cpu_s to val/loss 0.5"] == 6.0
     assert numbers["epochs to val/score 2"] == math.inf  # never reached: the slowest
-    assert Scored.compared()["best val/score"] == "max"
-    assert Scored.compared()["epochs to val/loss 0.5"] == "min"
-    assert SequenceTask.run_numbers(curve)["best val/loss"] == 0.4
+    assert compared(scored)["best val/score"] == "max"
+    assert compared(scored)["epochs to val/loss 0.5"] == "min"
+    assert run_numbers(Report(), curve)["best val/loss"] == 0.4
+    assert compared(Report()) == {"final val/loss": "min", "best val/loss": "min"}
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +193,7 @@ def finished_sweeps(tmp_path_factory) -> Path:
 
 def test_aggregate_writes_statistics_figures_and_a_wandb_run(finished_sweeps, tmp_path):
     out = tmp_path / "aggregate"
-    summary = aggregate.main([str(finished_sweeps), "--out", str(out)])
+    summary = report.main([str(finished_sweeps), "--out", str(out)])
     runs = sorted(p.parent.name for p in (finished_sweeps / "art_tiny").glob("*/status.json"))
     assert runs == ["seed0-contextual", "seed0-zero", "seed1-contextual", "seed1-zero"]
     assert summary["runs"] == 8 and set(summary["sweeps"]) == {"art_tiny", "lcd_tiny"}
@@ -208,7 +209,7 @@ def test_aggregate_writes_statistics_figures_and_a_wandb_run(finished_sweeps, tm
     assert effect["kind"] == "ratio" and effect["low"] <= effect["estimate"] <= effect["high"]
     assert 0 <= art["tests"]["contextual vs zero"]["holm_p"] <= 1
     # the curves it wrote rebuild the same tables without the run folders
-    again = aggregate.main([str(out / "curves"), "--out", str(tmp_path / "again"), "--no-fans"])
+    again = report.main([str(out / "curves"), "--out", str(tmp_path / "again"), "--no-fans"])
     assert (
         again["sweeps"]["art_tiny"]["comparisons"] == summary["sweeps"]["art_tiny"]["comparisons"]
     )
@@ -235,7 +236,7 @@ def test_committed_curves_and_the_run_folders_of_later_seeds_aggregate_together(
     """A study continued elsewhere: its curves hold seeds 0 and 1, the new machine's run
     folders seed 1 again (rerun) and nothing else; each run is counted once, the folder
     preferred."""
-    aggregate.aggregate([finished_sweeps / "art_tiny"], tmp_path / "first", fans=False)
+    report.aggregate([finished_sweeps / "art_tiny"], tmp_path / "first", fans=False)
     for run in (finished_sweeps / "art_tiny").glob("seed1-*"):
         shutil.copytree(run, tmp_path / "later" / run.name, ignore=shutil.ignore_patterns("wandb"))
     runs = read_all([tmp_path / "first" / "curves", tmp_path / "later"])
@@ -244,15 +245,15 @@ def test_committed_curves_and_the_run_folders_of_later_seeds_aggregate_together(
     ]  # fmt: skip
 
 
-def test_a_task_aggregate_cannot_import_is_summarised_by_the_defaults(finished_sweeps, tmp_path):
-    """A run of a task this process does not know (its module is not imported here) gets
-    every task's defaults: the final and best value of each metric, a curve figure."""
+def test_a_task_without_a_report_is_summarised_by_the_default(finished_sweeps, tmp_path):
+    """A run of a task the study has no report for gets the default: the final and best
+    val/loss, a curve figure."""
     for config in (finished_sweeps / "art_tiny").glob("*/.hydra/config.yaml"):
         copy = tmp_path / "runs" / config.parents[1].name
         shutil.copytree(config.parents[1], copy, ignore=shutil.ignore_patterns("wandb"))
         text = config.read_text().replace("contextual_rnn.core.tasks.art.ART", "my_tasks.Ramp")
         (copy / ".hydra" / "config.yaml").write_text(text)
-    summary = aggregate.aggregate([tmp_path / "runs"], tmp_path / "out", fans=False)
+    summary = report.aggregate([tmp_path / "runs"], tmp_path / "out", fans=False)
     comparisons = summary["sweeps"]["art_tiny"]["comparisons"]
     assert set(comparisons) == {"final val/loss", "best val/loss"}
     assert summary["figures"] == ["curves_art_tiny.png"] and summary["calibration"] == []
@@ -262,7 +263,7 @@ def test_a_task_aggregate_cannot_import_is_summarised_by_the_defaults(finished_s
 def test_the_committed_curves_rebuild_the_tables_of_docs_results(tmp_path):
     """docs/results.md is checkable: its tables come from the committed per-run curves."""
     docs = Path(__file__).resolve().parents[1] / "docs"
-    aggregate.main([str(docs / "results" / "curves"), "--out", str(tmp_path), "--no-fans"])
+    report.main([str(docs / "results" / "curves"), "--out", str(tmp_path), "--no-fans"])
     rebuilt = (tmp_path / "tables.md").read_text()
     assert rebuilt == (docs / "results" / "tables.md").read_text()
     page = (docs / "results.md").read_text()

@@ -1,2 +1,2 @@
-"""After the fact: the study, and the aggregate of finished runs (reading them, statistics,
-tables, W&B export); what a task reports comes from its own hooks (core.tasks)."""
+"""After the fact: the study (``study``), reading its runs (``runs``), the statistics
+(``stats``) and what it reports of each task, as data, with the aggregate (``report``)."""

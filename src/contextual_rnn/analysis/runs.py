@@ -1,6 +1,6 @@
 """Reading runs: a run is any folder with ``csv/metrics.csv``, its sweep (the experiment
-``name``), init, preset, seed and task class from ``.hydra/``; or a run's rows in a
-curves file (``curves/<sweep>.csv``, written by ``write_curves``): the validation curves
+``name``), init, preset, seed and task (its ``_target_``) from ``.hydra/``; or a run's rows
+in a curves file (``curves/<sweep>.csv``, written by ``write_curves``): the validation curves
 of a study, small enough to commit, from which its tables are rebuilt."""
 
 import csv
@@ -8,10 +8,6 @@ import json
 from pathlib import Path
 
 from omegaconf import OmegaConf
-
-from contextual_rnn.core.errors import ConfigError
-from contextual_rnn.core.registry import resolve
-from contextual_rnn.core.tasks import SequenceTask
 
 INIT_ORDER = ("zero", "free", "contextual")
 
@@ -22,15 +18,6 @@ def find_runs(paths: list[str | Path]) -> list[Path]:
     for path in map(Path, paths):
         found.update(p.parent.parent.resolve() for p in path.rglob("csv/metrics.csv"))
     return sorted(found)
-
-
-def task_class(config: dict) -> type[SequenceTask]:
-    """The run's task class; one this process cannot find (not of this package and not
-    imported here: nothing a run folder names is imported) gets every task's defaults."""
-    try:
-        return resolve(config.get("data", {}).get("task", {}).get("_target_"), SequenceTask, "")
-    except ConfigError:
-        return SequenceTask
 
 
 def hydra_facts(folder: Path) -> dict:
@@ -47,7 +34,6 @@ def hydra_facts(folder: Path) -> dict:
         "init": choices["model/init"],
         "preset": choices.get("preset"),
         "task": choices["data"],
-        "task_class": task_class(raw),
         "task_target": raw.get("data", {}).get("task", {}).get("_target_"),
         "seed": raw.get("seed"),
         "max_epochs": raw.get("trainer", {}).get("max_epochs"),
@@ -126,7 +112,6 @@ def read_curves(path: Path) -> list[dict]:
                 "folder": None,
                 "seed": int(facts["seed"]),
                 "max_epochs": int(facts["max_epochs"]),
-                "task_class": task_class({"data": {"task": {"_target_": facts["task_target"]}}}),
                 "curve": [],
             })  # fmt: skip
             run["curve"].append({k: float(v) for k, v in row.items() if v != ""})

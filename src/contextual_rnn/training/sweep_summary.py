@@ -29,9 +29,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
+from contextual_rnn.analysis.report import report_for
 from contextual_rnn.core.files import write_atomically
-from contextual_rnn.core.registry import REGISTRY
-from contextual_rnn.core.tasks.base import SequenceTask
 from contextual_rnn.training.job_exit import JobFailed, job_error
 
 log = logging.getLogger(__name__)
@@ -49,15 +48,15 @@ def save_metrics(output_dir: str | Path, metrics: dict[str, float]) -> None:
 
 
 def best_values(csv_log: Path, config: DictConfig) -> dict[str, float]:
-    """``<metric> (best)`` over the job's CSV log, for each metric of its task, in the
-    direction the task says (the job built the task, so its class is registered)."""
+    """``<metric> (best)`` over the job's CSV log, for each metric the study reports of its
+    task, in the direction the report says."""
     if not csv_log.is_file():
         return {}
     with csv_log.open(newline="") as file:
         rows = list(csv.DictReader(file))
-    task = REGISTRY.get(OmegaConf.select(config, "data.task._target_"), SequenceTask)
+    report = report_for(OmegaConf.select(config, "data.task._target_"))
     values = {}
-    for metric, direction in task.metrics.items():
+    for metric, direction in report.metrics.items():
         logged = [float(row[metric]) for row in rows if row.get(metric)]
         if logged:
             values[f"{metric} (best)"] = min(logged) if direction == "min" else max(logged)

@@ -7,13 +7,10 @@ model. ``classes``: ``digits`` (10 classes, the answer) or ``vocabulary`` (37 cl
 one per token, the digit's token being the target: the authors' logits layer).
 """
 
-import math
-
-import numpy as np
 import torch
 
 from contextual_rnn.core.errors import InputError, PositiveInt, checked, choice, integer, that
-from contextual_rnn.core.tasks.base import Batch, ClassificationTask, Groups, TaskLayout
+from contextual_rnn.core.tasks.base import Batch, ClassificationTask, TaskLayout
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789?"
 NUM_LETTERS, NUM_DIGITS = 26, 10
@@ -74,67 +71,6 @@ class ART(ClassificationTask):
 
     def describe_class(self, index: int) -> str:
         return ALPHABET[index + (NUM_LETTERS if self.classes == "digits" else 0)]
-
-    # --- what a study reports: epochs and seconds to each accuracy, the paper's Fig. 2 -------
-
-    thresholds = {"val/acc": (0.9, 0.99, 0.999, 1.0)}
-
-    @classmethod
-    def threshold_name(cls, metric, value):
-        return f"{value:.1%}"
-
-    @classmethod
-    def run_numbers(cls, curve):
-        numbers = super().run_numbers(curve)
-        return numbers | {"final error %": 100 * (1 - numbers["final val/acc"])}
-
-    @classmethod
-    def compared(cls):
-        accuracy = cls.thresholds["val/acc"]
-        return {
-            **{f"epochs to {t:.1%}": "min" for t in accuracy},
-            **{f"cpu_s to {t:.1%}": "min" for t in accuracy},
-            "final val/acc": "max",
-        }
-
-    @classmethod
-    def figures(cls, name, groups, out, checkpoints):
-        """Fig. 2: validation NLL and accuracy per epoch, and the epochs to each accuracy."""
-        from contextual_rnn.core.figures import curve_figure, save
-
-        panels = [("val/loss", "validation NLL", True), ("val/acc", "validation accuracy", False)]
-        title = f"{name}: ART, fast weights, validation per seed"
-        fig, (nll, acc, times) = curve_figure(title, groups, panels, extra=1)
-        for ax in (nll, acc):
-            ax.set_xscale("log")  # the first epochs, validated every quarter, matter most
-        times_to_thresholds(times, groups, cls.thresholds["val/acc"][:3])
-        save(fig, out / f"fig2_{name}.png")
-        return [out / f"fig2_{name}.png"]
-
-
-def times_to_thresholds(ax, groups: Groups, thresholds: tuple[float, ...]) -> None:
-    """A dot per seed at the epochs it took to reach each accuracy; how many never did."""
-    for i, threshold in enumerate(thresholds):
-        never = []
-        for color, (init, members) in enumerate(groups.items()):
-            values = [r["numbers"][f"epochs to {threshold:.1%}"] for r in members]
-            finite = [v for v in values if math.isfinite(v)]
-            y = np.full(len(finite), i + 0.25 * (color - 1))
-            ax.scatter(finite, y, color=f"C{color}", s=18, label=init if i == 0 else None)
-            if len(finite) < len(values):
-                never.append(f"{init} {len(values) - len(finite)}")
-        if never:  # inside the panel, above the row's dots: a tick label this long widens the gap
-            note = f"never: {', '.join(never)}"
-            row = ax.get_yaxis_transform()  # x in the panel's width, y in rows
-            ax.text(0.98, i + 0.4, note, transform=row, ha="right", va="center", fontsize=7)
-    ax.set_yticks(range(len(thresholds)), [f"{t:.1%}" for t in thresholds], fontsize=8)
-    ax.set_ylim(-0.5, len(thresholds) - 0.5)  # fixed: a row's note stays beside its row
-    runs = [r for members in groups.values() for r in members if r["curve"]]
-    longest = max((r["curve"][-1]["epochs"] for r in runs), default=1.0)
-    ax.set_xlim(0.2, max(longest, 1.0) * 1.2)  # fixed: a panel with no dot still has an axis
-    ax.set(xlabel="epochs to reach a validation accuracy (a dot per seed)", xscale="log")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
 
 
 def check_query(text: str, k: int) -> None:

@@ -7,17 +7,11 @@ value, how an output advances it, the ground truth for a condition and which exa
 figures show. Modules are generic over a kind
 and never import a specific task.
 
-A task also says what a study reports of its runs (``metrics``, ``thresholds``,
-``run_numbers``, ``compared``, ``figures``, ``calibration``): ``analysis/`` calls these
-hooks and names no task. The defaults fit any task.
-
 A new task is one subclass (it registers itself, see ``core.registry``), a YAML in
 ``conf/data/task/`` and one in ``conf/data/``.
 """
 
-import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -26,10 +20,6 @@ from contextual_rnn.core.registry import Registered
 
 Batch = dict[str, torch.Tensor]
 Conditions = dict[str, torch.Tensor]  # what a generated trajectory is conditioned on
-# A study's runs of one sweep by init: each run a dict with ``init``, ``seed``, ``folder``,
-# ``curve`` (its validation rows, each with ``epochs`` trained and the logged metrics) and
-# ``numbers`` (its ``run_numbers``).
-Groups = dict[str, list[dict]]
 
 
 @dataclass(frozen=True)
@@ -73,76 +63,11 @@ class SequenceTask(Registered, register=False):
     def layout(self) -> TaskLayout:
         raise NotImplementedError
 
-    # --- what a study reports of the task's runs ---------------------------------------------
-
-    metrics: ClassVar[dict[str, str]] = {"val/loss": "min"}  # validated metric -> min/max better
-    thresholds: ClassVar[dict[str, tuple[float, ...]]] = {}  # metric -> values to time reaching
-    calibration_caption: ClassVar[str] = ""  # what the rows of ``calibration`` mean (markdown)
-
-    @classmethod
-    def threshold_name(cls, metric: str, value: float) -> str:
-        return f"{metric} {value:g}"
-
-    @classmethod
-    def run_numbers(cls, curve: list[dict]) -> dict[str, float]:
-        """One run's numbers: epochs trained, the final and best value of every metric, and
-        the epochs, wall and CPU seconds to the first validation at each threshold."""
-        numbers = {"epochs trained": curve[-1]["epochs"] if curve else 0.0}
-        for metric, better in cls.metrics.items():
-            values = [point[metric] for point in curve if metric in point]
-            numbers[f"final {metric}"] = values[-1] if values else math.nan
-            numbers[f"best {metric}"] = (max if better == "max" else min)(values, default=math.nan)
-        for metric, values in cls.thresholds.items():
-            for value in values:
-                reached = first_reaching(curve, metric, value, cls.metrics[metric])
-                name = cls.threshold_name(metric, value)
-                numbers |= {f"{unit} to {name}": time for unit, time in reached.items()}
-        return numbers
-
-    @classmethod
-    def compared(cls) -> dict[str, str]:
-        """The run numbers the tables compare across inits, each with its better direction."""
-        found = {f"{which} {m}": b for m, b in cls.metrics.items() for which in ("final", "best")}
-        for metric, values in cls.thresholds.items():
-            found |= {f"epochs to {cls.threshold_name(metric, v)}": "min" for v in values}
-        return found
-
-    @classmethod
-    def figures(cls, name: str, groups: Groups, out: Path, checkpoints: bool) -> list[Path]:
-        """The sweep's figures, written to ``out``: one panel per metric. ``checkpoints``:
-        whether figures may reload the runs' trained modules."""
-        from contextual_rnn.core.figures import curve_figure, save
-
-        panels = [(metric, metric, False) for metric in cls.metrics]
-        fig, _ = curve_figure(f"{name}: validation per seed", groups, panels)
-        save(fig, out / f"curves_{name}.png")
-        return [out / f"curves_{name}.png"]
-
-    @classmethod
-    def calibration(cls, groups: Groups) -> list[dict]:
-        """Rows of plain values from the runs' trained modules (``calibration_caption``)."""
-        return []
-
-
-def first_reaching(curve: list[dict], metric: str, value: float, better: str) -> dict:
-    """Epochs, wall and CPU seconds at the first validation whose ``metric`` reaches ``value``
-    (never: infinity, the slowest possible)."""
-    sign = 1 if better == "max" else -1
-    for point in curve:
-        if metric in point and sign * (point[metric] - value) >= -1e-12:
-            return {
-                "epochs": point["epochs"],
-                "wall_s": point.get("time/wall_s", math.nan),
-                "cpu_s": point.get("time/cpu_s", math.nan),
-            }
-    return {"epochs": math.inf, "wall_s": math.inf, "cpu_s": math.inf}
-
 
 class ClassificationTask(SequenceTask, register=False):
     """One class per sequence, read at the last step."""
 
     kind = "classification"
-    metrics = {"val/loss": "min", "val/acc": "max"}  # what the classifier module logs
 
     def parse_query(self, text: str) -> torch.Tensor:
         """A user's sequence as model inputs (1, T); raises InputError if malformed."""
@@ -156,7 +81,6 @@ class GenerativeTask(SequenceTask, register=False):
     """Per-step regression of a value's change; trajectories are rolled out from a start."""
 
     kind = "regression"
-    metrics = {"val/loss": "min", "val/mse": "min", "val/rollout_mse": "min"}  # the regressor's
 
     def conditions(self, batch: Batch) -> Conditions:
         """The conditions of the sequences in a batch."""

@@ -1,4 +1,6 @@
-"""Small-sample statistics for comparing initial states across seeds (scipy.stats).
+"""Small-sample statistics for comparing initial states across seeds: the tests are
+scipy.stats' (by its permutation method, exact given tied ranks); Hodges-Lehmann with
+Moses' interval and Holm's adjustment are here (scipy has neither).
 
 Times to a threshold are censored: a run that never reaches it within its budget has
 time infinity. Every statistic here handles that directly: infinity sorts last, two runs
@@ -24,6 +26,11 @@ from scipy import stats
 
 PERMUTATIONS = 200_000  # rank assignments enumerated exactly up to this many, sampled above
 LEVEL = 0.95  # the coverage every interval aims at (the achieved one is reported)
+
+
+def permutations() -> stats.PermutationMethod:
+    """scipy's permutation method: exact (every assignment) up to ``PERMUTATIONS`` of them."""
+    return stats.PermutationMethod(n_resamples=PERMUTATIONS, rng=np.random.default_rng(0))
 
 
 def order_statistic_rank(tail: np.ndarray, level: float) -> int:
@@ -110,11 +117,7 @@ def mann_whitney(first: list[float], second: list[float]) -> dict:
     n, m = len(a), len(b)
     if n == 0 or m == 0 or np.isnan(a).any() or np.isnan(b).any():
         return {"u": math.nan, "p": math.nan, "p_faster": math.nan, "n": (n, m)}
-    method = (
-        stats.PermutationMethod(n_resamples=PERMUTATIONS, rng=np.random.default_rng(0))
-        if min(n, m) > 1
-        else "exact"  # one value: no ranks to permute within a group
-    )
+    method = permutations() if min(n, m) > 1 else "exact"  # one value: no ranks to permute
     test = stats.mannwhitneyu(a, b, alternative="two-sided", method=method)
     u = float(test.statistic)  # pairs where ``first`` is larger, ties half
     return {"u": u, "p": float(test.pvalue), "p_faster": 1 - u / (n * m), "n": (n, m)}
@@ -122,16 +125,15 @@ def mann_whitney(first: list[float], second: list[float]) -> dict:
 
 def signed_rank(differences_by_seed: list[float]) -> float:
     """The exact two-sided p of the Wilcoxon signed-rank test: every sign assignment of the
-    nonzero differences' mid-ranks (zeros, ties of two censored runs included, drop out)."""
+    nonzero differences' mid-ranks (zeros, ties of two censored runs included, drop out;
+    scipy's ``"exact"`` ignores tied ranks, its permutation method does not)."""
     d = np.asarray(differences_by_seed, dtype=float)
     d = d[d != 0]
-    if len(d) == 0 or np.isnan(d).any():
-        return 1.0 if len(d) == 0 else math.nan
-    ranks = stats.rankdata(np.abs(d))
-    observed = abs(float(np.sum(np.sign(d) * ranks)))
-    signs = np.array(list(itertools.product((-1, 1), repeat=len(d))))
-    totals = np.abs(signs @ ranks)
-    return float(np.mean(totals >= observed - 1e-9))
+    if np.isnan(d).any():
+        return math.nan
+    if len(d) < 2:  # none, or one: either sign is as extreme
+        return 1.0
+    return float(stats.wilcoxon(d, method=permutations()).pvalue)
 
 
 def paired(first: list[float], first_seeds: list, second: list[float], second_seeds: list):
