@@ -46,7 +46,7 @@ from contextual_rnn.training.loggers import (
     update_summary,
     wandb_resume,
 )
-from contextual_rnn.training.sweep_summary import METRICS, save_metrics
+from contextual_rnn.training.sweeps import METRICS, save_metrics
 from contextual_rnn.training.verbosity import quiet_libraries
 
 log = logging.getLogger(__name__)
