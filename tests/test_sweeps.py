@@ -14,7 +14,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf, read_write
 
 from contextual_rnn.config import compose_config
-from contextual_rnn.training.sweep_folder import SweepFolder
+from contextual_rnn.training.sweeps import SweepFolder
 
 from . import wandb_files
 from .conftest import ROOT, TINY_LCD, default_sigint, train_command
@@ -29,12 +29,11 @@ def sweep_folder(cwd: Path, name: str | None = None) -> Path:
     return folders[0]
 
 
-def summary(sweep_dir: Path, kind: str = "jobs") -> list[dict]:
-    """The rows of summary.csv: one per job, or (``kind="configurations"``) one per
-    configuration over its seeds."""
-    with (sweep_dir / "summary.csv").open(newline="") as file:
-        rows = list(csv.DictReader(file))
-    return [r for r in rows if (r["job"] != "") == (kind == "jobs")]
+def summary(sweep_dir: Path, name: str = "summary") -> list[dict]:
+    """The rows of summary.csv (one per job) or of summary_by_config.csv (one per
+    configuration over its seeds)."""
+    with (sweep_dir / f"{name}.csv").open(newline="") as file:
+        return list(csv.DictReader(file))
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
@@ -66,17 +65,31 @@ def test_a_failing_job_is_reported_and_the_others_still_run(tmp_path):
     assert float(rows[0]["val/loss"]) > 0 and rows[0]["error"] == ""
     assert "training loss is" in rows[1]["error"] and "training loss is" in rows[3]["error"]
     assert rows[1]["val/loss"] == rows[3]["val/loss"] == ""
+    assert [r["model.optimizer.lr"] for r in rows] == ["0.01", "1e+30", "0.01", "1e+30"]
     # No seeds swept: each job is a configuration of its own, a failed one with n = 0.
-    configurations = summary(sweep, "configurations")
+    configurations = summary(sweep, "summary_by_config")
     assert [r["n"] for r in configurations] == ["1", "0", "1", "0"]
-    assert configurations[0]["val/loss"] == rows[0]["val/loss"]
+    assert float(configurations[0]["val/loss mean"]) == float(rows[0]["val/loss"])
     assert configurations[0]["val/loss sd"] == "nan"
     markdown = (sweep / "summary.md").read_text()
     assert markdown in result.stdout  # printed as well
     # each table: header, separator, then one row per job, and one per configuration
     assert markdown.count("\n| ") == (2 + 4) + (2 + 4)
+    # LCD's val/loss is its val/mse: shown once; a configuration of one seed has no sd
+    assert "val/mse" in markdown and "val/loss" not in markdown and "± nan" not in markdown
+    assert "training loss is" in markdown  # the error of a failed job
     assert (sweep / "0" / "checkpoints" / "last.ckpt").exists()
-    assert not (sweep / "summary").exists()  # logger=csv: no W&B summary run
+    assert not (sweep / "summary" / "wandb").exists()  # logger=csv: no W&B summary run
+
+
+def test_jobs_that_share_a_folder_are_each_in_the_summary(tmp_path):
+    result = train_command(
+        "-m", *QUICK, "logger=csv", "seed=0,1", "hydra.sweep.subdir=same",
+        "hydra/launcher=basic", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]
+    rows = summary(sweep_folder(tmp_path, "lcd_lstm"))
+    assert [(r["job"], r["status"]) for r in rows] == [("0", "completed"), ("1", "failed (exit 2)")]
 
 
 @pytest.mark.slow  # the default suite runs docs' Optuna commands with three trials
@@ -91,12 +104,12 @@ def test_optuna_sweep_three_trials(tmp_path):
     rows = summary(sweep)
     assert [r["status"] for r in rows] == ["completed"] * 3
     searched = yaml.safe_load((ROOT / "conf/hparams_search/lcd_optuna.yaml").read_text())
+    params = list(searched["hydra"]["sweeper"]["params"])
     for row in rows:
-        chosen = dict(o.split("=", 1) for o in row["overrides"].split())
-        assert set(searched["hydra"]["sweeper"]["params"]) <= set(chosen)
-        assert 1e-4 <= float(chosen["model.optimizer.lr"]) <= 1e-2  # from the shared base
-        assert chosen["model.cell.hidden_size"] in {"32", "64", "128", "256"}
-    assert len({r["overrides"] for r in rows}) == 3  # three different trials
+        assert all(row[key] for key in params)
+        assert 1e-4 <= float(row["model.optimizer.lr"]) <= 1e-2  # from the shared base
+        assert row["model.cell.hidden_size"] in {"32", "64", "128", "256"}
+    assert len({tuple(r[key] for key in params) for r in rows}) == 3  # three different trials
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert best["best_value"] == pytest.approx(min(float(r["val/loss"]) for r in rows))
 
@@ -149,8 +162,8 @@ def test_resuming_a_sweep_reruns_only_unfinished_jobs_and_keeps_every_result(tmp
     after = summary(folder)
     assert [r["status"] for r in after] == ["completed", "completed"]
     assert [r["val/loss"] for r in after] == [r["val/loss"] for r in before]
-    (both_seeds,) = summary(folder, "configurations")
-    assert both_seeds["n"] == "2" and both_seeds["status"] == "over seeds"
+    (both_seeds,) = summary(folder, "summary_by_config")
+    assert both_seeds["n"] == "2" and "seed" not in both_seeds
 
 
 def test_search_and_launcher_configs_compose():

@@ -19,8 +19,7 @@ import pytest
 from hydra.types import RunMode
 
 from contextual_rnn.config import compose_config
-from contextual_rnn.training.resolvers import run_name
-from contextual_rnn.training.sweep_summary import aggregate, log_to_wandb
+from contextual_rnn.training.sweeps import STATISTICS, aggregate, log_to_wandb, run_name
 
 from . import wandb_files
 from .conftest import ROOT, TINY_LCD, train_command
@@ -88,13 +87,14 @@ def test_jobs_that_differ_only_in_seed_are_one_configuration():
         record(3, ["lr=2", "seed=0"], {"val/loss": 5.0}),
         record(4, ["lr=2", "seed=1"], {}, status="failed (exit 3)"),
     ]
-    one, two = aggregate(records)
-    assert (one["overrides"], one["n"], two["overrides"], two["n"]) == ("lr=1", 3, "lr=2", 1)
-    assert one["metrics"]["val/loss"] == pytest.approx(
+    (first, one), (second, two) = aggregate(records)
+    assert (first, one["n"], second, two["n"]) == (["lr=1"], 3, ["lr=2"], 1)
+    assert (one["lr"], two["lr"]) == ("1", "2") and "seed" not in one
+    assert {s: one[f"val/loss {s}"] for s in STATISTICS} == pytest.approx(
         {"mean": 3.0, "sd": statistics.stdev([1, 2, 6]), "median": 2.0, "min": 1.0, "max": 6.0}
     )
-    assert two["metrics"]["val/loss"]["mean"] == 5.0
-    assert math.isnan(two["metrics"]["val/loss"]["sd"])  # one seed: no spread
+    assert two["val/loss mean"] == 5.0
+    assert math.isnan(two["val/loss sd"])  # one seed: no spread
 
 
 def sync_command() -> str:
@@ -104,8 +104,8 @@ def sync_command() -> str:
     return command
 
 
-def summary_rows(sweep: Path) -> list[dict]:
-    with (sweep / "summary.csv").open(newline="") as file:
+def summary_rows(sweep: Path, name: str = "summary") -> list[dict]:
+    with (sweep / f"{name}.csv").open(newline="") as file:
         return list(csv.DictReader(file))
 
 
@@ -120,15 +120,14 @@ def test_a_sweep_has_its_own_group_named_runs_an_aggregate_and_one_sync_command(
     names = ["lr=0.001-seed=0", "lr=0.001-seed=1", "lr=0.01-seed=0", "lr=0.01-seed=1"]
     assert [i["name"] for i in infos] == names
 
-    rows = summary_rows(sweep)
-    per_job = {r["job"]: r for r in rows if r["job"]}
-    per_config = {r["overrides"]: r for r in rows if r["status"] == "over seeds"}
-    assert len(per_job) == 4 and len(per_config) == 2 and len(rows) == 6
-    for i, lr in ((0, "model.optimizer.lr=0.001"), (2, "model.optimizer.lr=0.01")):
-        config = per_config[f"debug=tiny {' '.join(TINY_LCD)} trainer.max_epochs=1 {lr}"]
+    per_job = {r["job"]: r for r in summary_rows(sweep)}
+    per_config = {r["model.optimizer.lr"]: r for r in summary_rows(sweep, "summary_by_config")}
+    assert len(per_job) == 4 and len(per_config) == 2
+    for i, lr in ((0, "0.001"), (2, "0.01")):
+        config = per_config[lr]
         losses = [float(per_job[str(j)]["val/loss"]) for j in (i, i + 1)]
-        assert config["n"] == "2"
-        assert float(config["val/loss"]) == pytest.approx(statistics.mean(losses), rel=1e-5)
+        assert config["n"] == "2" and "seed" not in config
+        assert float(config["val/loss mean"]) == pytest.approx(statistics.mean(losses), rel=1e-5)
         assert float(config["val/loss sd"]) == pytest.approx(statistics.stdev(losses), rel=1e-4)
         assert float(config["val/loss min"]) == pytest.approx(min(losses), rel=1e-5)
         assert float(config["val/loss (best) max"]) == pytest.approx(max(losses), rel=1e-5)
@@ -141,9 +140,9 @@ def test_a_sweep_has_its_own_group_named_runs_an_aggregate_and_one_sync_command(
     assert (info["group"], info["job_type"]) == (group, "summary")
     (table_file,) = summary_run.parent.glob("files/media/table/seeds_*.table.json")
     table = json.loads(table_file.read_text())
-    column = table["columns"].index("val/loss mean")
-    means = {row[0]: row[column] for row in table["data"]}
-    assert means == pytest.approx({k: float(r["val/loss"]) for k, r in per_config.items()})
+    lr, column = (table["columns"].index(c) for c in ("model.optimizer.lr", "val/loss mean"))
+    means = {row[lr]: row[column] for row in table["data"]}
+    assert means == pytest.approx({k: float(r["val/loss mean"]) for k, r in per_config.items()})
 
     # docs/sweeps.md's command names every job's run and the summary run
     command = sync_command().replace("<sweep folder>", str(sweep))
@@ -175,7 +174,7 @@ def test_the_summary_run_is_offline_whatever_wandb_mode_says_and_never_fails_the
 ):
     monkeypatch.setenv("WANDB_MODE", "online")
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # no server there
-    configs = aggregate([record(0, ["lr=1", "seed=0"], {"val/loss": 1.0})])
+    configs = [row for _, row in aggregate([record(0, ["lr=1", "seed=0"], {"val/loss": 1.0})])]
     settings = {"project": "p", "group": "g", "tags": []}
     run = log_to_wandb(tmp_path, configs, settings)
     assert run is not None and run.name.startswith("offline-run-")

@@ -93,7 +93,7 @@ from contextual_rnn.resume import (
     write_status,
 )
 from contextual_rnn.training.job_exit import exit_with
-from contextual_rnn.training.sweep_summary import METRICS, save_metrics
+from contextual_rnn.training.sweeps import METRICS, save_metrics
 
 log = logging.getLogger(__name__)
 

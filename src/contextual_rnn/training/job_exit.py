@@ -2,7 +2,7 @@
 
 In a multirun a job's own ``sys.exit`` would end the whole sweep, so ``exit_with`` raises
 ``JobFailed`` there instead: the sweep summary records the job as failed with its code
-and the other jobs go on (``training.sweep_summary``).
+and the other jobs go on (``training.sweeps``).
 """
 
 import sys
