@@ -14,7 +14,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf, read_write
 
 from contextual_rnn.config import compose_config
-from contextual_rnn.training.sweeps import SweepFolder
+from contextual_rnn.sweeps import SweepFolder
 
 from . import wandb_files
 from .conftest import ROOT, TINY_LCD, default_sigint, train_command

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from hydra.types import RunMode
 
-from contextual_rnn.config import compose_config
-from contextual_rnn.training.sweeps import STATISTICS, aggregate, log_to_wandb, run_name
+from contextual_rnn.config import compose_config, run_name
+from contextual_rnn.sweeps import STATISTICS, aggregate, log_to_wandb
 
 from . import wandb_files
 from .conftest import ROOT, TINY_LCD, train_command

@@ -23,6 +23,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import hydra
 import pytorch_lightning as pl
@@ -92,8 +93,7 @@ from contextual_rnn.resume import (
     same_config,
     write_status,
 )
-from contextual_rnn.training.job_exit import exit_with
-from contextual_rnn.training.sweeps import METRICS, save_metrics
+from contextual_rnn.sweeps import METRICS, save_metrics
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,22 @@ BAD_CONFIG, NON_FINITE, CANNOT_WRITE, INTERRUPTED = 2, 3, 4, 130
 
 
 WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR)
+
+
+class JobFailed(RuntimeError):
+    """A multirun job that a single run would end with ``sys.exit(code)``."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def exit_with(code: int, message: str) -> NoReturn:
+    """Print the one-line error; exit with ``code``, or in a multirun fail this job only."""
+    print(message, file=sys.stderr)
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise JobFailed(code, message)
+    sys.exit(code)
 
 
 class Interrupted(RuntimeError):

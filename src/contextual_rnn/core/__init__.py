@@ -1,4 +1,4 @@
 """The model and its data: cells, initial states, the network, tasks, Lightning modules.
 
-Nothing here imports from ``contextual_rnn.training`` or ``contextual_rnn.analysis``.
+Nothing here imports from the training modules or ``contextual_rnn.analysis``.
 """

@@ -33,10 +33,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from contextual_rnn.analysis.report import report_for
+from contextual_rnn.core.errors import one_line
 from contextual_rnn.core.files import write_atomically
 from contextual_rnn.core.registry import REGISTRY
 from contextual_rnn.core.tasks.base import SequenceTask
-from contextual_rnn.training.job_exit import JobFailed, job_error
 
 log = logging.getLogger(__name__)
 
@@ -54,26 +54,6 @@ def save_metrics(output_dir: str | Path, metrics: dict[str, float]) -> None:
 
     if rank_zero_only.rank == 0:
         write_atomically(Path(output_dir) / METRICS, json.dumps(metrics, indent=1, default=str))
-
-
-def run_name(mode, overrides, excluded, default: str) -> str:
-    """``${run_name:mode,overrides,excluded,default}``: a multirun job is named by its
-    overrides less the ``excluded`` keys, each key by its last part and a float by 4 digits
-    (``lr=0.001-seed=1``); a single run, or a job with nothing of its own, gets ``default``."""
-    if mode not in (RunMode.MULTIRUN, "MULTIRUN"):
-        return default
-    parts = []
-    for override in OverridesParser.create().parse_overrides([str(o) for o in overrides]):
-        if override.key_or_group in set(excluded):
-            continue
-        key = override.key_or_group.split(".")[-1].split("/")[-1]
-        value = override.value()  # a float to 4 digits: an Optuna trial's lr=0.0002416
-        text = f"{value:.4g}" if isinstance(value, float) else override.get_value_element_as_str()
-        parts.append(f"{key}={text}")
-    return "-".join(parts) or default
-
-
-OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 
 
 def command_line(config: DictConfig) -> list[Override]:
@@ -273,7 +253,7 @@ class SweepSummary(Callback):
             return
         record, error = job_record(config, job_return)
         if error is not None:
-            trace = None if isinstance(error, JobFailed) else error  # a JobFailed said it all
+            trace = error if getattr(error, "code", None) is None else None  # JobFailed said it
             log.error(
                 f"job #{record['job']} failed ({record['error']}); the sweep goes on",
                 exc_info=trace,
@@ -305,3 +285,11 @@ class SweepSummary(Callback):
             jobs = f"{len(failed)} of {len(records)} jobs failed: {', '.join(failed)}"
             print(f"error: {jobs}", file=sys.stderr)
             sys.exit(1)
+
+
+def job_error(error: BaseException, limit: int | None = None) -> str:
+    """A failed job's error on one line: its own message as it is, else ``Type: message``."""
+    if getattr(error, "code", None) is None:  # not one of train.JobFailed's lines
+        return one_line(error, limit)
+    text = str(error).removeprefix("error: ")  # already the job's one-line "error: ..."
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
