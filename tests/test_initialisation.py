@@ -10,9 +10,7 @@ import math
 import pytest
 import torch
 
-from contextual_rnn.core.cells.fast_weights import FastWeights
-from contextual_rnn.core.cells.lstm import LSTM
-from contextual_rnn.core.initializers import TRUNCATED_STD, init_linear
+from contextual_rnn.model.cells import LSTM, TRUNCATED_STD, FastWeights, init_linear
 from contextual_rnn.training.compose import compose_config
 from contextual_rnn.training.train import build_datamodule, build_module
 

@@ -1,5 +1,5 @@
-"""The package's layers point one way: core imports neither training nor analysis;
-training and analysis import core, not each other."""
+"""The package's layers point one way: model and core import neither training nor
+analysis; training and analysis import them, not each other."""
 
 import ast
 from pathlib import Path
@@ -34,7 +34,8 @@ def offenders(paths: list[Path], forbidden: tuple[str, ...]) -> dict[str, list[s
 @pytest.mark.parametrize(
     "layer,forbidden,at_least",
     [
-        ("core", (TRAINING, ANALYSIS), 20),
+        ("model", (TRAINING, ANALYSIS), 4),
+        ("core", (TRAINING, ANALYSIS), 15),
         ("training", (ANALYSIS,), 10),
         ("analysis", (TRAINING,), 5),
     ],

@@ -42,7 +42,6 @@ from omegaconf import DictConfig, ListConfig, Node, OmegaConf, open_dict, read_w
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import AfterValidator, BaseModel, ConfigDict, Strict
 
-from contextual_rnn.core.cells.base import RecurrentCell
 from contextual_rnn.core.errors import (
     ConfigError,
     NonNegative,
@@ -59,12 +58,13 @@ from contextual_rnn.core.errors import (
     that,
     validate,
 )
-from contextual_rnn.core.inits.base import InitialState
 from contextual_rnn.core.modules import MODULES
 from contextual_rnn.core.modules.base import check_model
 from contextual_rnn.core.registry import build
 from contextual_rnn.core.sampling import EpochBatches
 from contextual_rnn.core.tasks.base import SequenceTask
+from contextual_rnn.model.cells import RecurrentCell
+from contextual_rnn.model.initial_states import InitialState
 from contextual_rnn.training.arguments import CANNOT_WRITE, not_an_option, refuse
 from contextual_rnn.training.callbacks.resume_checkpoint import readable, trained_epochs
 from contextual_rnn.training.distributed import ShardedData
