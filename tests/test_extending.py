@@ -43,7 +43,7 @@ def test_the_walkthrough_has_one_class_and_one_yaml_each_and_an_optional_report(
     assert set(files) == {
         "my_extensions.py",
         "myconf/model/cell/indrnn.yaml",
-        "myconf/model/init/first_inputs.yaml",
+        "myconf/model/init/tanh_context.yaml",
         "my_tasks.py",
         "myconf/data/ramp.yaml",
         "my_report.py",
@@ -56,7 +56,7 @@ def test_a_new_cell_and_init_train_on_both_tasks_and_load_back(extension, data, 
     out = extension / f"run_{data}"
     result = train_command(
         f"hydra.searchpath=[file://{extension}/myconf]", "model/cell=indrnn",
-        "model/init=first_inputs", f"data={data}", "debug=tiny", *sizes,
+        "model/init=tanh_context", f"data={data}", "debug=tiny", *sizes,
         f"hydra.run.dir={out}",  # a known folder, to load the model back below
         cwd=extension, env=env,
     )  # fmt: skip
@@ -64,7 +64,7 @@ def test_a_new_cell_and_init_train_on_both_tasks_and_load_back(extension, data, 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["val/loss"] > 0
     config = (out / ".hydra" / "config.yaml").read_text()
-    assert "my_extensions.IndRNN" in config and "my_extensions.FirstInputs" in config
+    assert "my_extensions.IndRNN" in config and "my_extensions.TanhContext" in config
     refused = in_python(extension, f"SequenceModule.load({str(out)!r})")
     assert refused.returncode == 1 and "is not allowed: expected a registered" in refused.stderr
     loaded = in_python(

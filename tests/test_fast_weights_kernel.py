@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from contextual_rnn.core.cells.fast_weights import FastWeights
+from contextual_rnn.model.cells import FastWeights
 
 
 def twin_cells(dtype, **options):
@@ -18,10 +18,17 @@ def twin_cells(dtype, **options):
     return reference.to(dtype), fast.to(dtype)
 
 
+def as_state(h0, fast0, batch):
+    """(h, A) in the cell's layout, (1, B, H) and (1, B, H, H); a state of batch 1 is
+    shared by the batch (expanded, as zero and free initial states give it)."""
+    return h0.unsqueeze(0).expand(1, batch, -1), fast0.unsqueeze(0).expand(1, batch, -1, -1)
+
+
 def run(cell, inputs, h0, fast0, read_state=True):
     """Outputs, final (h, A) and the gradients of a loss that reads them, for every input."""
     leaves = [t.clone().requires_grad_(t.dtype.is_floating_point) for t in (inputs, h0, fast0)]
-    outputs, state = cell(leaves[0], tuple(leaves[1:]), return_state=read_state)
+    state = as_state(*leaves[1:], len(inputs))
+    outputs, state = cell(leaves[0], state, return_state=read_state)
     weights = torch.Generator().manual_seed(1)
     values = [outputs, *state] if read_state else [outputs]
     loss = sum((v * torch.randn(v.shape, generator=weights, dtype=v.dtype)).sum() for v in values)
@@ -58,9 +65,9 @@ def test_a_zero_memory_is_skipped_with_the_same_numbers(read_state):
     """A zero A_0 that needs no gradient (zero init) takes the path without A_0 at all."""
     reference, fast = twin_cells(torch.float64)
     inputs, h0 = torch.randn(3, 4, 3, dtype=torch.float64), torch.zeros(1, 5, dtype=torch.float64)
-    zeros = torch.zeros(1, 5, 5, dtype=torch.float64)
-    outputs, state = fast(inputs, (h0, zeros), return_state=read_state)
-    want, want_state = reference(inputs, (h0, zeros))
+    state = as_state(h0, torch.zeros(1, 5, 5, dtype=torch.float64), 3)
+    outputs, state = fast(inputs, state, return_state=read_state)
+    want, want_state = reference(inputs, as_state(h0, torch.zeros(3, 5, 5).double(), 3))
     torch.testing.assert_close(outputs, want)
     if read_state:
         torch.testing.assert_close(state[1], want_state[1])
@@ -73,8 +80,9 @@ def test_a_shared_memory_gets_the_batch_summed_gradient():
     shared = torch.randn(5, 5, dtype=torch.float64, requires_grad=True)
     inputs, h0 = torch.randn(3, 4, 3, dtype=torch.float64), torch.zeros(3, 5, dtype=torch.float64)
     grads = []
-    for cell, memory in ((reference, shared.expand(3, 5, 5)), (fast, shared.unsqueeze(0))):
-        outputs, _ = cell(inputs, (h0, memory))
+    copies = shared.expand(3, 5, 5).contiguous()  # one per sequence: the reference's path
+    for cell, memory in ((reference, copies), (fast, shared.unsqueeze(0))):
+        outputs, _ = cell(inputs, as_state(h0, memory, 3))
         grads.append(torch.autograd.grad(outputs.sum(), shared)[0])
     torch.testing.assert_close(grads[1], grads[0])
 
@@ -83,7 +91,7 @@ def test_fast_runs_without_autograd_and_one_step_at_a_time():
     """Validation runs under no_grad; generation feeds the final state back one step at a time."""
     reference, fast = twin_cells(torch.float64)
     inputs = torch.randn(2, 3, 3, dtype=torch.float64)
-    state = (torch.randn(2, 5, dtype=torch.float64), torch.randn(2, 5, 5, dtype=torch.float64))
+    state = (torch.randn(1, 2, 5).double(), torch.randn(1, 2, 5, 5).double())
     with torch.no_grad():
         whole, _ = reference(inputs, state)
         parts = []
@@ -91,24 +99,3 @@ def test_fast_runs_without_autograd_and_one_step_at_a_time():
             out, state = fast(inputs[:, t : t + 1], state)
             parts.append(out)
     torch.testing.assert_close(torch.cat(parts, dim=1), whole)
-
-
-def test_token_rows_give_the_embedding_path_its_numbers_and_gradients():
-    """A linear map of embedded tokens taken through the table equals the plain path."""
-    from torch.nn import functional as F
-
-    from contextual_rnn.core.token_rows import TokenRows
-
-    torch.manual_seed(6)
-    table = torch.randn(37, 10, dtype=torch.float64, requires_grad=True)
-    layer = torch.nn.Linear(10, 6).double()
-    tokens = torch.randint(0, 37, (4, 11))
-    results = []
-    for rows in (F.embedding(tokens, table), TokenRows.embed(tokens, table)):
-        out = layer(rows)
-        assert type(out) is torch.Tensor and out.shape == (4, 11, 6)
-        other = torch.tanh(rows).sum()  # any other operation sees the plain values
-        loss = (out * torch.arange(6.0, dtype=out.dtype)).sum() + other
-        results.append([out, *torch.autograd.grad(loss, [table, *layer.parameters()])])
-    for got, want in zip(results[1], results[0], strict=True):
-        torch.testing.assert_close(got, want)

@@ -11,9 +11,7 @@ import pytest
 import torch
 
 from contextual_rnn.config import compose_config
-from contextual_rnn.core.cells.fast_weights import FastWeights
-from contextual_rnn.core.cells.lstm import LSTM
-from contextual_rnn.core.initializers import TRUNCATED_STD, init_linear
+from contextual_rnn.model.cells import LSTM, TRUNCATED_STD, FastWeights, init_linear
 from contextual_rnn.train import build_run
 
 ART_SMALL = ["data.task.train_size=64", "data.task.val_size=64", "logger=none"]

@@ -1,6 +1,6 @@
-"""The package's layers point one way: the model and its tasks (core/) import neither the
-training modules nor analysis; analysis reads run folders and does not import training
-(training may read what the study reports of a task, ``analysis.report``)."""
+"""The package's layers point one way: the model (model/) and its tasks (core/) import
+neither the training modules nor analysis; analysis reads run folders and does not import
+training (training may read what the study reports of a task, ``analysis.report``)."""
 
 import ast
 from pathlib import Path
@@ -39,7 +39,8 @@ def offenders(paths: list[Path], forbidden: tuple[str, ...]) -> dict[str, list[s
 @pytest.mark.parametrize(
     "layer,forbidden,at_least",
     [
-        ("core", TRAINING + ANALYSIS, 10),
+        ("model", TRAINING + ANALYSIS, 4),
+        ("core", TRAINING + ANALYSIS, 8),
         ("analysis", TRAINING, 4),
     ],
 )

@@ -212,8 +212,8 @@ def test_sigkill_before_the_first_resume_checkpoint_then_the_same_command(refere
         ("model.optimizer.lr=0.02", "model.optimizer.lr 0.01 -> 0.02"),
         (
             "model/cell=gru",
-            "model.cell._target_ 'contextual_rnn.core.cells.lstm.LSTM' -> 'contextual_rnn.core."
-            "cells.gru.GRU'",
+            "model.cell._target_ 'contextual_rnn.model.cells.LSTM' -> "
+            "'contextual_rnn.model.cells.GRU'",
         ),
         ("data.task.val_per_period=11", "data.task.val_per_period 10 -> 11"),
         ("seed=1", "data.train_seed 0 -> 1, seed 0 -> 1;"),

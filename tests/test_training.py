@@ -45,7 +45,7 @@ def test_fair_baseline_gets_the_period_as_input(tiny_config):
     cfg = tiny_config("lcd", "model/init=zero")
     datamodule, module, _ = build_run(cfg)
     assert module.use_side and module.net.cell.input_size == 2
-    inputs, context = module.step_inputs(next(iter(datamodule.val_dataloader())))
+    inputs, context, _ = module.step_inputs(next(iter(datamodule.val_dataloader())))
     assert inputs.shape[-1] == 2 and context is not None
     contextual = build_run(tiny_config("lcd", "model/init=contextual"))[1]
     assert not contextual.use_side and contextual.net.cell.input_size == 1
@@ -82,9 +82,34 @@ def test_art_context_is_the_embedded_first_token(tiny_config):
     cfg = tiny_config("art", "model/init=contextual", "model.embedding_dim=12")
     datamodule, module, _ = build_run(cfg)
     batch = next(iter(datamodule.val_dataloader()))
-    inputs, context = module.step_inputs(batch)
-    torch.testing.assert_close(context, module.embedding(batch["inputs"][:, 0]))
-    assert module.net.initial_state.context_size == 12
+    inputs, context, mapped = module.step_inputs(batch)
+    assert mapped == {"inputs": True, "context": True}  # through the first linear maps (below)
+    g = module.net.initial_state
+    torch.testing.assert_close(context, g.context_map(module.embedding(batch["inputs"][:, 0])))
+    assert g.context_size == 12
+
+
+@pytest.mark.parametrize("cell", ["fast_weights", "lstm"])
+def test_the_embedding_folded_into_the_first_linear_maps_gives_the_plain_numbers(tiny_config, cell):
+    """Mapping the table through the cell's and g's first linear maps and picking rows
+    (``network.embed``) gives the outputs and gradients of embedding every position."""
+    cfg = tiny_config("art", "model/init=contextual", f"model/cell={cell}")
+    datamodule, module, _ = build_run(cfg)
+    module = module.double().eval()
+    torch.nn.init.normal_(module.embedding.weight)
+    batch = next(iter(datamodule.val_dataloader()))
+    tokens = batch["inputs"]
+    results = []
+    for folded in (True, False):
+        if folded:
+            outputs = module(batch)
+        else:
+            rows = module.embedding(tokens)
+            outputs, _ = module.net(rows, rows[:, 0], return_state=False)
+        loss = (outputs * torch.linspace(-1, 1, outputs.shape[-1], dtype=outputs.dtype)).sum()
+        results.append([outputs, *torch.autograd.grad(loss, list(module.parameters()))])
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want)
 
 
 def test_contextual_init_on_a_task_without_context_is_refused(tiny_config):

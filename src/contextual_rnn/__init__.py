@@ -1,22 +1,16 @@
 """Contextual recurrent neural networks: h0 = g(context) instead of h0 = 0.
 
-``core`` is the model (cells, initial states, network, tasks, modules), ``training``
-runs it (Hydra entry, callbacks, loggers, resume, sweeps), ``analysis`` reads finished
-runs (study, aggregate, figures). The cells and initial states are exported here;
-``TorchRNNInitialState`` gives any of the strategies to a plain torch RNN.
+``model`` is the network (cells, initial states, the fast-weights kernel), ``core`` what
+trains it (tasks, modules, data), ``training`` runs it (Hydra entry, callbacks, loggers,
+resume, sweeps), ``analysis`` reads finished runs (study, aggregate, figures). The cells
+and initial states are exported here; an initial state also serves a torch nn.LSTM, nn.GRU
+or nn.RNN of one's own. The project's ``LSTM``, ``GRU`` and ``RNN`` are torch's fused
+modules, batch-first always (they take no ``batch_first``), with torch's state layout.
 """
 
-from contextual_rnn.core.cells.base import RecurrentCell
-from contextual_rnn.core.cells.fast_weights import FastWeights
-from contextual_rnn.core.cells.gru import GRU
-from contextual_rnn.core.cells.lstm import LSTM
-from contextual_rnn.core.cells.rnn import RNN
-from contextual_rnn.core.inits.base import InitialState
-from contextual_rnn.core.inits.contextual import ContextualInit
-from contextual_rnn.core.inits.free import FreeInit
-from contextual_rnn.core.inits.torch_rnn import TorchRNNInitialState
-from contextual_rnn.core.inits.zero import ZeroInit
-from contextual_rnn.core.network import ContextualRNN
+from contextual_rnn.model.cells import GRU, LSTM, RNN, FastWeights, RecurrentCell, state_shapes
+from contextual_rnn.model.initial_states import ContextualInit, FreeInit, InitialState, ZeroInit
+from contextual_rnn.model.network import ContextualRNN
 
 __all__ = [
     "GRU",
@@ -28,6 +22,6 @@ __all__ = [
     "FreeInit",
     "InitialState",
     "RecurrentCell",
-    "TorchRNNInitialState",
     "ZeroInit",
+    "state_shapes",
 ]

@@ -1,4 +1,4 @@
-"""The model and its data: cells, initial states, the network, tasks, Lightning modules.
+"""What trains the model (``contextual_rnn.model``): tasks, data, the Lightning modules.
 
 Nothing here imports from the training modules or ``contextual_rnn.analysis``.
 """

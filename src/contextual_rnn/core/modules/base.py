@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Strict
 from torch import nn
 from torchmetrics import Metric
 
-from contextual_rnn.core.cells.base import RecurrentCell
 from contextual_rnn.core.checkpoints import (
     CheckpointError,
     check_weights,
@@ -40,12 +39,11 @@ from contextual_rnn.core.errors import (
     split_bytes,
     validate,
 )
-from contextual_rnn.core.initializers import LinearInit, mlp
-from contextual_rnn.core.inits.base import InitialState
-from contextual_rnn.core.network import ContextualRNN
 from contextual_rnn.core.registry import build, build_optimizer, check, check_plain, resolve
 from contextual_rnn.core.tasks.base import Batch, SequenceTask
-from contextual_rnn.core.token_rows import TokenRows
+from contextual_rnn.model.cells import LinearInit, RecurrentCell, mlp
+from contextual_rnn.model.initial_states import InitialState
+from contextual_rnn.model.network import ContextualRNN, embed
 
 
 class ModelOptions(BaseModel):
@@ -250,23 +248,27 @@ class SequenceModule(pl.LightningModule):
                 self.log(name, metric, on_step=False, on_epoch=True)
             self.train_metrics_logged = True
 
-    def step_inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(inputs (B, T, I), context or None) as the cell and the init see them."""
+    def step_inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+        """(inputs (B, T, I), context or None) as the cell and the init see them, and which of
+        the two already went through its first linear map (``network.embed``)."""
         inputs, context = batch["inputs"], batch.get("context")
-        if self.embedding is not None:  # TokenRows: the first linear map goes through the table
+        mapped = {"inputs": False, "context": False}
+        if self.embedding is not None:
             tokens, table = inputs, self.embedding.weight
-            inputs = TokenRows.embed(tokens, table)
+            cell_map = None if self.use_side else self.net.cell.input_map
+            inputs, mapped["inputs"] = embed(tokens, table, cell_map)
             if self.layout.context == "first_token":
-                context = TokenRows.embed(tokens[:, 0], table)
+                context_map = self.net.initial_state.context_map
+                context, mapped["context"] = embed(tokens[:, 0], table, context_map)
         if self.use_side:
             side = batch["side"][:, None, :].expand(-1, inputs.shape[1], -1)
             inputs = torch.cat([inputs, side], dim=2)
-        return inputs, context
+        return inputs, context, mapped
 
     def forward(self, batch: Batch, sample: bool | None = None) -> torch.Tensor:
-        inputs, context = self.step_inputs(batch)
-        outputs, _ = self.net(inputs, context, sample=sample, return_state=False)
-        return outputs
+        inputs, context, mapped = self.step_inputs(batch)
+        state = self.net.start(context, len(inputs), sample, mapped["context"])
+        return self.net.step(inputs, state, False, mapped["inputs"])[0]
 
     def configure_optimizers(self):
         return build_optimizer(self.optimizer_config, self.parameters(), "model.optimizer")

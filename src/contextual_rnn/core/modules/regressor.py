@@ -78,7 +78,7 @@ class SequenceRegressor(SequenceModule, kind="regression"):
             return (inputs if side is None else torch.cat([inputs, side], dim=1)).unsqueeze(1)
 
         inputs = step_input(value)
-        state = self.net.start(inputs, self.task.context(repeated), sample)
+        state = self.net.start(self.task.context(repeated), len(inputs), sample)
         path = [value]
         for _ in range(steps):
             change, state = self.net.step(inputs, state)

@@ -11,11 +11,13 @@ all), shared by the batch (batch size 1: one matrix product), or one per sequenc
 (a batched product). The backward walks the steps in reverse; gradients that sum over
 steps (A_0, W) are reduced once at the end, and gradients nobody needs are skipped.
 
-Tested against ``ops.fast_weights_reference`` (outputs, final state, every gradient).
+``fast_weights_reference`` at the end of this file is the recurrence as the equations
+stand; the kernel is tested against it (outputs, final state, every gradient).
 """
 
 import torch
 from torch.autograd.function import once_differentiable
+from torch.nn import functional as F
 
 threshold_backward = torch.ops.aten.threshold_backward
 layer_norm_out = torch.ops.aten.native_layer_norm.out
@@ -203,3 +205,37 @@ class FastWeightsSequence(torch.autograd.Function):
             grad_driven, grad_initial_h, grad_fast, grad_weight, grad_gain, grad_shift,
             *(None,) * 5,
         )  # fmt: skip
+
+
+def fast_weights_reference(
+    driven: torch.Tensor,
+    h: torch.Tensor,
+    fast: torch.Tensor,
+    weight: torch.Tensor,
+    norm: torch.nn.LayerNorm,
+    decay: float,
+    eta: float,
+    inner_steps: int,
+    preliminary: bool,
+    return_state: bool = True,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+    """The reference: A_t materialised (B x H x H) at every step, read with a row-vector
+    product; the same arguments and results as ``fast_weights_sequence``.
+
+        z_t   = W h_{t-1} + (C x_t + b)               (``driven`` holds C x_t + b)
+        A_t   = decay * A_{t-1} + eta * u u^T         u = h_{t-1}, or ReLU(z_t) if preliminary
+        h^0   = ReLU(z_t);  h^{s+1} = ReLU(LayerNorm(z_t + A_t h^s));  h_t = h^S
+    """
+    batch = driven.shape[0]
+    h, fast = h.expand(batch, -1), fast.expand(batch, -1, -1)
+    outputs = []
+    for t in range(driven.shape[1]):
+        z = F.linear(h, weight) + driven[:, t]
+        h_s = F.relu(z)
+        u = h_s if preliminary else h
+        fast = decay * fast + eta * u.unsqueeze(2) * u.unsqueeze(1)
+        for _ in range(inner_steps):
+            h_s = F.relu(norm(z + torch.bmm(h_s.unsqueeze(1), fast.transpose(1, 2)).squeeze(1)))
+        h = h_s
+        outputs.append(h)
+    return torch.stack(outputs, dim=1), (h, fast) if return_state else None

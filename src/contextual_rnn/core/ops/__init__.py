@@ -1,1 +1,0 @@
-"""Hand-written kernels, each beside the plain reference it is tested against."""

@@ -1,0 +1,1 @@
+"""The model: initial states, cells, the fast-weights kernel and the network."""
