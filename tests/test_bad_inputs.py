@@ -24,10 +24,10 @@ import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 
+from contextual_rnn.checkpoints import CheckpointError, find_checkpoint
 from contextual_rnn.config import CONFIG_DIR, compose_config
-from contextual_rnn.core.checkpoints import CheckpointError, find_checkpoint
-from contextual_rnn.core.errors import ConfigError, InputError
-from contextual_rnn.core.modules import SequenceClassifier, SequenceModule, SequenceRegressor
+from contextual_rnn.errors import ConfigError, InputError
+from contextual_rnn.module import SequenceClassifier, SequenceModule, SequenceRegressor
 from contextual_rnn.resume import hold
 from contextual_rnn.train import run, train
 
@@ -313,7 +313,7 @@ def full_disk(*args, **kwargs):
     "target",
     [
         "lightning_fabric.plugins.io.torch_io.TorchCheckpointIO.save_checkpoint",
-        "contextual_rnn.core.figures.FanFigure.save",
+        "contextual_rnn.figures.FanFigure.save",
     ],
     ids=["checkpoint", "figure"],
 )

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from contextual_rnn.core.errors import ConfigError
+from contextual_rnn.errors import ConfigError
 from contextual_rnn.model.cells import GRU, LSTM, RNN, FastWeights, state_shapes
 
 CELLS = {

@@ -7,9 +7,9 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from contextual_rnn.checkpoints import find_checkpoint
 from contextual_rnn.config import compose_config
-from contextual_rnn.core.checkpoints import find_checkpoint
-from contextual_rnn.core.modules import SequenceModule
+from contextual_rnn.module import SequenceModule
 from contextual_rnn.train import train
 
 from .conftest import tiny_overrides, train_command

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from contextual_rnn.core.errors import ConfigError
-from contextual_rnn.core.modules import SequenceRegressor, module_for
-from contextual_rnn.core.tasks import SequenceTask
+from contextual_rnn.errors import ConfigError
+from contextual_rnn.module import SequenceRegressor, module_for
+from contextual_rnn.tasks import SequenceTask
 
 from .conftest import ROOT, TINY_ART, TINY_LCD, run_command, train_command
 
@@ -80,7 +80,7 @@ def test_a_new_cell_and_init_train_on_both_tasks_and_load_back(extension, data, 
 def in_python(extension: Path, *lines: str) -> subprocess.CompletedProcess:
     """The lines run by a fresh Python in the extension's folder (a user's session there)."""
     imports = ["import pytorch_lightning as pl", "import torch"]
-    imports.append("from contextual_rnn.core.modules import SequenceModule")
+    imports.append("from contextual_rnn.module import SequenceModule")
     code = "\n".join([*imports, *lines])
     env = {"PYTHONPATH": f"{extension}{os.pathsep}{ROOT}"}
     return run_command([sys.executable, "-c", code], extension, env=env)

@@ -1,4 +1,4 @@
-"""The package's layers point one way: the model (model/) and its tasks (core/) import
+"""The package's layers point one way: the model (model/) and its tasks (tasks/) import
 neither the training modules nor analysis; analysis reads run folders and does not import
 training (training may read what the study reports of a task, ``analysis.report``)."""
 
@@ -40,7 +40,7 @@ def offenders(paths: list[Path], forbidden: tuple[str, ...]) -> dict[str, list[s
     "layer,forbidden,at_least",
     [
         ("model", TRAINING + ANALYSIS, 4),
-        ("core", TRAINING + ANALYSIS, 8),
+        ("tasks", TRAINING + ANALYSIS, 4),
         ("analysis", TRAINING, 4),
     ],
 )
@@ -52,6 +52,6 @@ def test_a_layer_imports_nothing_from_the_layers_it_must_not_know(layer, forbidd
 
 def test_the_check_names_a_module_that_imports_a_forbidden_one():
     module = PACKAGE / "callbacks.py"
-    assert offenders([module], ("contextual_rnn.core.figures",)) == {
-        "callbacks.py": ["contextual_rnn.core.figures"]
+    assert offenders([module], ("contextual_rnn.figures",)) == {
+        "callbacks.py": ["contextual_rnn.figures"]
     }

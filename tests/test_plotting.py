@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from contextual_rnn.analysis.report import REPORTS, Report, figures
-from contextual_rnn.core.figures import FanFigure, fan_grid
+from contextual_rnn.figures import FanFigure, fan_grid
 
 
 def pixels(path) -> np.ndarray:
@@ -115,10 +115,10 @@ def drawn(monkeypatch):
 
 
 def test_study_figures_keep_their_labels_inside_and_apart(tmp_path, drawn):
-    art = REPORTS["contextual_rnn.core.tasks.art.ART"]
+    art = REPORTS["ART"]
     figures(art, "art_authors", study_groups({"val/loss": 2.0, "val/acc": 0.9}), tmp_path, False)
     metrics = {"val/loss": 1.0, "val/mse": 1.0, "val/rollout_mse": 3.0}
-    lcd = REPORTS["contextual_rnn.core.tasks.lcd.LCD"]
+    lcd = REPORTS["LCD"]
     figures(lcd, "lcd_authors", study_groups(metrics), tmp_path, False)
     mine = Report(metrics=dict.fromkeys(metrics, "min"))
     figures(mine, "mine", study_groups(metrics), tmp_path, False)

@@ -24,7 +24,7 @@ import torch
 
 from contextual_rnn.callbacks import Timing
 from contextual_rnn.config import compose_config
-from contextual_rnn.core.errors import ConfigError
+from contextual_rnn.errors import ConfigError
 from contextual_rnn.train import train
 
 from . import wandb_files

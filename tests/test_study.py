@@ -251,7 +251,7 @@ def test_a_task_without_a_report_is_summarised_by_the_default(finished_sweeps, t
     for config in (finished_sweeps / "art_tiny").glob("*/.hydra/config.yaml"):
         copy = tmp_path / "runs" / config.parents[1].name
         shutil.copytree(config.parents[1], copy, ignore=shutil.ignore_patterns("wandb"))
-        text = config.read_text().replace("contextual_rnn.core.tasks.art.ART", "my_tasks.Ramp")
+        text = config.read_text().replace("contextual_rnn.tasks.art.ART", "my_tasks.Ramp")
         (copy / ".hydra" / "config.yaml").write_text(text)
     summary = report.aggregate([tmp_path / "runs"], tmp_path / "out", fans=False)
     comparisons = summary["sweeps"]["art_tiny"]["comparisons"]

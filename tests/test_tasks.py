@@ -4,10 +4,10 @@ import re
 import pytest
 import torch
 
-from contextual_rnn.core.data import SequenceDataModule
-from contextual_rnn.core.errors import ConfigError, InputError
-from contextual_rnn.core.tasks.art import ALPHABET, ART, NUM_LETTERS, QUERY_TOKEN, decode_tokens
-from contextual_rnn.core.tasks.lcd import LCD, from_unit, lcd_curve
+from contextual_rnn.errors import ConfigError, InputError
+from contextual_rnn.tasks.art import ALPHABET, ART, NUM_LETTERS, QUERY_TOKEN, decode_tokens
+from contextual_rnn.tasks.data import SequenceDataModule
+from contextual_rnn.tasks.lcd import LCD, from_unit, lcd_curve
 
 
 def test_art_sequences_follow_the_rules():

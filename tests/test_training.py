@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from contextual_rnn.config import CONFIG_DIR, compose_config
-from contextual_rnn.core.errors import ConfigError
+from contextual_rnn.errors import ConfigError
 from contextual_rnn.train import build_run, train
 
 

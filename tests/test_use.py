@@ -6,12 +6,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from contextual_rnn.checkpoints import CheckpointError, find_checkpoint
 from contextual_rnn.config import compose_config
-from contextual_rnn.core.checkpoints import CheckpointError, find_checkpoint
-from contextual_rnn.core.errors import InputError
-from contextual_rnn.core.figures import fan_grid, save
-from contextual_rnn.core.modules import SequenceClassifier, SequenceModule, SequenceRegressor
-from contextual_rnn.core.tasks.art import encode_text
+from contextual_rnn.errors import InputError
+from contextual_rnn.figures import fan_grid, save
+from contextual_rnn.module import SequenceClassifier, SequenceModule, SequenceRegressor
+from contextual_rnn.tasks.art import encode_text
 from contextual_rnn.train import train
 
 from .conftest import tiny_overrides

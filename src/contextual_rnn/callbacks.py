@@ -9,8 +9,8 @@ from annotated_types import Ge, Gt, Le, MinLen
 from pytorch_lightning import Callback
 from pytorch_lightning.callbacks import Timer
 
-from contextual_rnn.core.errors import PositiveInt, allowed, checked, number
-from contextual_rnn.core.figures import FanFigure
+from contextual_rnn.errors import PositiveInt, allowed, checked, number
+from contextual_rnn.figures import FanFigure
 from contextual_rnn.loggers import update_summary, wandb_loggers
 
 # --- Stop at the first non-finite training loss, before it reaches the weights.

@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ConfigDict, Strict
 
-from contextual_rnn.core.errors import (
+from contextual_rnn.errors import (
     ConfigError,
     NonNegative,
     PositiveInt,

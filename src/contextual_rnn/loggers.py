@@ -25,7 +25,7 @@ from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.utilities import rank_zero_only
 
 from contextual_rnn.config import unwritable
-from contextual_rnn.core.files import write_atomically
+from contextual_rnn.files import write_atomically
 
 
 def wandb_resume(node) -> dict:

@@ -13,9 +13,9 @@ import torch
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import CSVLogger
 
-from contextual_rnn.core.checkpoints import CheckpointError, load_plain
-from contextual_rnn.core.errors import ConfigError, PositiveInt, checked, one_line
-from contextual_rnn.core.files import write_atomically
+from contextual_rnn.checkpoints import CheckpointError, load_plain
+from contextual_rnn.errors import ConfigError, PositiveInt, checked, one_line
+from contextual_rnn.files import write_atomically
 from contextual_rnn.loggers import define_summaries, keep_rows_before, update_summary
 
 # --- The checkpoints a killed run resumes from, written only where resuming is exact.

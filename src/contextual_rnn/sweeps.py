@@ -33,10 +33,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from contextual_rnn.analysis.report import report_for
-from contextual_rnn.core.errors import one_line
-from contextual_rnn.core.files import write_atomically
-from contextual_rnn.core.registry import REGISTRY
-from contextual_rnn.core.tasks.base import SequenceTask
+from contextual_rnn.errors import one_line
+from contextual_rnn.files import write_atomically
+from contextual_rnn.registry import REGISTRY
+from contextual_rnn.tasks.base import SequenceTask
 
 log = logging.getLogger(__name__)
 

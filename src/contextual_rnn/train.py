@@ -39,6 +39,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
 from contextual_rnn.callbacks import NonFiniteLoss
+from contextual_rnn.checkpoints import (
+    CheckpointError,
+    check_weights,
+    read_checkpoint,
+    trained_epochs,
+)
 from contextual_rnn.config import (
     CONFIG_PACKAGE,
     TRAINER,
@@ -55,14 +61,7 @@ from contextual_rnn.config import (
     refuse_unwritable,
     typed_key,
 )
-from contextual_rnn.core.checkpoints import (
-    CheckpointError,
-    check_weights,
-    read_checkpoint,
-    trained_epochs,
-)
-from contextual_rnn.core.data import SequenceDataModule
-from contextual_rnn.core.errors import (
+from contextual_rnn.errors import (
     ConfigError,
     check_memory,
     config_scope,
@@ -71,9 +70,6 @@ from contextual_rnn.core.errors import (
     split_bytes,
     validate,
 )
-from contextual_rnn.core.modules import module_for
-from contextual_rnn.core.registry import build
-from contextual_rnn.core.tasks.base import SequenceTask
 from contextual_rnn.loggers import (
     finish_wandb,
     quiet_libraries,
@@ -81,6 +77,8 @@ from contextual_rnn.loggers import (
     update_summary,
     wandb_resume,
 )
+from contextual_rnn.module import module_for
+from contextual_rnn.registry import build
 from contextual_rnn.resume import (
     ResumeCheckpoint,
     config_changes,
@@ -94,6 +92,8 @@ from contextual_rnn.resume import (
     write_status,
 )
 from contextual_rnn.sweeps import METRICS, save_metrics
+from contextual_rnn.tasks.base import SequenceTask
+from contextual_rnn.tasks.data import SequenceDataModule
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """What a study reports of each task's runs, as data (``REPORTS``: a ``Report`` per task
-``_target_``; a task without one gets ``Report()``, its val/loss), and the aggregate that
+class name; a task without one gets ``Report()``, its val/loss), and the aggregate that
 reports it: from run folders, or the curves files an earlier aggregate wrote
 (``curves/<sweep>.csv``, small enough to commit), per sweep (the experiment ``name``) and
 init, ``tables.md``, ``summary.json``, ``curves/``, the figures and an offline W&B run of
@@ -23,7 +23,7 @@ from omegaconf import OmegaConf
 from contextual_rnn.analysis.runs import by_init, read_all, write_curves
 from contextual_rnn.analysis.stats import compare, holm
 from contextual_rnn.analysis.study import CONFIG
-from contextual_rnn.core.figures import curve_figure, fan_grid, save
+from contextual_rnn.figures import curve_figure, fan_grid, save
 
 # A sweep's runs by init: each run a dict with ``init``, ``seed``, ``folder``, ``curve`` (its
 # validation rows, each with ``epochs`` trained and the logged metrics) and ``numbers``.
@@ -53,7 +53,7 @@ ACCURACIES = (0.9, 0.99, 0.999, 1.0)
 LCD_ERRORS = ("val/mse", "val/rollout_mse", "val_seen/mse", "val_seen/rollout_mse")
 REPORTS = {
     # Fig. 2: epochs and seconds to each accuracy
-    "contextual_rnn.core.tasks.art.ART": Report(
+    "ART": Report(
         metrics={"val/loss": "min", "val/acc": "max"},
         thresholds={"val/acc": ACCURACIES},
         threshold_name="{value:.1%}",
@@ -70,7 +70,7 @@ REPORTS = {
     ),
     # Fig. 5 and 6: errors early (the paper's speed claim) and at the end; val_seen/ are the
     # training periods (validate_seen_periods); val/loss is val/mse here
-    "contextual_rnn.core.tasks.lcd.LCD": Report(
+    "LCD": Report(
         metrics={"val/loss": "min", **{m: "min" for m in LCD_ERRORS}},
         early=LCD_ERRORS[:2],
         early_epochs=(2, 5, 10),
@@ -91,7 +91,9 @@ REPORTS = {
 
 
 def report_for(task_target: str | None) -> Report:
-    return REPORTS.get(task_target, Report())
+    """The report of the task a ``_target_`` names, found by its class name (so that the
+    curves of runs of a task that has since moved module still find theirs)."""
+    return REPORTS.get(str(task_target).rsplit(".", 1)[-1], Report())
 
 
 # --- a run's numbers ---------------------------------------------------------------------------
@@ -200,7 +202,7 @@ def figures(report: Report, name: str, groups: Groups, out: Path, checkpoints: b
 
 def trained(run: dict):
     """The run's trained module: the one place the analysis needs the model's code."""
-    from contextual_rnn.core.modules import SequenceRegressor
+    from contextual_rnn.module import SequenceRegressor
 
     return SequenceRegressor.load(run["folder"], "last")
 

@@ -7,7 +7,7 @@ h (1, B, H) and A (1, B, H, H). ``state_shapes`` gives each state tensor's shape
 its batch dimension (dimension 1), for the project's cells and torch's nn.LSTM / nn.GRU /
 nn.RNN alike: initial states read it and never need to know which cell they serve.
 
-A new cell is one ``RecurrentCell`` subclass (it registers itself, see ``core.registry``)
+A new cell is one ``RecurrentCell`` subclass (it registers itself, see ``registry``)
 plus one YAML under ``conf/model/cell/`` naming it in ``_target_``.
 
 Initialisers of the authors' TensorFlow 1.12 code, next to torch's defaults (sources for
@@ -28,9 +28,9 @@ import torch
 from annotated_types import Ge, Le
 from torch import nn
 
-from contextual_rnn.core.errors import FiniteFloat, PositiveInt, checked, choice, number
-from contextual_rnn.core.registry import Registered
+from contextual_rnn.errors import FiniteFloat, PositiveInt, checked, choice, number
 from contextual_rnn.model.fast_weights import fast_weights_reference, fast_weights_sequence
+from contextual_rnn.registry import Registered
 
 State = torch.Tensor | tuple[torch.Tensor, ...]
 LinearInit = choice("he", "torch")

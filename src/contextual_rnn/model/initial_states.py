@@ -9,7 +9,7 @@ sequence shares (zero, free without noise) comes as an expanded view, with no co
 sequence. It knows nothing about the task.
 
 A new initial state is one ``InitialState`` subclass (it registers itself, see
-``core.registry``) plus one YAML under ``conf/model/init/`` naming it in ``_target_``.
+``registry``) plus one YAML under ``conf/model/init/`` naming it in ``_target_``.
 """
 
 import math
@@ -19,9 +19,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from contextual_rnn.core.errors import NonNegative, PositiveFloat, PositiveInts, checked, choice
-from contextual_rnn.core.registry import Registered
+from contextual_rnn.errors import NonNegative, PositiveFloat, PositiveInts, checked, choice
 from contextual_rnn.model.cells import LinearInit, State, mlp, state_shapes
+from contextual_rnn.registry import Registered
 
 
 class InitialState(nn.Module, Registered, register=False):

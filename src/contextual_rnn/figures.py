@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from contextual_rnn.core.files import replace_atomically  # noqa: E402
+from contextual_rnn.files import replace_atomically  # noqa: E402
 
 PNG = {"compress_level": 3}  # zlib level: the same pixels, written faster than the default 6
 FAN_SIZE = (5, 3.2)  # inches, at 100 dpi

@@ -2,7 +2,7 @@
 
 A checkpoint holds only tensors and plain values, so it loads with
 ``torch.load(weights_only=True)``; ``SequenceModule.load`` rebuilds the module from the
-stored configs through ``core.registry``, which builds only registered cells, initial
+stored configs through ``registry``, which builds only registered cells, initial
 states and tasks with plain options, and only the listed optimizers. Nothing a
 checkpoint stores can name other code to run.
 """

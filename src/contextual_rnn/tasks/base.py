@@ -7,7 +7,7 @@ value, how an output advances it, the ground truth for a condition and which exa
 figures show. Modules are generic over a kind
 and never import a specific task.
 
-A new task is one subclass (it registers itself, see ``core.registry``), a YAML in
+A new task is one subclass (it registers itself, see ``registry``), a YAML in
 ``conf/data/task/`` and one in ``conf/data/``.
 """
 
@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import torch
 
-from contextual_rnn.core.registry import Registered
+from contextual_rnn.registry import Registered
 
 Batch = dict[str, torch.Tensor]
 Conditions = dict[str, torch.Tensor]  # what a generated trajectory is conditioned on
@@ -38,7 +38,7 @@ class TaskLayout:
 class SequenceTask(Registered, register=False):
     """Generates whole splits at once (no per-sample Python loop)."""
 
-    kind: ClassVar[str]  # picks the module (core/modules): classification, regression
+    kind: ClassVar[str]  # picks the loss and metrics (module.py): classification, regression
     val_size_option: ClassVar[str]  # the option that sizes the validation split
 
     def generate(self, split: str, generator: torch.Generator) -> Batch:

@@ -9,8 +9,8 @@ one per token, the digit's token being the target: the authors' logits layer).
 
 import torch
 
-from contextual_rnn.core.errors import InputError, PositiveInt, checked, choice, integer, that
-from contextual_rnn.core.tasks.base import Batch, ClassificationTask, TaskLayout
+from contextual_rnn.errors import InputError, PositiveInt, checked, choice, integer, that
+from contextual_rnn.tasks.base import Batch, ClassificationTask, TaskLayout
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789?"
 NUM_LETTERS, NUM_DIGITS = 26, 10

@@ -19,7 +19,7 @@ import inspect
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from contextual_rnn.core.errors import (
+from contextual_rnn.errors import (
     ConfigError,
     NonNegative,
     check_options,

@@ -1,6 +1,6 @@
 """Synthetic sequence tasks; each owns its data, scaling, queries and figure examples."""
 
-from contextual_rnn.core.tasks.base import (
+from contextual_rnn.tasks.base import (
     Batch,
     ClassificationTask,
     GenerativeTask,

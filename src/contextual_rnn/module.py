@@ -1,9 +1,9 @@
-"""The LightningModule shared by all tasks: embedding + ContextualRNN + optimizer.
+"""The LightningModule: embedding + ContextualRNN + optimizer.
 
 Built only from plain values (the model config, the task config, what the task
 learned from its training split, the data config), which are what
 ``save_hyperparameters`` stores: checkpoints load with ``torch.load(weights_only=True)``
-and the module is rebuilt from them through ``core.registry``, which builds only
+and the module is rebuilt from them through ``registry``, which builds only
 registered classes. ``trusted=True`` (training from the user's own configs) may
 import the modules those configs name; a checkpoint is never trusted.
 
@@ -19,16 +19,17 @@ import pytorch_lightning as pl
 import torch
 from pydantic import BaseModel, ConfigDict, Strict
 from torch import nn
-from torchmetrics import Metric
+from torch.nn import functional as F
+from torchmetrics import MeanMetric, MeanSquaredError, Metric
+from torchmetrics.classification import MulticlassAccuracy
 
-from contextual_rnn.core.checkpoints import (
+from contextual_rnn.checkpoints import (
     CheckpointError,
     check_weights,
     find_checkpoint,
     read_checkpoint,
 )
-from contextual_rnn.core.data import SequenceDataModule
-from contextual_rnn.core.errors import (
+from contextual_rnn.errors import (
     ConfigError,
     PositiveInt,
     PositiveInts,
@@ -39,11 +40,12 @@ from contextual_rnn.core.errors import (
     split_bytes,
     validate,
 )
-from contextual_rnn.core.registry import build, build_optimizer, check, check_plain, resolve
-from contextual_rnn.core.tasks.base import Batch, SequenceTask
 from contextual_rnn.model.cells import LinearInit, RecurrentCell, mlp
 from contextual_rnn.model.initial_states import InitialState
 from contextual_rnn.model.network import ContextualRNN, embed
+from contextual_rnn.registry import build, build_optimizer, check, check_plain, resolve
+from contextual_rnn.tasks.base import Batch, Conditions, SequenceTask
+from contextual_rnn.tasks.data import SequenceDataModule
 
 
 class ModelOptions(BaseModel):
@@ -83,6 +85,8 @@ def check_model(model: dict, task: SequenceTask, trusted: bool = False):
 
 
 MODULES: dict[str, type["SequenceModule"]] = {}  # task kind -> the module that trains it
+
+
 HPARAMS = {"model", "task", "fitted", "data"}  # what a checkpoint stores to rebuild its module
 
 
@@ -161,7 +165,7 @@ class SequenceModule(pl.LightningModule):
         """The trained module of a checkpoint file or of a run folder (its ``best`` or
         ``last`` checkpoint), in eval mode on the CPU. The checkpoint loads with
         ``torch.load(weights_only=True)`` and the module is rebuilt from its plain values
-        through ``core.registry``: nothing it stores can run code. Its sizes are checked
+        through ``registry``: nothing it stores can run code. Its sizes are checked
         against its weights on torch's meta device before anything is allocated, and its
         weights must be finite. On a subclass (``SequenceRegressor.load``) a checkpoint of
         another kind of task is refused. A refusal is a ``CheckpointError``, one line."""
@@ -272,3 +276,119 @@ class SequenceModule(pl.LightningModule):
 
     def configure_optimizers(self):
         return build_optimizer(self.optimizer_config, self.parameters(), "model.optimizer")
+
+
+class SequenceClassifier(SequenceModule, kind="classification"):
+    logged_metrics = ("val/loss", "val/acc", "train/loss", "train/acc")
+
+    def __init__(self, model, task, fitted=None, data=None, trusted=False):
+        super().__init__(model, task, fitted, data, trusted)
+        classes = self.layout.output_size
+        self.train_loss = self.resumable(MeanMetric())
+        self.train_acc = self.resumable(MulticlassAccuracy(classes, average="micro"))
+        self.val_acc = MulticlassAccuracy(classes, average="micro")
+        self.val_loss = MeanMetric()
+
+    def logits(self, batch, sample=None) -> torch.Tensor:
+        """(B, classes) for the last step."""
+        return self(batch, sample)[:, -1]
+
+    def training_step(self, batch, batch_idx):
+        logits = self.logits(batch)
+        loss = F.cross_entropy(logits, batch["targets"])
+        self.train_loss.update(loss.detach(), weight=len(logits))
+        self.train_acc.update(logits.detach(), batch["targets"])
+        # Metric objects: averaged over the epoch, synced across DDP ranks, kept in checkpoints.
+        self.log_train_metrics({"train/loss": self.train_loss, "train/acc": self.train_acc})
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        logits = self.logits(batch)
+        self.val_loss.update(F.cross_entropy(logits, batch["targets"]), weight=len(logits))
+        self.val_acc.update(logits, batch["targets"])
+        self.log("val/loss", self.val_loss, on_epoch=True, prog_bar=True)
+        self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True)
+
+    @torch.no_grad()
+    def answer(self, text: str) -> tuple[str, float]:
+        """The class the model gives a user's query (checked by the task) and its probability."""
+        inputs = self.task.parse_query(text).to(self.device)
+        probabilities = self.logits({"inputs": inputs}, sample=False)
+        probabilities = probabilities.softmax(dim=-1)[0]
+        best = int(probabilities.argmax())
+        return self.task.describe_class(best), float(probabilities[best])
+
+
+class SequenceRegressor(SequenceModule, kind="regression"):
+    logged_metrics = ("val/loss", "val/mse", "val/rollout_mse", "train/loss")
+
+    def __init__(self, model, task, fitted=None, data=None, trusted=False):
+        super().__init__(model, task, fitted, data, trusted)
+        self.train_loss = self.resumable(MeanMetric())
+        self.val_loss = MeanMetric()
+        self.val_mse = MeanSquaredError()
+        self.val_rollout_mse = MeanSquaredError()
+        self.val_seen_mse = MeanSquaredError()  # the task's seen conditions (task.seen)
+        self.val_seen_rollout_mse = MeanSquaredError()
+
+    def training_step(self, batch, batch_idx):
+        loss = F.mse_loss(self(batch), batch["targets"])
+        self.train_loss.update(loss.detach(), weight=len(batch["inputs"]))
+        self.log_train_metrics({"train/loss": self.train_loss})
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        outputs, targets = self(batch), batch["targets"]
+        conditions = self.task.conditions(batch)
+        rollout = self.rollout(conditions, sample=False)[:, 0, 1:]
+        truth = self.task.truth(conditions, self.layout.sequence_length)[:, 1:].to(rollout)
+        seen = self.task.seen(conditions)
+        unseen = slice(None) if seen is None else ~seen
+        if len(outputs[unseen]):
+            loss = F.mse_loss(outputs[unseen], targets[unseen])
+            self.val_loss.update(loss, weight=len(outputs[unseen]))
+            self.val_mse.update(outputs[unseen], targets[unseen])
+            self.val_rollout_mse.update(rollout[unseen].contiguous(), truth[unseen].contiguous())
+        self.log("val/loss", self.val_loss, on_epoch=True, prog_bar=True)
+        self.log("val/mse", self.val_mse, on_epoch=True)
+        self.log("val/rollout_mse", self.val_rollout_mse, on_epoch=True)
+        if seen is not None:
+            if seen.any():
+                self.val_seen_mse.update(outputs[seen], targets[seen])
+                self.val_seen_rollout_mse.update(rollout[seen].contiguous(), truth[seen])
+            self.log("val_seen/mse", self.val_seen_mse, on_epoch=True)
+            self.log("val_seen/rollout_mse", self.val_seen_rollout_mse, on_epoch=True)
+
+    @torch.no_grad()
+    def rollout(
+        self,
+        conditions: Conditions,
+        steps: int | None = None,
+        sample: bool | None = True,
+        num_samples: int = 1,
+    ) -> torch.Tensor:
+        """Trajectories (B, num_samples, steps + 1) in the task's units, from the start value.
+
+        ``sample=True`` draws an initial state per trajectory; ``False`` uses the mean.
+        """
+        steps = self.layout.sequence_length if steps is None else steps
+        repeated = {
+            k: v.to(self.device).repeat_interleave(num_samples) for k, v in conditions.items()
+        }
+        value = self.task.start_value(repeated)
+        side = self.task.side(repeated) if self.use_side else None
+
+        def step_input(value):
+            inputs = self.task.step_input(value)
+            return (inputs if side is None else torch.cat([inputs, side], dim=1)).unsqueeze(1)
+
+        inputs = step_input(value)
+        state = self.net.start(self.task.context(repeated), len(inputs), sample)
+        path = [value]
+        for _ in range(steps):
+            change, state = self.net.step(inputs, state)
+            value = self.task.advance(value, change[:, 0])
+            path.append(value)
+            inputs = step_input(value)
+        batch = len(next(iter(conditions.values())))
+        return torch.stack(path, dim=1).view(batch, num_samples, steps + 1)

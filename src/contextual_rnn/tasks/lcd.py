@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 import torch
 from annotated_types import Ge, MinLen
 
-from contextual_rnn.core.errors import (
+from contextual_rnn.errors import (
     FiniteFloat,
     Flag,
     PositiveFloat,
@@ -27,7 +27,7 @@ from contextual_rnn.core.errors import (
     number,
     that,
 )
-from contextual_rnn.core.tasks.base import Batch, Conditions, GenerativeTask, TaskLayout
+from contextual_rnn.tasks.base import Batch, Conditions, GenerativeTask, TaskLayout
 
 CONTEXT_FEATURES = ("x0", "period")
 
