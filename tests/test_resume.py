@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +23,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from contextual_rnn.callbacks import Timing
 from contextual_rnn.config import compose_config
 from contextual_rnn.core.errors import ConfigError
 from contextual_rnn.train import train
@@ -155,7 +155,6 @@ def test_resumed_run_equals_an_uninterrupted_one(reference, tmp_path, point, at)
 
 
 def test_a_torn_checkpoint_is_never_picked(reference, tmp_path):
-    interrupted_then_resumed(tmp_path / "run", "train_step", 12)
     # A torn file numbered as the newest under the temporary name, as a kill while a
     # checkpoint is written leaves it (a torn file under a checkpoint's own name is refused:
     # tests/test_safety.py).
@@ -206,6 +205,14 @@ def test_sigkill_before_the_first_resume_checkpoint_then_the_same_command(refere
     same_run(reference, tmp_path)
 
 
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("killed") / "run"
+    with pytest.raises(Injected):
+        train(compose_config([*RUN, *fault("train_step", 5, "raise")], output_dir=out))
+    return out
+
+
 @pytest.mark.parametrize(
     "change,refused",
     [
@@ -219,13 +226,13 @@ def test_sigkill_before_the_first_resume_checkpoint_then_the_same_command(refere
         ("seed=1", "data.train_seed 0 -> 1, seed 0 -> 1;"),
     ],
 )
-def test_a_changed_config_is_refused_in_its_run_folder(tmp_path, change, refused):
-    with pytest.raises(Injected):
-        train(compose_config([*RUN, *fault("train_step", 5, "raise")], output_dir=tmp_path))
+def test_a_changed_config_is_refused_in_its_run_folder(killed_run, tmp_path, change, refused):
+    out = tmp_path / "run"
+    shutil.copytree(killed_run, out)  # a copied run folder is the same run
     with pytest.raises(ConfigError) as error:
-        train(compose_config([*RUN, change], output_dir=tmp_path))
+        train(compose_config([*RUN, change], output_dir=out))
     assert str(error.value).startswith(
-        f"run folder={str(tmp_path)!r} is not allowed: expected a new folder, or its run's config "
+        f"run folder={str(out)!r} is not allowed: expected a new folder, or its run's config "
         f"(changed: {refused}"
     )
     assert "only trainer.max_epochs, threads," in str(error.value)
@@ -233,7 +240,7 @@ def test_a_changed_config_is_refused_in_its_run_folder(tmp_path, change, refused
 
 def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, caplog):
     out = tmp_path / "run"
-    train(compose_config(RUN, output_dir=out))
+    shutil.copytree(reference, out)  # a finished run (copied: the same run)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and "wandb" not in p.parts}
     with caplog.at_level("INFO"):
         metrics = train(compose_config(RUN, output_dir=out))
@@ -301,14 +308,3 @@ def test_two_processes_cannot_both_write_a_run_folder(tmp_path):
     finally:
         first.kill()
         first.wait()
-
-
-def test_the_clocks_of_an_older_checkpoint_continue():
-    """Runs checkpointed before Timing was Lightning's Timer (a study continued with more
-    epochs) continue their clocks too."""
-    timing = Timing()
-    timing.load_state_dict({"elapsed": {"wall": 5.0, "cpu": 3.0}})
-    assert timing.time_elapsed("train") == 5.0 and timing.cpu_seconds() >= 3.0
-    again = Timing()
-    again.load_state_dict(timing.state_dict())
-    assert again.time_elapsed("train") == 5.0 and again.cpu_seconds() >= 3.0
