@@ -1,5 +1,7 @@
-"""Shared fixtures: compose the real config with tiny sizes, run train.py as a user would."""
+"""Shared fixtures: compose the real config with tiny sizes, train the suite's two runs once,
+run train.py as a user would (in this process or as a process)."""
 
+import logging
 import os
 import signal
 import subprocess
@@ -7,8 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict, read_write
 
 from contextual_rnn.config import compose_config
+from contextual_rnn.train import command, train
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -23,6 +29,76 @@ TINY_LCD = ["data.task.train_per_period=20", "data.task.val_per_period=10"]
 def tiny_overrides(data: str, *extra: str) -> list[str]:
     sizes = TINY_LCD if data == "lcd" else TINY_ART
     return ["debug=tiny", "logger=csv", f"data={data}", *sizes, *extra]
+
+
+# The suite's two trained runs (session fixtures below), W&B offline and CSV: every test that
+# only reads a run's outputs (W&B and CSV logs, checkpoints, figures, status, loading) reads
+# these. LCD: a contextual init with sampled h0, two epochs of five batches, every
+# validation batch, fans and W&B checkpoint artifacts at every validation.
+LCD_RUN = [
+    "debug=tiny",
+    "data=lcd",
+    *TINY_LCD,
+    "model.optimizer.lr=0.01",
+    "trainer.limit_val_batches=null",
+    "callbacks.trajectory_figures.every_n_epochs=1",
+    "logger.wandb.log_model=true",
+]
+# ART: the task's own cell (fast weights) and init (contextual, deterministic); a
+# validation each quarter epoch, the epochs to 0% and to 100% accuracy in W&B's summary.
+ART_RUN = ["debug=tiny", "data=art", *TINY_ART, "callbacks.milestones.thresholds=[0.0,1.0]"]
+
+
+def train_as_hydra_would(overrides: list[str], output_dir: Path) -> Path:
+    """``train`` of the composed config in this process, with the environment Hydra's
+    ``hydra.job.env_set`` gives a job (where W&B puts its files)."""
+    cfg = compose_config(overrides, output_dir=output_dir)
+    with read_write(cfg.hydra.runtime), open_dict(cfg.hydra.runtime):
+        cfg.hydra.runtime.output_dir = str(output_dir)
+    HydraConfig.instance().set_config(cfg)  # ${hydra:runtime.output_dir} is the run folder
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in cfg.hydra.job.env_set.items():
+            patch.setenv(name, str(value))
+        train(cfg)
+    return output_dir
+
+
+@pytest.fixture(scope="session")
+def lcd_run(tmp_path_factory) -> Path:
+    return train_as_hydra_would(LCD_RUN, tmp_path_factory.mktemp("lcd_run"))
+
+
+@pytest.fixture(scope="session")
+def art_run(tmp_path_factory) -> Path:
+    return train_as_hydra_would(ART_RUN, tmp_path_factory.mktemp("art_run"))
+
+
+@pytest.fixture(scope="session")
+def lcd_run_fans_every_2(tmp_path_factory) -> Path:
+    """The LCD run drawing its fans every second epoch only."""
+    every_2 = [*LCD_RUN, "callbacks.trajectory_figures.every_n_epochs=2"]
+    return train_as_hydra_would(every_2, tmp_path_factory.mktemp("lcd_run_fans_every_2"))
+
+
+def train_py_in_process(argv: list[str]) -> None:
+    """``python train.py <argv>`` in this process: Hydra's composition, the config check of
+    its callback, then the run (a refusal raises SystemExit as the command exits)."""
+    saved, handlers, level = sys.argv, logging.root.handlers[:], logging.root.level
+    sys.argv = ["train.py"]
+    try:
+        command(argv)
+    finally:  # Hydra set up logging to this test's captured stderr
+        sys.argv, logging.root.handlers[:] = saved, handlers
+        logging.root.setLevel(level)
+        GlobalHydra.instance().clear()
+
+
+def one_line_error(capsys) -> str:
+    """What a refused command printed: one line on stderr, ``error: `` first."""
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    assert err.startswith("error: "), err
+    return err.removeprefix("error: ")
 
 
 def default_sigint() -> None:

@@ -3,35 +3,42 @@ with exit code 2 (4 when a file cannot be written), before anything trains.
 
 The table covers every config group, the trainer, the seed, the run folder, the checkpoint
 to start from and write failures; loading a trained model and using it raise one-line
-exceptions instead (``CheckpointError``, ``ConfigError``, ``InputError``). Training inputs run
-``train.py`` in-process (Hydra's composition, the config check of its callback, then the
-run), and each is refused before Hydra creates the run folder;
-``test_the_table_holds_through_the_command_line`` runs a sample of them as real
-subprocesses. The unknown-choice rows are derived from ``conf/``.
+exceptions instead (``CheckpointError``, ``ConfigError``, ``InputError``). Each training
+row is checked in this process on the composed config: the line a composition error
+becomes (``composition_error``), else the ``ConfigError`` of ``check_config``, which is
+what the command prints after ``error: ``. The rows only the command itself refuses
+(Hydra's callback: the run or sweep folder, a sweep's choices) run ``train.py`` in this
+process, and ``test_the_table_holds_through_the_command_line`` runs three rows as real
+processes: one line on stderr, exit code 2, no folder. The unknown-choice rows are
+derived from ``conf/``.
 """
 
 import errno
-import importlib.util
-import logging
 import os
 import pickle
-import sys
 import warnings
 from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
-from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import ConfigCompositionException, OverrideParseException
 
 from contextual_rnn.checkpoints import CheckpointError, find_checkpoint
-from contextual_rnn.config import CONFIG_DIR, compose_config
+from contextual_rnn.config import CONFIG_DIR, compose_config, composition_error
 from contextual_rnn.errors import ConfigError, InputError
 from contextual_rnn.module import SequenceClassifier, SequenceModule, SequenceRegressor
 from contextual_rnn.resume import hold
-from contextual_rnn.train import run, train
+from contextual_rnn.train import check_config, run
 
-from .conftest import ROOT, TINY_ART, TINY_LCD, tiny_overrides, train_command
+from .conftest import (
+    TINY_ART,
+    TINY_LCD,
+    one_line_error,
+    tiny_overrides,
+    train_command,
+    train_py_in_process,
+)
 
 GROUPS = sorted(
     str(p.relative_to(CONFIG_DIR))
@@ -176,7 +183,6 @@ TRAIN_CASES = [
     (["+foo=1"], "foo=1 is not allowed: expected one of its options: name, seed, threads, ckpt_path, optimized_metric, matmul_precision, tags, model, data, preset, trainer, callbacks, logger, paths"),
     (["name=../../../tmp/x"], "name='../../../tmp/x' is not allowed: expected a folder name: no '/', not '.' or '..'"),
     (["name=.."], "name='..' is not allowed: expected a folder name"),
-    (["hydra.run.dir="], "hydra.run.dir='' is not allowed: expected a folder (not the working directory)"),
     (["data=art", "callbacks.milestones.thresholds=[2.0]"], "callbacks.milestones.thresholds=[2.0] is not allowed: expected a non-empty list of accuracies in [0, 1]"),
     (["data=art", "callbacks.milestones.thresholds=[-0.5]"], "callbacks.milestones.thresholds=[-0.5] is not allowed"),
     (["logger=wandb"], "logger.wandb.mode='' is not allowed: expected one of offline, online, disabled, dryrun (WANDB_MODE)", {"WANDB_MODE": ""}),
@@ -185,40 +191,32 @@ TRAIN_CASES = [
 ]  # fmt: skip
 
 
-def load_train_py():
-    spec = importlib.util.spec_from_file_location("train_entry", ROOT / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def with_tiny_sizes(overrides: list[str]) -> list[str]:
+    """``overrides`` after the tiny sizes of their task (ART if they pick it) and, unless
+    they pick a logger, ``logger=csv``."""
+    sizes = TINY_ART if "data=art" in overrides else TINY_LCD
+    logger = [] if any(o.startswith("logger=") for o in overrides) else ["logger=csv"]
+    return ["debug=tiny", *logger, *sizes, *overrides]
 
 
-TRAIN_PY = load_train_py()
+def refusal(overrides: list[str], output_dir: Path) -> str:
+    """The line ``python train.py <overrides>`` refuses them with, less ``error: ``."""
+    try:
+        cfg = compose_config(with_tiny_sizes(overrides), output_dir=output_dir)
+    except (ConfigCompositionException, OverrideParseException) as error:
+        return composition_error(error)
+    with pytest.raises(ConfigError) as error:
+        check_config(cfg)
+    message = str(error.value)
+    assert "\n" not in message, message
+    return message
 
 
 def train_path(overrides: list[str], output_dir: Path) -> None:
-    """`python train.py <overrides>` in this process: Hydra's composition, the config
-    check of its callback, then the run, in ``output_dir`` (unless the overrides name a
-    run folder or a logger)."""
-    task = "art" if "data=art" in overrides else "lcd"
-    sizes = TINY_ART if task == "art" else TINY_LCD
-    logger = [] if any(o.startswith("logger=") for o in overrides) else ["logger=csv"]
-    folder = [] if any(o.startswith("hydra.run.dir=") for o in overrides) else [output_dir]
-    argv = ["debug=tiny", *logger, *sizes, *overrides, *[f"hydra.run.dir={f}" for f in folder]]
-    saved, handlers, level = sys.argv, logging.root.handlers[:], logging.root.level
-    sys.argv = ["train.py"]
-    try:
-        TRAIN_PY.command(argv)
-    finally:  # Hydra set up logging to this test's captured stderr
-        sys.argv, logging.root.handlers[:] = saved, handlers
-        logging.root.setLevel(level)
-        GlobalHydra.instance().clear()
-
-
-def one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0, err
-    assert err.startswith("error: "), err
-    return err.removeprefix("error: ")
+    """`python train.py <overrides>` in this process, in ``output_dir`` (unless the
+    overrides name a run folder)."""
+    folder = [] if any(o.startswith("hydra.") for o in overrides) else [output_dir]
+    train_py_in_process([*with_tiny_sizes(overrides), *[f"hydra.run.dir={f}" for f in folder]])
 
 
 @pytest.mark.parametrize(
@@ -229,39 +227,51 @@ def one_line_error(capsys) -> str:
         for c in TRAIN_CASES
     ],
 )
-def test_bad_training_input(overrides, message, environment, tmp_path, capsys, monkeypatch):
+def test_bad_training_input(overrides, message, environment, tmp_path, monkeypatch):
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
+    assert refusal(overrides, tmp_path / "run").startswith(message)
+    assert list(tmp_path.iterdir()) == []  # refused before anything is written
+
+
+# Rows only the command refuses (Hydra's callback, before it creates the run or sweep
+# folder): train.py in this process.
+COMMAND_CASES = [
+    (["hydra.run.dir="], "hydra.run.dir='' is not allowed: expected a folder (not the working directory)"),
+    (["-m", "seed=0,1", "model/cell=lstm,lstn"], "model/cell=lstn is not an option; allowed: "),
+    (["-m", "hparams_search=lcd_optuna", "hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials=0 is not allowed: expected a positive integer"),
+    (["-m", "seed=0,1", "hydra.sweep.dir="], "hydra.sweep.dir='' is not allowed"),
+    (["-m", "hparams_search=lcd_optuna", "model.optimizer.lr=interval(1,0)"], "model.optimizer.lr=interval(1,0) is not allowed: expected interval(low, high), low < high"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "overrides,message", COMMAND_CASES, ids=[" ".join(c[0]) for c in COMMAND_CASES]
+)
+def test_bad_input_the_command_refuses(overrides, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    run_dir = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
-        train_path(overrides, run_dir)
+        train_path(overrides, tmp_path / "run")
     assert exit_info.value.code == 2
     assert one_line_error(capsys).startswith(message)
-    assert list(tmp_path.iterdir()) == []  # refused before Hydra made the run folder
+    assert list(tmp_path.iterdir()) == []  # no run or sweep folder
 
 
-def test_a_file_where_the_run_folder_belongs(tmp_path, capsys):
+def test_a_file_where_the_run_folder_belongs(tmp_path):
     blocker = tmp_path / "taken"
     blocker.write_text("a file")
-    with pytest.raises(SystemExit) as exit_info:
-        train_path([], blocker)
-    assert exit_info.value.code == 2
-    assert one_line_error(capsys) == (
+    assert refusal([], blocker) == (
         f"run folder={str(blocker)!r} is not allowed: expected a folder: a file stands there"
     )
     assert blocker.read_text() == "a file"  # nothing already there is lost
 
 
 @pytest.mark.parametrize("subfolder", ["checkpoints", "csv", "figures", "checkpoints/resume"])
-def test_a_file_where_a_run_subfolder_belongs(tmp_path, capsys, subfolder):
+def test_a_file_where_a_run_subfolder_belongs(tmp_path, subfolder):
     blocker = tmp_path / "run" / subfolder
     blocker.parent.mkdir(parents=True, exist_ok=True)
     blocker.write_text("a file")
-    with pytest.raises(SystemExit) as exit_info:
-        train_path([], tmp_path / "run")
-    assert exit_info.value.code == 2
-    assert one_line_error(capsys) == (
+    assert refusal([], tmp_path / "run") == (
         f"run folder={str(blocker)!r} is not allowed: expected a folder: a file stands there"
     )
 
@@ -295,12 +305,10 @@ def test_a_plain_pickle_is_refused_without_torchs_warning(tmp_path):
     assert [str(w.message) for w in caught] == []
 
 
-def test_a_torn_checkpoint_to_start_from(tmp_path, capsys):
+def test_a_torn_checkpoint_to_start_from(tmp_path):
     torn = tmp_path / "torn.ckpt"
     torn.write_bytes(b"PK\x03\x04 not a whole checkpoint")
-    with pytest.raises(SystemExit):
-        train_path([f"ckpt_path={torn}"], tmp_path / "run")
-    assert one_line_error(capsys).startswith(
+    assert refusal([f"ckpt_path={torn}"], tmp_path / "run").startswith(
         f"ckpt_path={str(torn)!r} is not allowed: expected a checkpoint of this run's model (is not a readable checkpoint"
     )
 
@@ -334,15 +342,9 @@ def test_a_full_disk_stops_the_run_in_one_line_naming_the_last_good_checkpoint(
 # --- loading a trained model and using it -----------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, Path]:
-    made = {}
-    for data in ("lcd", "art"):
-        out = tmp_path_factory.mktemp(data)
-        overrides = tiny_overrides(data, "trainer.limit_val_batches=null", "trainer.max_epochs=1")
-        train(compose_config(overrides, output_dir=out))
-        made[data] = out
-    return made
+@pytest.fixture
+def runs(lcd_run, art_run) -> dict[str, Path]:
+    return {"lcd": lcd_run, "art": art_run}
 
 
 def unsafe_checkpoint(runs, folder: Path, node: dict, where: str = "init") -> Path:
@@ -432,7 +434,7 @@ def model_cases(runs, tmp_path) -> list[tuple]:
         (partial(answer, "c9k8j3ff??c"), InputError, "positions 2, 4, ... of the pairs must be digits"),
         (partial(answer, "c9c8j3f1??c"), InputError, "the letters of the pairs must be distinct"),
         (partial(answer, "c9k8j3f1?1c"), InputError, "expected '??' after the pairs"),
-        (partial(answer, "c9k8j3f1??x"), InputError, "the query 'x' is not one of the keys"),
+        (partial(answer, "c9k8j3f1??x"), InputError, "'c9k8j3f1??x': the query 'x' is not one of the keys 'ckjf'"),
     ]  # fmt: skip
 
 
@@ -450,31 +452,17 @@ def test_bad_model_inputs(runs, tmp_path):
 
 
 def test_the_table_has_at_least_80_rows():
-    assert len(TRAIN_CASES) + MODEL_CASES + 4 + 1 + 1 + 2 >= 80
+    assert len(TRAIN_CASES) + len(COMMAND_CASES) + MODEL_CASES + 4 + 1 + 1 + 2 >= 80
 
 
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        (["seed=abc"], "error: seed='abc' is not allowed"),
-        (["trainer.max_epochs=0"], "error: trainer.max_epochs=0 is not allowed"),
-        (["+data.batchsize=3"], "error: data.batchsize=3 is not allowed"),
-        (["model.lr=3"], "error: Could not override 'model.lr'"),
-        (["model/cell=lstn"], "error: model/cell=lstn is not an option"),
-        (["model.cell.hidden_size=abc"], "error: model.cell.hidden_size='abc' is not allowed"),
+        (["seed=abc"], "error: seed='abc' is not allowed"),  # a config value
+        (["model/cell=lstn"], "error: model/cell=lstn is not an option"),  # a group option
         (["-m", "seed=0,1", "model/cell=lstm,lstn"], "error: model/cell=lstn is not an option"),
-        (
-            ["-m", "hparams_search=lcd_optuna", "hydra.sweeper.n_trials=0"],
-            "error: hydra.sweeper.n_trials=0 is not allowed: expected a positive integer",
-        ),
-        (["-m", "seed=0,1", "hydra.sweep.dir="], "error: hydra.sweep.dir='' is not allowed"),
-        (["+foo=1"], "error: foo=1 is not allowed: expected one of its options: name, seed,"),
-        (
-            ["-m", "hparams_search=lcd_optuna", "model.optimizer.lr=interval(1,0)"],
-            "error: model.optimizer.lr=interval(1,0) is not allowed: expected interval(low, high), "
-            "low < high",
-        ),
     ],
+    ids=["value", "group option", "sweep"],
 )
 def test_the_table_holds_through_the_command_line(overrides, message, tmp_path):
     result = train_command(*overrides, "debug=tiny", cwd=tmp_path)
@@ -495,14 +483,11 @@ def test_an_optuna_interval_is_sampled(tmp_path):
     assert list(tmp_path.glob("outputs/*/multiruns/*/summary.md"))
 
 
-def test_a_checkpoint_with_no_epochs_left_to_start_from(runs, tmp_path, capsys):
-    finished = runs["lcd"] / "checkpoints" / "last.ckpt"  # its run trained its 1 epoch
-    with pytest.raises(SystemExit) as exit_info:
-        train_path([f"ckpt_path={finished}", "trainer.max_epochs=1"], tmp_path / "run")
-    assert exit_info.value.code == 2
-    assert one_line_error(capsys) == (
+def test_a_checkpoint_with_no_epochs_left_to_start_from(lcd_run, tmp_path):
+    finished = lcd_run / "checkpoints" / "last.ckpt"  # its run trained its 2 epochs
+    assert refusal([f"ckpt_path={finished}", "trainer.max_epochs=2"], tmp_path / "run") == (
         f"ckpt_path={str(finished)!r} is not allowed: expected a checkpoint with epochs "
-        "left to train: it has trained 1 of trainer.max_epochs=1 (ask for more epochs to "
+        "left to train: it has trained 2 of trainer.max_epochs=2 (ask for more epochs to "
         "continue from it)"
     )
     assert not (tmp_path / "run").exists()  # refused before the run folder

@@ -3,24 +3,19 @@
 import json
 
 import pytest
-import torch
 import yaml
 
 from contextual_rnn.config import compose_config
 from contextual_rnn.train import plain_values, train
 
 from . import wandb_files
-from .conftest import TINY_ART, TINY_LCD
+from .conftest import ART_RUN, TINY_ART
 from .fault_injection import Injected
 
-EVERY_EPOCH = "callbacks.trajectory_figures.every_n_epochs=1"  # default: every 10th
 
-
-def test_runs_carry_the_best_values_and_the_epochs_to_each_threshold(tmp_path):
-    overrides = ["data=art", "debug=tiny", *TINY_ART, "callbacks.milestones.thresholds=[0.0,1.0]"]
-    train(compose_config(overrides, output_dir=tmp_path))
-    summary = wandb_files.summary(wandb_files.run_files(tmp_path)[-1])
-    history = wandb_files.run_history(tmp_path)
+def test_runs_carry_the_best_values_and_the_epochs_to_each_threshold(art_run):
+    summary = wandb_files.summary(wandb_files.run_files(art_run)[-1])  # thresholds 0.0, 1.0
+    history = wandb_files.run_history(art_run)
     accuracies = [r["val/acc"] for r in history if "val/acc" in r]
     losses = [r["val/loss"] for r in history if "val/loss" in r]
     assert summary["val/acc"] == {"max": max(accuracies)}  # the best, not the last
@@ -31,17 +26,14 @@ def test_runs_carry_the_best_values_and_the_epochs_to_each_threshold(tmp_path):
     assert summary["status"] == "finished"
 
 
-def test_the_wandb_config_is_the_resolved_run_config(tmp_path):
+def test_the_wandb_config_is_the_resolved_run_config(art_run):
     """Key for key, without Hydra's node (a dashboard filters runs by ``data.task.k``); the
-    module's arguments stay in its checkpoints, out of the loggers."""
-    cfg = compose_config(["data=art", "debug=tiny", *TINY_ART], output_dir=tmp_path)
-    train(cfg)
-    logged = wandb_files.run_config(wandb_files.run_files(tmp_path)[-1])
+    module's arguments stay in its checkpoints (tests/test_use.py), out of the loggers."""
+    cfg = compose_config(ART_RUN, output_dir=art_run)
+    logged = wandb_files.run_config(wandb_files.run_files(art_run)[-1])
     assert logged["data"]["task"]["k"] == 8 and not {"task", "fitted", "hydra"} & set(logged)
     assert logged == plain_values(cfg)
-    assert yaml.safe_load((tmp_path / "csv" / "hparams.yaml").read_text()) == plain_values(cfg)
-    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert set(checkpoint["hyper_parameters"]) == {"model", "task", "fitted", "data"}
+    assert yaml.safe_load((art_run / "csv" / "hparams.yaml").read_text()) == plain_values(cfg)
 
 
 def test_the_epochs_to_each_threshold_survive_a_resume(tmp_path):
@@ -70,12 +62,11 @@ def test_the_epochs_to_each_threshold_survive_a_resume(tmp_path):
     assert resumed["status"] == "finished"
 
 
-def test_trajectory_fans_are_logged_as_data_too(tmp_path):
-    train(compose_config(["debug=tiny", *TINY_LCD, EVERY_EPOCH], output_dir=tmp_path))
-    rows = [r for r in wandb_files.run_history(tmp_path) if "val/trajectories/table/_type" in r]
-    assert len(rows) == 2  # one table per validation
+def test_trajectory_fans_are_logged_as_data_too(lcd_run):
+    rows = [r for r in wandb_files.run_history(lcd_run) if "val/trajectories/table/_type" in r]
+    assert len(rows) == 2  # one table per validation (fans every epoch)
     table_file = (
-        wandb_files.run_files(tmp_path)[-1].parent
+        wandb_files.run_files(lcd_run)[-1].parent
         / "files"
         / rows[-1]["val/trajectories/table/path"]
     )
@@ -88,18 +79,11 @@ def test_trajectory_fans_are_logged_as_data_too(tmp_path):
     assert first[5] == pytest.approx(0, abs=1e-6)  # t = 0: every sample starts at x(0)
 
 
-def test_fans_every_n_epochs_and_the_trained_models_pngs_at_the_end(tmp_path):
+def test_fans_every_n_epochs_and_the_trained_models_pngs_at_the_end(lcd_run, lcd_run_fans_every_2):
     """every_n_epochs=2 over two epochs: W&B gets epoch 0's fans only (images and table),
     and figures/ holds the trained model's fans, those a run drawing every epoch ends with."""
     logged, pngs = {}, {}
-    for every in (1, 2):
-        out = tmp_path / str(every)
-        overrides = [
-            "debug=tiny",
-            *TINY_LCD,
-            f"callbacks.trajectory_figures.every_n_epochs={every}",
-        ]
-        train(compose_config(overrides, output_dir=out))
+    for every, out in ((1, lcd_run), (2, lcd_run_fans_every_2)):
         history = wandb_files.run_history(out)
         logged[every] = [
             (key, row["trainer/global_step"])

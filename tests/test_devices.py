@@ -9,10 +9,11 @@ import torch
 
 from contextual_rnn.checkpoints import find_checkpoint
 from contextual_rnn.config import compose_config
+from contextual_rnn.errors import ConfigError
 from contextual_rnn.module import SequenceModule
-from contextual_rnn.train import train
+from contextual_rnn.train import check_config, train
 
-from .conftest import tiny_overrides, train_command
+from .conftest import tiny_overrides
 
 no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without a GPU")
 
@@ -32,37 +33,29 @@ def test_the_presets_set_device_precision_and_matmul_precision():
 
 
 @no_gpu
-def test_trainer_gpu_without_a_gpu_is_one_line():
-    result = train_command("trainer=gpu", "debug=tiny", "logger=csv")
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "error: trainer.accelerator='gpu' is not allowed: expected cpu or auto: "
-        "this machine has no GPU"
+def test_trainer_gpu_without_a_gpu_is_one_line(tiny_config):
+    with pytest.raises(ConfigError) as error:
+        check_config(tiny_config("lcd", "trainer=gpu"))
+    assert str(error.value) == (
+        "trainer.accelerator='gpu' is not allowed: expected cpu or auto: this machine has no GPU"
     )
 
 
-def test_matmul_precision_is_applied_and_checked(tmp_path):
+def test_matmul_precision_is_applied_and_checked(tiny_config, tmp_path):
+    one_step = ["trainer=cpu", "trainer.max_epochs=1", "trainer.limit_train_batches=1"]
     try:
-        train(compose_config([*tiny_overrides("lcd", "trainer=cpu")], output_dir=tmp_path / "a"))
-        assert torch.get_float32_matmul_precision() == "highest"
-        overrides = tiny_overrides("lcd", "trainer=cpu", "matmul_precision=medium")
-        train(compose_config(overrides, output_dir=tmp_path / "b"))
+        overrides = tiny_overrides("lcd", *one_step, "matmul_precision=medium")
+        train(compose_config(overrides, output_dir=tmp_path / "a"))
         assert torch.get_float32_matmul_precision() == "medium"
+        train(compose_config(tiny_overrides("lcd", *one_step), output_dir=tmp_path / "b"))
+        assert torch.get_float32_matmul_precision() == "highest"  # the default, set again
     finally:
         torch.set_float32_matmul_precision("highest")
-    result = train_command("debug=tiny", "logger=csv", "matmul_precision=fast")
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "error: matmul_precision='fast' is not allowed: expected one of highest, high, medium"
+    with pytest.raises(ConfigError) as error:
+        check_config(tiny_config("lcd", "matmul_precision=fast"))
+    assert str(error.value) == (
+        "matmul_precision='fast' is not allowed: expected one of highest, high, medium"
     )
-
-
-@pytest.fixture(scope="module")
-def lcd_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lcd")
-    overrides = tiny_overrides("lcd", "trainer.limit_val_batches=null")
-    train(compose_config(overrides, output_dir=out))
-    return out
 
 
 def test_validating_on_the_cpu_reproduces_the_logged_metrics(lcd_run):

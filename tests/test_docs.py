@@ -1,29 +1,36 @@
 """The documentation, executed: every command and Python block in README.md and docs/*.md.
 
-Every ``python train.py ...`` and ``python scripts/...`` line of a shell block runs
-exactly as written, from a fresh working directory (one per page, commands in their
-order), with only size-shrinking options appended: ``debug=tiny`` for train.py,
-``--quick`` for the benchmark, the study's documented budget options, three trials for an
-Optuna search. A placeholder such as ``<time>`` stands for the folder an earlier command
-of the same page made. Every Python block runs as a script; one that reads
-``outputs/<name>/`` runs after the page's ``python train.py experiment=<name>`` (with
-``debug=tiny``). A command or block added to a page is picked up without editing this
-file; the few that cannot run here are listed in ``NOT_RUN`` with the reason. The
-default suite runs every command but the multiruns as written, and a variant of each
-multirun with fewer jobs; the slow suite runs the multiruns as written. What each command
-promises is then checked: exit 0, the run folder's artefacts, one W&B run and one summary
-row per job, figures.
+By default, in this process: every ``python train.py ...`` line of a shell block composes
+(each value of a swept list once), ``scripts/study.py`` plans its sweeps (``--dry-run``)
+and their jobs compose, and README's Python blocks run against the suite's trained runs;
+one multirun, README's first command, runs as a process with fewer jobs.
+
+The slow suite runs every ``python train.py ...`` and ``python scripts/...`` line exactly
+as written, from a fresh working directory (one per page, commands in their order), with
+only size-shrinking options appended: ``debug=tiny`` for train.py, ``--quick`` for the
+benchmark, the study's documented budget options, three trials for an Optuna search. A
+placeholder such as ``<time>`` stands for the folder an earlier command of the same page
+made. Every Python block runs as a script; one that reads ``outputs/<name>/`` runs after
+the page's ``python train.py experiment=<name>`` (with ``debug=tiny``). A command or
+block added to a page is picked up without editing this file; the few that cannot run
+here are listed in ``NOT_RUN`` with the reason. What each command promises is then
+checked: exit 0, the run folder's artefacts, one W&B run and one summary row per job,
+figures.
 """
 
 import csv
 import json
 import re
+import runpy
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from contextual_rnn.analysis import study
+from contextual_rnn.config import compose_config
 
 from . import wandb_files
 from .conftest import ROOT, run_command
@@ -47,14 +54,9 @@ SHRINK = {
     "scripts/study.py": ["--seeds", "0", "--art-epochs", "2", "--lcd-epochs", "2",
                          "--sweeps", "art_ba2016,lcd_authors", "--override", "debug=tiny"],
 }  # fmt: skip
-SLOW_COMMANDS = (
-    "trainer=ddp",
-    "scripts/bench.py",
-    "n_trials=50",
-    "scripts/study.py --",
-    "aggregate.py",
-)
-QUICK = ("--cfg", "--info", "--help")  # print and exit: no run
+# The one documented command the default suite runs as a process (a multirun, with fewer jobs):
+# README's first command, `python train.py model/init=contextual data=lcd -m seed=0,1,2`.
+DEFAULT_MULTIRUN = ("README.md", 0)
 
 
 def blocks(page: Path, languages: tuple[str, ...]) -> list[str]:
@@ -185,21 +187,6 @@ def fewer_jobs(command: str) -> str:
     return shlex.join(words)
 
 
-def slow_single_run(page: str, command: str) -> bool:
-    """A run that no later command of its page reads (through a ``<time>`` placeholder)
-    goes to the slow suite: the default suite keeps the runs the commands after them need."""
-    if not command.startswith("python train.py") or any(q in command for q in QUICK):
-        return False
-    later = commands(next(p for p in PAGES if p.name == page))
-    later = later[later.index(command) + 1 :]
-    for other in later:
-        if "<" in other:
-            return False
-        if other.startswith("python train.py") and not any(q in other for q in QUICK):
-            return True  # another run comes first: the placeholder would read that one
-    return True
-
-
 def marks(command: str, slow: bool) -> list:
     found = [pytest.mark.skip(reason=skipped(command))] if skipped(command) else []
     return found + ([pytest.mark.slow] if slow else [])
@@ -210,12 +197,7 @@ def marks(command: str, slow: bool) -> list:
     [
         pytest.param(
             *case,
-            marks=marks(
-                case[2],
-                is_multirun(case[2])
-                or any(s in case[2] for s in SLOW_COMMANDS)
-                or slow_single_run(case[0], case[2]),
-            ),
+            marks=marks(case[2], slow=True),  # a process each
             id=f"{case[0]}:{case[1]}:{case[2][:60]}",
         )
         for case in documented()
@@ -228,25 +210,17 @@ def test_documented_command_runs_as_written(tmp_path_factory, page, index, comma
     check(command, result, cwd)
 
 
-@pytest.mark.parametrize(
-    "page,index,command",
-    [
-        pytest.param(
-            *case,
-            marks=marks(case[2], any(s in case[2] for s in SLOW_COMMANDS)),
-            id=f"{case[0]}:{case[1]}:{fewer_jobs(case[2])[:60]}",
-        )
-        for case in documented()
-        if is_multirun(case[2])
-    ],
-)
-def test_a_tiny_variant_of_each_documented_multirun(tmp_path_factory, page, index, command):
-    """The default suite's stand-in for a multirun: fewer jobs, the same checks."""
-    cwd = page_cwd(tmp_path_factory, f"{page}-tiny-{index}")
-    result = run_command(shrunk(fewer_jobs(command)), cwd, timeout=900)
-    check(command, result, cwd)
+def test_readmes_first_multirun_with_fewer_jobs(tmp_path):
+    """The default suite's one documented command run as a process (the slow suite runs
+    every command as written): ``-m seed=0,1`` instead of ``seed=0,1,2``, the same checks."""
+    page, index = DEFAULT_MULTIRUN
+    command = commands(ROOT / page)[index]
+    result = run_command(shrunk(fewer_jobs(command)), tmp_path, timeout=900)
+    check(command, result, tmp_path)
+    assert len(list(tmp_path.glob("outputs/*/multiruns/*/*/metrics.json"))) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "page,index",
     [(p.name, i) for p in PAGES for i, _ in enumerate(blocks(p, ("python",)))],
@@ -269,3 +243,92 @@ def test_documented_python_runs_as_written(tmp_path, page, index):
 
 def test_every_page_is_read():
     assert len(documented()) >= 10 and any("-m seed=0,1,2" in c for _, _, c in documented())
+    page, index = DEFAULT_MULTIRUN
+    assert (
+        commands(ROOT / page)[index]
+        == "python train.py model/init=contextual data=lcd -m seed=0,1,2"
+    )
+
+
+# Hydra's flags in the documented commands, and those that take a value.
+FLAGS = {"-m", "--multirun", "--cfg", "--resolve", "--info", "--help"}
+FLAG_VALUES = {"--cfg", "--info"}
+
+
+def composed_overrides(args: list[str]) -> list[list[str]]:
+    """The override lists a command's jobs compose: its flags dropped, and each value of a
+    swept list once (the others at their first value)."""
+    overrides, i = [], 0
+    while i < len(args):
+        if args[i] in FLAGS:
+            i += 1 + (args[i] in FLAG_VALUES and i + 1 < len(args))
+            continue
+        assert not args[i].startswith("-"), f"a flag this test does not know: {args[i]}"
+        overrides.append(args[i])
+        i += 1
+
+    def swept(word: str) -> list[str]:
+        key, _, values = word.partition("=")
+        if "," in values and "[" not in values and "(" not in values:
+            return [f"{key}={v}" for v in values.split(",")]
+        return [word]
+
+    choices = [swept(word) for word in overrides]
+    jobs = [[c[0] for c in choices]]
+    for i, values in enumerate(choices):
+        for value in values[1:]:
+            jobs.append([*jobs[0][:i], value, *jobs[0][i + 1 :]])
+    return jobs
+
+
+COMPOSED: set[tuple[str, ...]] = set()
+
+
+@pytest.mark.parametrize(
+    "page,index,command",
+    [
+        pytest.param(*case, id=f"{case[0]}:{case[1]}:{case[2][:60]}")
+        for case in documented()
+        if "hydra.searchpath=" not in case[2]  # its files: tests/test_extending.py
+        and "scripts/aggregate.py" not in case[2]  # reads what earlier commands made
+    ],
+)
+def test_documented_command_composes(page, index, command, tmp_path, monkeypatch, capsys):
+    """In this process: a train.py command's jobs compose; a study plans its sweeps
+    (``--dry-run``, nothing run or written) and their jobs compose."""
+    monkeypatch.chdir(tmp_path)
+    args = shlex.split(command)[2:]
+    if "scripts/study.py" in command:
+        if "--help" in args:
+            with pytest.raises(SystemExit) as exit_info:
+                study.main(args)
+            assert exit_info.value.code == 0 and "--sweeps" in capsys.readouterr().out
+            return
+        record = study.main([*args, "--dry-run"])
+        assert list(tmp_path.iterdir()) == []  # a dry run writes nothing
+        jobs = [sweep["command"][3:] for sweep in record["sweeps"]]
+        assert jobs and all(
+            sweep["command"][1:3] == ["train.py", "-m"] for sweep in record["sweeps"]
+        )
+        jobs = [composed_overrides(job)[0] for job in jobs]  # each sweep's first job
+    else:
+        jobs = composed_overrides(args)
+    for overrides in jobs:
+        if tuple(overrides) not in COMPOSED:  # pages repeat a study's sweeps
+            assert compose_config(overrides).model.cell._target_, overrides
+            COMPOSED.add(tuple(overrides))
+
+
+def test_readmes_python_runs_against_trained_runs(lcd_run, art_run, tmp_path, monkeypatch):
+    """README's Python blocks, in this process, in a folder where the runs they read
+    (``outputs/<experiment>/runs/<time>``) are the suite's trained runs."""
+    for name, run in (("lcd_paper", lcd_run), ("art_paper", art_run)):
+        (tmp_path / "outputs" / name / "runs").mkdir(parents=True)
+        (tmp_path / "outputs" / name / "runs" / "2024-01-01_00-00-00").symlink_to(run)
+    monkeypatch.chdir(tmp_path)
+    code = blocks(ROOT / "README.md", ("python",))
+    assert len(code) >= 3
+    for index, block in enumerate(code):
+        script = tmp_path / f"block{index}.py"
+        script.write_text(block)
+        runpy.run_path(str(script), run_name="__main__")

@@ -1,4 +1,7 @@
-"""A wheel install trains from any directory: the package carries its config (conf/)."""
+"""A wheel install trains from any directory: the package carries its config (conf/).
+
+Slow; by default the config is read through the package (``pkg://contextual_rnn.conf``,
+``contextual_rnn.config.CONFIG_DIR``) by every test that composes one."""
 
 import os
 import shutil
@@ -57,6 +60,7 @@ def fresh_venv(folder: Path) -> Path:
     return python
 
 
+@pytest.mark.slow  # builds a wheel and a venv, then starts four processes
 def test_a_wheel_install_trains_from_any_directory(tmp_path):
     wheel = build_wheel(tmp_path)
     shipped = set(zipfile.ZipFile(wheel).namelist())

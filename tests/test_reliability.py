@@ -16,7 +16,14 @@ from contextual_rnn.config import compose_config
 from contextual_rnn.train import train
 
 from . import wandb_files
-from .conftest import ROOT, TINY_LCD, default_sigint, train_command
+from .conftest import (
+    LCD_RUN,
+    ROOT,
+    TINY_LCD,
+    default_sigint,
+    train_as_hydra_would,
+    train_command,
+)
 
 # 100 training sequences in batches of 16: 7 steps an epoch, 3 epochs.
 SMALL_RUN = [
@@ -90,38 +97,27 @@ def test_ctrl_c_is_recorded_as_interrupted_and_names_the_last_checkpoint(tmp_pat
     assert summary(tmp_path)["status"] == "interrupted"
 
 
-def test_a_finished_run_is_recorded_as_finished(tmp_path):
-    train(compose_config(SMALL_RUN, output_dir=tmp_path))
-    status = json.loads((tmp_path / "status.json").read_text())
-    assert status["status"] == "finished" and status["max_epochs"] == 3
-    assert not status["stopped_early"] and status["epoch"] == 3
-    assert exit_code(tmp_path) == 0 and summary(tmp_path)["status"] == "finished"
+def test_a_finished_run_is_recorded_as_finished(lcd_run):
+    status = json.loads((lcd_run / "status.json").read_text())
+    assert status["status"] == "finished" and status["max_epochs"] == 2
+    assert not status["stopped_early"] and status["epoch"] == 2
+    assert exit_code(lcd_run) == 0 and summary(lcd_run)["status"] == "finished"
 
 
-def test_same_seed_same_metrics_and_different_seed_differs(tmp_path):
-    def logged(seed: int, name: str) -> list[dict]:
-        train(
-            compose_config([*SMALL_RUN, "logger=csv", f"seed={seed}"], output_dir=tmp_path / name)
-        )
-        return metrics_rows(tmp_path / name)
+def test_same_seed_same_metrics_and_different_seed_differs(lcd_run, tmp_path):
+    def logged(*overrides: str) -> list[dict]:
+        out = tmp_path / "-".join(overrides or ("again",))
+        return metrics_rows(train_as_hydra_would([*LCD_RUN, *overrides], out))
 
-    first, again, other = logged(0, "a"), logged(0, "b"), logged(1, "c")
-    assert first == again
-    assert [r["val/loss"] for r in first] != [r["val/loss"] for r in other]
+    first = metrics_rows(lcd_run)
+    assert logged() == first
+    assert [r["val/loss"] for r in logged("seed=1")] != [r["val/loss"] for r in first]
 
 
-def test_figure_cadence_changes_no_training_number(tmp_path):
-    """The fans draw from their own random stream: drawing them more often changes nothing."""
-    rows = []
-    for every in (1, 2):
-        out = tmp_path / f"every{every}"
-        cfg = compose_config(
-            [*SMALL_RUN, "logger=csv", f"callbacks.trajectory_figures.every_n_epochs={every}"],
-            output_dir=out,
-        )
-        train(cfg)
-        rows.append(metrics_rows(out))
-    assert rows[0] == rows[1]
+def test_figure_cadence_changes_no_training_number(lcd_run, lcd_run_fans_every_2):
+    """The fans draw from their own random stream: drawing them every epoch (the suite's
+    LCD run) or every second epoch changes nothing."""
+    assert metrics_rows(lcd_run_fans_every_2) == metrics_rows(lcd_run)
 
 
 def test_unwritable_wandb_folder_is_refused_before_training(tmp_path):
@@ -153,7 +149,7 @@ def test_wandb_failing_mid_run_fails_it_and_the_csv_log_keeps_what_came_before(
         return log(run, data, *args, **kwargs)
 
     monkeypatch.setattr(wandb.Run, "log", full_at_the_second_validation)
-    with pytest.raises(OSError, match="No space left on device"):
-        train(compose_config(SMALL_RUN, output_dir=tmp_path))
+    with pytest.raises(OSError, match="No space left on device"):  # 2 epochs, 2 validations
+        train(compose_config(["debug=tiny", *TINY_LCD], output_dir=tmp_path))
     assert sum(1 for r in metrics_rows(tmp_path) if r["val/loss"]) == 2
     assert exit_code(tmp_path) == 1

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -155,7 +156,6 @@ def test_resumed_run_equals_an_uninterrupted_one(reference, tmp_path, point, at)
 
 
 def test_a_torn_checkpoint_is_never_picked(reference, tmp_path):
-    interrupted_then_resumed(tmp_path / "run", "train_step", 12)
     # A torn file numbered as the newest under the temporary name, as a kill while a
     # checkpoint is written leaves it (a torn file under a checkpoint's own name is refused:
     # tests/test_safety.py).
@@ -206,6 +206,14 @@ def test_sigkill_before_the_first_resume_checkpoint_then_the_same_command(refere
     same_run(reference, tmp_path)
 
 
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("killed") / "run"
+    with pytest.raises(Injected):
+        train(compose_config([*RUN, *fault("train_step", 5, "raise")], output_dir=out))
+    return out
+
+
 @pytest.mark.parametrize(
     "change,refused",
     [
@@ -219,13 +227,13 @@ def test_sigkill_before_the_first_resume_checkpoint_then_the_same_command(refere
         ("seed=1", "data.train_seed 0 -> 1, seed 0 -> 1;"),
     ],
 )
-def test_a_changed_config_is_refused_in_its_run_folder(tmp_path, change, refused):
-    with pytest.raises(Injected):
-        train(compose_config([*RUN, *fault("train_step", 5, "raise")], output_dir=tmp_path))
+def test_a_changed_config_is_refused_in_its_run_folder(killed_run, tmp_path, change, refused):
+    out = tmp_path / "run"
+    shutil.copytree(killed_run, out)  # a copied run folder is the same run
     with pytest.raises(ConfigError) as error:
-        train(compose_config([*RUN, change], output_dir=tmp_path))
+        train(compose_config([*RUN, change], output_dir=out))
     assert str(error.value).startswith(
-        f"run folder={str(tmp_path)!r} is not allowed: expected a new folder, or its run's config "
+        f"run folder={str(out)!r} is not allowed: expected a new folder, or its run's config "
         f"(changed: {refused}"
     )
     assert "only trainer.max_epochs, threads," in str(error.value)
@@ -233,7 +241,7 @@ def test_a_changed_config_is_refused_in_its_run_folder(tmp_path, change, refused
 
 def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, caplog):
     out = tmp_path / "run"
-    train(compose_config(RUN, output_dir=out))
+    shutil.copytree(reference, out)  # a finished run (copied: the same run)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and "wandb" not in p.parts}
     with caplog.at_level("INFO"):
         metrics = train(compose_config(RUN, output_dir=out))

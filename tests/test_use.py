@@ -1,4 +1,4 @@
-"""Using a trained model in Python: load, validate, rollout, answer, and their one-line errors."""
+"""Using a trained model in Python: load, validate, rollout, answer."""
 
 import csv
 
@@ -7,43 +7,13 @@ import pytorch_lightning as pl
 import torch
 
 from contextual_rnn.checkpoints import CheckpointError, find_checkpoint
-from contextual_rnn.config import compose_config
-from contextual_rnn.errors import InputError
 from contextual_rnn.figures import fan_grid, save
 from contextual_rnn.module import SequenceClassifier, SequenceModule, SequenceRegressor
 from contextual_rnn.tasks.art import encode_text
-from contextual_rnn.train import train
+from contextual_rnn.train import build_run
 
-from .conftest import tiny_overrides
-
-FULL_VALIDATION = ["trainer.limit_val_batches=null", "trainer.max_epochs=2"]
-
-
-def trained_run(tmp_path_factory, name: str, data: str, *overrides: str):
-    out = tmp_path_factory.mktemp(name)
-    train(compose_config(tiny_overrides(data, *FULL_VALIDATION, *overrides), output_dir=out))
-    return out
-
-
-@pytest.fixture(scope="module")
-def lcd_run(tmp_path_factory):
-    return trained_run(tmp_path_factory, "lcd", "lcd", "model/init=contextual")
-
-
-@pytest.fixture(scope="module")
-def lcd_deterministic_run(tmp_path_factory):
-    return trained_run(
-        tmp_path_factory,
-        "lcd_det",
-        "lcd",
-        "model/init=contextual",
-        "model.context_net.distribution=deterministic",
-    )
-
-
-@pytest.fixture(scope="module")
-def art_run(tmp_path_factory):
-    return trained_run(tmp_path_factory, "art", "art", "model/cell=fast_weights")
+# lcd_run, art_run: the suite's trained runs (conftest.py). Loading a bad checkpoint and
+# the one-line errors of using a model: tests/test_bad_inputs.py's table.
 
 
 def logged_val_loss(run, epoch: int) -> float:
@@ -95,9 +65,10 @@ def test_rollout_samples_distinct_trajectories(lcd_run, tmp_path):
     assert (tmp_path / "trajectories.png").stat().st_size > 10_000
 
 
-def test_rollout_with_a_deterministic_init_gives_coinciding_samples(lcd_deterministic_run):
-    module = SequenceRegressor.load(lcd_deterministic_run)
-    assert not module.net.stochastic
+def test_rollout_with_a_deterministic_init_gives_coinciding_samples(tiny_config):
+    cfg = tiny_config("lcd", "model.context_net.distribution=deterministic")
+    module = build_run(cfg)[1].eval()  # what rollout does needs no training
+    assert isinstance(module, SequenceRegressor) and not module.net.stochastic
     conditions = {"period": torch.tensor([2.0]), "x0": torch.tensor([3.0])}
     samples = module.rollout(conditions, num_samples=4)
     assert torch.equal(samples[0, 0], samples[0, 3])
@@ -115,43 +86,10 @@ def test_answer_matches_the_models_forward_pass(art_run):
         assert probability == pytest.approx(float(probabilities[best]))
 
 
-def test_answer_refuses_a_malformed_query_in_one_line(art_run):
-    module = SequenceClassifier.load(art_run)
-    with pytest.raises(InputError) as error:
-        module.answer("c9k8j3f1??x")
-    assert str(error.value) == "'c9k8j3f1??x': the query 'x' is not one of the keys 'ckjf'"
-
-
-def test_bad_checkpoints_give_one_line(lcd_run, art_run, tmp_path):
-    truncated = tmp_path / "truncated.ckpt"
-    truncated.write_bytes(find_checkpoint(lcd_run).read_bytes()[:2000])
-    foreign = tmp_path / "foreign.ckpt"
-    torch.save({"weights": torch.zeros(3)}, foreign)
-    cases = [
-        (SequenceModule, tmp_path / "missing.ckpt", "no checkpoint or run folder at"),
-        (SequenceModule, truncated, "is not a readable checkpoint (truncated or corrupt"),
-        (SequenceModule, foreign, "is not a Lightning checkpoint"),
-        (
-            SequenceClassifier,
-            lcd_run,
-            "trained on LCD, a regression task; this needs a classification model",
-        ),
-        (
-            SequenceRegressor,
-            art_run,
-            "trained on ART, a classification task; this needs a regression model",
-        ),
-    ]
-    for module, path, message in cases:
-        with pytest.raises(CheckpointError) as error:
-            module.load(path)
-        assert message in str(error.value) and "\n" not in str(error.value), error.value
-    with pytest.raises(CheckpointError, match="^which='worst': expected 'best' or 'last'$"):
-        SequenceModule.load(lcd_run, which="worst")
-
-
-def test_checkpoints_load_with_weights_only(lcd_run):
-    for path in (lcd_run / "checkpoints").rglob("*.ckpt"):
+def test_checkpoints_load_with_weights_only(lcd_run, art_run):
+    paths = [*(lcd_run / "checkpoints").rglob("*.ckpt"), *(art_run / "checkpoints").rglob("*.ckpt")]
+    assert len(paths) >= 4  # best, last and resume checkpoints of each
+    for path in paths:
         checkpoint = torch.load(path, weights_only=True)
         assert set(checkpoint["hyper_parameters"]) == {"model", "task", "fitted", "data"}
 

@@ -39,13 +39,9 @@ def model_artifacts(run_file: Path) -> list:
     return found
 
 
-def test_checkpoints_are_off_by_default_and_become_artifacts_with_log_model(tmp_path):
+def test_checkpoints_are_off_by_default_and_become_artifacts_with_log_model(lcd_run):
     assert compose_config([]).logger.wandb.log_model is False
-    run = tmp_path / "run"
-    result = train_command(
-        *QUICK, "trainer.max_epochs=2", "logger.wandb.log_model=true", f"hydra.run.dir={run}"
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run = lcd_run  # logger.wandb.log_model=true, two epochs
     (run_file,) = wandb_files.run_files(run)
     info = wandb_files.run_info(run_file)  # a single run keeps its group and name
     assert (info["group"], info["name"]) == ("lcd_lstm", "contextual-seed0")
