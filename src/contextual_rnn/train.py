@@ -163,20 +163,20 @@ def build_run(cfg: DictConfig, meta: bool = False):
         module_class = module_for(type(task))
         fitted = None if meta else task.fitted()
         module = module_class(container(cfg.model), task_config, fitted, data, trusted=True)
-    return datamodule, module, build_trainer(cfg, meta)
+    return datamodule, module, build_trainer(cfg)
 
 
-def build_trainer(cfg: DictConfig, meta: bool = False) -> pl.Trainer:
+def build_trainer(cfg: DictConfig) -> pl.Trainer:
     callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
-    loggers = instantiate_nodes(cfg.get("logger"), "logger", meta)
+    loggers = instantiate_nodes(cfg.get("logger"), "logger")
     return instantiate_node(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
 
 
-def instantiate_nodes(nodes, prefix: str, meta: bool = False) -> list:
-    # a W&B logger continues the W&B run its folder holds (loggers.wandb_resume), which
-    # makes the folder: not in the check before a run, which writes nothing
+def instantiate_nodes(nodes, prefix: str) -> list:
+    # a W&B logger continues the W&B run its folder holds (loggers.wandb_resume), once its
+    # folder is known writable (checked without making anything)
     return [
-        instantiate_node(n, f"{prefix}.{name}", **({} if meta else wandb_resume(n)))
+        instantiate_node(n, f"{prefix}.{name}", **wandb_resume(n))
         for name, n in (nodes or {}).items()
         if n
     ]
