@@ -60,6 +60,13 @@ TRAIN_CASES = [
     (["+model.lr=3"], "model.lr=3 is not allowed: expected one of its options: cell, init, optimizer, embedding_dim"),
     (["+data.batchsize=3"], "data.batchsize=3 is not allowed: expected one of its options: task, batch_size"),
     (["+trainer.foo=1"], "trainer.foo=1 is not allowed: expected an argument of pytorch_lightning.Trainer"),
+    (["+trainer.strategy=foo"], "trainer.strategy='foo' is not allowed: expected what pytorch_lightning.Trainer accepts: You selected an invalid strategy name"),
+    (["+trainer.num_nodes=0"], "trainer.num_nodes=0 is not allowed: expected what pytorch_lightning.Trainer accepts: `num_nodes` must be a positive integer"),
+    (["trainer.devices=[0,0]"], "trainer.devices=[0, 0] is not allowed: expected what pytorch_lightning.Trainer accepts"),
+    (["+trainer.enable_checkpointing=false"], "trainer.enable_checkpointing=False is not allowed: expected what pytorch_lightning.Trainer accepts"),
+    (["callbacks.best_checkpoint.filename=../../../x"], "callbacks.best_checkpoint.filename='../../../x' is not allowed: expected a path inside the run folder"),
+    (["callbacks.resume_checkpoint.dirpath=/tmp"], "callbacks.resume_checkpoint.dirpath='/tmp' is not allowed: expected a path inside the run folder"),
+    (["+model.optimizer.betas=[0.9]"], "model.optimizer={'lr': 0.0002, 'betas': [0.9], 'fused': True} is not allowed: expected options it accepts"),
     (["model.cell.hidden_size=[1"], "model.cell.hidden_size=[1"),
     (["seed=abc"], "seed='abc' is not allowed: expected an integer from 0 to 2**32 - 1"),
     (["seed=-1"], "seed=-1 is not allowed"),
@@ -237,7 +244,9 @@ def test_bad_training_input(overrides, message, environment, tmp_path, monkeypat
 # Rows only the command refuses (Hydra's callback, before it creates the run or sweep
 # folder): train.py in this process.
 COMMAND_CASES = [
-    (["hydra.run.dir="], "hydra.run.dir='' is not allowed: expected a folder (not the working directory)"),
+    (["hydra.run.dir="], "hydra.run.dir='' is not allowed: expected a folder of its own (not the working directory or one above it)"),
+    (["hydra.run.dir=."], "hydra.run.dir='.' is not allowed: expected a folder of its own (not the working directory or one above it)"),
+    (["hydra.output_subdir=../.."], "hydra.output_subdir='../..' is not allowed: expected a folder inside the run folder"),
     (["-m", "seed=0,1", "model/cell=lstm,lstn"], "model/cell=lstn is not an option; allowed: "),
     (["-m", "hparams_search=lcd_optuna", "hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials=0 is not allowed: expected a positive integer"),
     (["-m", "seed=0,1", "hydra.sweep.dir="], "hydra.sweep.dir='' is not allowed"),

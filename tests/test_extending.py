@@ -50,6 +50,7 @@ def test_the_walkthrough_has_one_class_and_one_yaml_each_and_an_optional_report(
     }
 
 
+@pytest.mark.slow  # processes from a user's folder
 @pytest.mark.parametrize("data,sizes", [("lcd", TINY_LCD), ("art", TINY_ART)])
 def test_a_new_cell_and_init_train_on_both_tasks_and_load_back(extension, data, sizes):
     env = {"PYTHONPATH": f"{extension}{os.pathsep}{ROOT}"}
@@ -86,6 +87,7 @@ def in_python(extension: Path, *lines: str) -> subprocess.CompletedProcess:
     return run_command([sys.executable, "-c", code], extension, env=env)
 
 
+@pytest.mark.slow  # processes from a user's folder
 def test_an_unknown_choice_lists_the_extensions_options_too(extension):
     result = train_command(
         f"hydra.searchpath=[file://{extension}/myconf]", "model/cell=indrn", cwd=extension
@@ -113,6 +115,7 @@ def validation_rows(run: Path) -> list[dict]:
         return [row for row in csv.DictReader(file) if row["val/loss"]]
 
 
+@pytest.mark.slow  # processes from a user's folder
 def test_a_new_regression_task_learns_loads_back_and_rolls_out(extension):
     out = extension / "run_ramp"
     result = ramp_command(extension, f"hydra.run.dir={out}")
@@ -157,6 +160,7 @@ def final_metrics(sweep: Path) -> dict[int, dict]:
     return {seed: json.loads((sweep / str(seed) / "metrics.json").read_text()) for seed in (0, 1)}
 
 
+@pytest.mark.slow  # processes from a user's folder
 def test_a_seed_sweep_of_the_new_task_is_summarised_and_aggregated(ramp_sweep):
     sweep, out = ramp_sweep
     rows = (sweep / "summary.md").read_text().splitlines()
@@ -169,6 +173,7 @@ def test_a_seed_sweep_of_the_new_task_is_summarised_and_aggregated(ramp_sweep):
     assert re.search(rf"\| final val/loss \| contextual \| {losses} \|", tables), tables
 
 
+@pytest.mark.slow  # processes from a user's folder
 def test_the_aggregate_tables_hold_the_new_tasks_metrics_only(ramp_sweep):
     sweep, out = ramp_sweep
     tables = (out / "tables.md").read_text()

@@ -191,6 +191,7 @@ def finished_sweeps(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow  # trains a sweep or aggregates every committed curve: minutes
 def test_aggregate_writes_statistics_figures_and_a_wandb_run(finished_sweeps, tmp_path):
     out = tmp_path / "aggregate"
     summary = report.main([str(finished_sweeps), "--out", str(out)])
@@ -230,6 +231,7 @@ def test_aggregate_writes_statistics_figures_and_a_wandb_run(finished_sweeps, tm
     assert any(k.startswith("figures/fig2_art_tiny") for k in logged)
 
 
+@pytest.mark.slow  # trains a sweep or aggregates every committed curve: minutes
 def test_committed_curves_and_the_run_folders_of_later_seeds_aggregate_together(
     finished_sweeps, tmp_path
 ):
@@ -245,6 +247,7 @@ def test_committed_curves_and_the_run_folders_of_later_seeds_aggregate_together(
     ]  # fmt: skip
 
 
+@pytest.mark.slow  # trains a sweep or aggregates every committed curve: minutes
 def test_a_task_without_a_report_is_summarised_by_the_default(finished_sweeps, tmp_path):
     """A run of a task the study has no report for gets the default: the final and best
     val/loss, a curve figure."""
@@ -260,6 +263,7 @@ def test_a_task_without_a_report_is_summarised_by_the_default(finished_sweeps, t
     assert (tmp_path / "out" / "curves_art_tiny.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow  # trains a sweep or aggregates every committed curve: minutes
 def test_the_committed_curves_rebuild_the_tables_of_docs_results(tmp_path):
     """docs/results.md is checkable: its tables come from the committed per-run curves."""
     docs = Path(__file__).resolve().parents[1] / "docs"

@@ -82,6 +82,7 @@ def test_a_failing_job_is_reported_and_the_others_still_run(tmp_path):
     assert not (sweep / "summary" / "wandb").exists()  # logger=csv: no W&B summary run
 
 
+@pytest.mark.slow  # multirun processes
 def test_jobs_that_share_a_folder_are_each_in_the_summary(tmp_path):
     result = train_command(
         "-m", *QUICK, "logger=csv", "seed=0,1", "hydra.sweep.subdir=same",
@@ -114,6 +115,7 @@ def test_optuna_sweep_three_trials(tmp_path):
     assert best["best_value"] == pytest.approx(min(float(r["val/loss"]) for r in rows))
 
 
+@pytest.mark.slow  # multirun processes
 def test_a_sweep_over_what_names_it_gets_one_folder(tmp_path):
     result = train_command("-m", *QUICK, "logger=csv", "model/cell=lstm,gru", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -143,6 +145,7 @@ def test_the_sweep_folder_reaches_every_job_as_it_is_named():
     assert config.name == "lcd_paper"
 
 
+@pytest.mark.slow  # multirun processes
 def test_resuming_a_sweep_reruns_only_unfinished_jobs_and_keeps_every_result(tmp_path):
     folder = tmp_path / "sweep"
     first = train_command(

@@ -105,6 +105,7 @@ def summary_rows(sweep: Path, name: str = "summary") -> list[dict]:
         return list(csv.DictReader(file))
 
 
+@pytest.mark.slow  # multirun processes
 def test_a_sweep_has_its_own_group_named_runs_an_aggregate_and_one_sync_command(tmp_path):
     result = train_command("-m", *QUICK, "model.optimizer.lr=1e-3,1e-2", "seed=0,1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -153,6 +154,7 @@ def test_a_sweep_has_its_own_group_named_runs_an_aggregate_and_one_sync_command(
     assert f"wandb sync {sweep.relative_to(tmp_path)}/*/wandb/offline-run-*" in result.stdout
 
 
+@pytest.mark.slow  # multirun processes
 def test_a_group_the_user_sets_is_kept_by_every_run_of_the_sweep(tmp_path):
     result = train_command(
         "-m", *QUICK, "seed=0,1", "logger.wandb.group=mine", "hydra/launcher=basic", cwd=tmp_path
