@@ -50,7 +50,7 @@ NOT_RUN = {
 }
 SHRINK = {
     "train.py": ["debug=tiny"],
-    "scripts/bench.py": ["--quick", "--cases", "LCD", "--skip-jobs"],
+    "scripts/bench.py": ["--quick", "--skip-jobs"],
     "scripts/study.py": ["--seeds", "0", "--art-epochs", "2", "--lcd-epochs", "2",
                          "--sweeps", "art_ba2016,lcd_authors", "--override", "debug=tiny"],
 }  # fmt: skip
