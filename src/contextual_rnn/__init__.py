@@ -1,8 +1,8 @@
 """Contextual recurrent neural networks: h0 = g(context) instead of h0 = 0.
 
-``model`` is the network (cells, initial states, the fast-weights kernel), ``core`` what
-trains it (tasks, modules, data), ``training`` runs it (Hydra entry, callbacks, loggers,
-resume, sweeps), ``analysis`` reads finished runs (study, aggregate, figures). The cells
+``model`` is the network (cells, initial states, the fast-weights kernel), ``tasks`` and
+``module`` what trains it, ``train`` with ``config``, ``callbacks``, ``loggers``, ``resume``
+and ``sweeps`` runs it, ``analysis`` reads finished runs (study, aggregate, figures). The cells
 and initial states are exported here; an initial state also serves a torch nn.LSTM, nn.GRU
 or nn.RNN of one's own. The project's ``LSTM``, ``GRU`` and ``RNN`` are torch's fused
 modules, batch-first always (they take no ``batch_first``), with torch's state layout.
