@@ -6,7 +6,7 @@ Each ratio is against a baseline timed in the same run, the runs alternating who
   forms (u u^T by bmm or elementwise, the memory read as A h or as h A), the fastest taken;
 - LCD epoch: the same for `experiment=lcd_paper`, against a batch-first nn.LSTM loop;
 - main job: the process `python train.py` (the default LCD run) against a plain process that
-  trains the same epochs (torch alone, the data and initial weights loaded from a file).
+  trains the same epochs on as many threads (torch alone, data and weights from a file).
 
     python scripts/bench.py               # everything: several minutes on 2 cores
     python scripts/bench.py --skip-jobs   # the two epoch ratios only
@@ -229,11 +229,12 @@ def main_job(args, out_dir: str) -> dict:
     job = {"sizes": plain.sizes, "state": plain.state_dict(), "lr": cfg.model.optimizer.lr}
     job |= {"tensors": datamodule.splits["train"].tensors, "batch_size": cfg.data.batch_size}
     job |= {"clip": cfg.trainer.get("gradient_clip_val"), "epochs": cfg.trainer.max_epochs}
+    job["threads"] = cfg.threads  # as many torch threads as train.py takes
     torch.save(job, Path(out_dir) / "plain_job.pt")
     train = [sys.executable, str(Path(__file__).resolve().parents[1] / "train.py"), *shrink]
     runs = {"project": lambda: wall_time(train)}
     runs["plain"] = lambda: wall_time([sys.executable, __file__, "--plain-job", out_dir])
-    of = f"{job['epochs']} epochs, train.py on {cfg.threads} thread(s), plain on torch's default"
+    of = f"{job['epochs']} epochs, both processes on {cfg.threads} thread(s)"
     return {"name": "main job", "of": of, **interleaved(runs, args.repeats)}
 
 
@@ -263,6 +264,7 @@ def main(argv=None) -> list[dict]:
     args = parser.parse_args(argv)
     if args.plain_job:  # load the data and weights, train epoch after epoch
         job = torch.load(Path(args.plain_job) / "plain_job.pt")
+        torch.set_num_threads(job["threads"])
         plain = PlainLCD(*job["sizes"])
         plain.load_state_dict(job["state"])
         optimizer = torch.optim.Adam(plain.parameters(), lr=job["lr"])
